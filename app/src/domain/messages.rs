@@ -1,0 +1,124 @@
+//! The client–worker conversation on an order; admins read every conversation and may post.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+
+use super::{
+    Actor, Error, Result,
+    notifications::{self, NewEvent},
+    orders,
+    page::{Slice, Window},
+};
+use crate::models::{Message, NotificationKind, PostMessageInput, UserSummary};
+
+/// The longest message, in characters.
+pub const MAX_LEN: usize = 2000;
+
+struct MessageRow {
+    id: i64,
+    order_id: i64,
+    sender_id: i64,
+    sender_username: String,
+    sender_full_name: String,
+    text: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<MessageRow> for Message {
+    fn from(r: MessageRow) -> Self {
+        Self {
+            id: r.id,
+            order_id: r.order_id,
+            sender: UserSummary {
+                id: r.sender_id,
+                username: r.sender_username,
+                full_name: r.sender_full_name,
+            },
+            text: r.text,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// The conversation of an order the caller may see, oldest first.
+pub async fn list(
+    db: &PgPool,
+    actor: &Actor,
+    order_id: i64,
+    window: Window,
+) -> Result<Slice<Message>> {
+    orders::fetch_visible(db, actor, order_id).await?;
+    let count = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from order_messages where order_id = $1"#,
+        order_id
+    )
+    .fetch_one(db)
+    .await?;
+    let rows = sqlx::query_as!(
+        MessageRow,
+        r#"
+        select m.id, m.order_id, m.sender_id, u.username as sender_username, u.full_name as sender_full_name,
+               m.text, m.created_at
+        from order_messages m join users u on u.id = m.sender_id
+        where m.order_id = $1 order by m.id asc limit $2 offset $3
+        "#,
+        order_id,
+        window.limit,
+        window.offset
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(Slice {
+        count,
+        window,
+        results: rows.into_iter().map(Message::from).collect(),
+    })
+}
+
+/// A party of the order (or an admin) posts a message; the other party and the admins are notified.
+pub async fn post(
+    db: &PgPool,
+    actor: &Actor,
+    order_id: i64,
+    input: PostMessageInput,
+) -> Result<Message> {
+    let text = input.text.trim().to_owned();
+    let len = text.chars().count();
+    if len == 0 || len > MAX_LEN {
+        return Err(Error::field(
+            "text",
+            format!("Must be 1 to {MAX_LEN} characters long."),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let order = orders::lock(&mut tx, Some(actor), order_id).await?;
+    let row = sqlx::query!(
+        r#"insert into order_messages (order_id, sender_id, text) values ($1, $2, $3) returning id, created_at"#,
+        order_id,
+        actor.id,
+        text
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    notifications::record(
+        &mut tx,
+        NewEvent {
+            order_id,
+            kind: NotificationKind::OrderMessage,
+            actor_id: Some(actor.id),
+            client_id: order.client_id,
+            worker_id: order.worker_id,
+            data: json!({ "message_id": row.id, "text": text }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Message {
+        id: row.id,
+        order_id,
+        sender: actor.summary(),
+        text,
+        created_at: row.created_at,
+    })
+}

@@ -1,0 +1,283 @@
+//! Order events: written in the same database transaction as the change they describe, read back as each
+//! user's role-scoped feed with per-user read state.
+//!
+//! Visibility: an admin sees every event; a client the events of its orders; a worker the events whose
+//! `worker_id` is theirs (the orders assigned to them at the time, including the event that assigned them).
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use super::{Actor, Error, Result, page::Slice, page::Window, parse_column};
+use crate::models::{Notification, NotificationKind, ReadAllResult, UnreadCount};
+
+/// An event about to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub order_id: i64,
+    pub kind: NotificationKind,
+    pub actor_id: Option<i64>,
+    /// The order's client (always in the audience).
+    pub client_id: i64,
+    /// The worker in the audience, if any.
+    pub worker_id: Option<i64>,
+    pub data: serde_json::Value,
+}
+
+/// Records an event inside the caller's transaction and returns its id. It becomes visible (and is pushed live)
+/// only when that transaction commits.
+pub async fn record(tx: &mut Transaction<'_, Postgres>, event: NewEvent) -> Result<i64> {
+    Ok(sqlx::query_scalar!(
+        r#"
+        insert into notifications (order_id, kind, actor_id, client_id, worker_id, data)
+        values ($1, $2, $3, $4, $5, $6) returning id
+        "#,
+        event.order_id,
+        event.kind.as_str(),
+        event.actor_id,
+        event.client_id,
+        event.worker_id,
+        event.data
+    )
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// A notification row with the viewer's read state.
+pub struct NotificationRow {
+    pub id: i64,
+    pub kind: String,
+    pub order_id: i64,
+    pub actor_id: Option<i64>,
+    pub data: serde_json::Value,
+    pub read: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<NotificationRow> for Notification {
+    type Error = Error;
+
+    fn try_from(r: NotificationRow) -> Result<Self> {
+        let kind = parse_column(&r.kind)?;
+        Ok(Self {
+            id: r.id,
+            message: Notification::render_message(kind, r.order_id, &r.data),
+            kind,
+            order_id: r.order_id,
+            actor_id: r.actor_id,
+            data: r.data,
+            read: r.read,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// The feed's filters (`GET /api/v1/notifications`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedFilter {
+    /// Only unread ones.
+    #[serde(default)]
+    pub unread: Option<bool>,
+    pub kind: Option<NotificationKind>,
+    pub order_id: Option<i64>,
+    /// Only ids above this, oldest first (catching up after a disconnect).
+    pub after_id: Option<i64>,
+}
+
+/// The caller's feed: newest first, or oldest first after `after_id`.
+pub async fn feed(
+    db: &PgPool,
+    actor: &Actor,
+    filter: FeedFilter,
+    window: Window,
+) -> Result<Slice<Notification>> {
+    let unread = filter.unread.unwrap_or(false);
+    let kind = filter.kind.map(NotificationKind::as_str);
+    let count = sqlx::query_scalar!(
+        r#"
+        select count(*) as "n!" from notifications n join users u on u.id = $1
+        where ($2 or n.client_id = $1 or n.worker_id = $1)
+          and ($3::text is null or n.kind = $3)
+          and ($4::bigint is null or n.order_id = $4)
+          and ($5::bigint is null or n.id > $5)
+          and (not $6 or not (n.id <= u.notifications_read_upto
+               or exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)))
+        "#,
+        actor.id,
+        actor.is_admin(),
+        kind,
+        filter.order_id,
+        filter.after_id,
+        unread
+    )
+    .fetch_one(db)
+    .await?;
+    let rows = sqlx::query_as!(
+        NotificationRow,
+        r#"
+        select n.id, n.kind, n.order_id, n.actor_id, n.data, n.created_at,
+               (n.id <= u.notifications_read_upto or exists (
+                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)) as "read!"
+        from notifications n join users u on u.id = $1
+        where ($2 or n.client_id = $1 or n.worker_id = $1)
+          and ($3::text is null or n.kind = $3)
+          and ($4::bigint is null or n.order_id = $4)
+          and ($5::bigint is null or n.id > $5)
+          and (not $6 or not (n.id <= u.notifications_read_upto
+               or exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)))
+        order by case when $5::bigint is null then n.id end desc, n.id asc
+        limit $7 offset $8
+        "#,
+        actor.id,
+        actor.is_admin(),
+        kind,
+        filter.order_id,
+        filter.after_id,
+        unread,
+        window.limit,
+        window.offset
+    )
+    .fetch_all(db)
+    .await?;
+    Slice {
+        count,
+        window,
+        results: rows,
+    }
+    .try_map(Notification::try_from)
+}
+
+/// Every event of one order, oldest first, with the viewer's read state. The caller has checked that the
+/// order is visible to `viewer`.
+pub async fn of_order(
+    db: &PgPool,
+    viewer: &Actor,
+    order_id: i64,
+    window: Window,
+) -> Result<Slice<Notification>> {
+    let count = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from notifications where order_id = $1"#,
+        order_id
+    )
+    .fetch_one(db)
+    .await?;
+    let rows = sqlx::query_as!(
+        NotificationRow,
+        r#"
+        select n.id, n.kind, n.order_id, n.actor_id, n.data, n.created_at,
+               (n.id <= u.notifications_read_upto or exists (
+                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)) as "read!"
+        from notifications n join users u on u.id = $1
+        where n.order_id = $2
+        order by n.id asc limit $3 offset $4
+        "#,
+        viewer.id,
+        order_id,
+        window.limit,
+        window.offset
+    )
+    .fetch_all(db)
+    .await?;
+    Slice {
+        count,
+        window,
+        results: rows,
+    }
+    .try_map(Notification::try_from)
+}
+
+/// How many of the caller's notifications are unread.
+pub async fn unread_count(db: &PgPool, actor: &Actor) -> Result<UnreadCount> {
+    let count = sqlx::query_scalar!(
+        r#"
+        select count(*) as "n!" from notifications n join users u on u.id = $1
+        where ($2 or n.client_id = $1 or n.worker_id = $1)
+          and n.id > u.notifications_read_upto
+          and not exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)
+        "#,
+        actor.id,
+        actor.is_admin()
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(UnreadCount { count })
+}
+
+/// Marks some of the caller's notifications read; ids that are not in the caller's feed are ignored.
+/// Returns the ids that were visible (for telling the caller's other sockets).
+pub async fn mark_read(db: &PgPool, actor: &Actor, ids: &[i64]) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar!(
+        r#"
+        with visible as (
+            select n.id from notifications n
+            where n.id = any($3) and ($2 or n.client_id = $1 or n.worker_id = $1)
+        ), marked as (
+            insert into notification_reads (user_id, notification_id)
+            select $1, id from visible on conflict do nothing
+        )
+        select id as "id!" from visible order by id
+        "#,
+        actor.id,
+        actor.is_admin(),
+        ids
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// Marks one notification read (404 when it is not in the caller's feed).
+pub async fn mark_one_read(db: &PgPool, actor: &Actor, id: i64) -> Result<()> {
+    let marked = mark_read(db, actor, &[id]).await?;
+    if marked.is_empty() {
+        Err(Error::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Marks every notification of the caller's feed read; returns how many were unread.
+pub async fn read_all(db: &PgPool, actor: &Actor) -> Result<ReadAllResult> {
+    let mut tx = db.begin().await?;
+    // Lock the user's row so two concurrent "read all" calls count each notification once.
+    let upto = sqlx::query_scalar!(
+        r#"select notifications_read_upto from users where id = $1 for update"#,
+        actor.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let row = sqlx::query!(
+        r#"
+        select coalesce(max(n.id), 0) as "max_id!",
+               count(*) filter (where not exists (
+                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)) as "unread!"
+        from notifications n
+        where ($2 or n.client_id = $1 or n.worker_id = $1) and n.id > $3
+        "#,
+        actor.id,
+        actor.is_admin(),
+        upto
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if row.max_id > upto {
+        sqlx::query!(
+            r#"update users set notifications_read_upto = $2 where id = $1"#,
+            actor.id,
+            row.max_id
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            r#"delete from notification_reads where user_id = $1 and notification_id <= $2"#,
+            actor.id,
+            row.max_id
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(ReadAllResult {
+        updated: row.unread,
+    })
+}

@@ -1,0 +1,471 @@
+//! Orders: placing one (with worker auto-assignment), scoped reads, the status machine, assignment.
+//! Every change and the events it causes are written in one database transaction.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use super::{
+    Actor, Error, FieldErrors, Result,
+    notifications::{self, NewEvent},
+    page::{Slice, Window},
+    parse_column,
+};
+use crate::models::{
+    AssignInput, ChangeStatusInput, CreateOrderInput, NotificationKind, Order, OrderStatus, Party,
+    Role, Transition, UserSummary, validate,
+};
+
+/// An order joined with its service's name and its parties' summaries.
+struct OrderRow {
+    id: i64,
+    client_id: i64,
+    worker_id: Option<i64>,
+    service_id: i64,
+    service_name: String,
+    price: i64,
+    status: String,
+    description: String,
+    client_username: String,
+    client_full_name: String,
+    worker_username: Option<String>,
+    worker_full_name: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<OrderRow> for Order {
+    type Error = Error;
+
+    fn try_from(r: OrderRow) -> Result<Self> {
+        let worker = match (r.worker_id, r.worker_username, r.worker_full_name) {
+            (Some(id), Some(username), Some(full_name)) => Some(UserSummary {
+                id,
+                username,
+                full_name,
+            }),
+            _ => None,
+        };
+        Ok(Self {
+            id: r.id,
+            client_id: r.client_id,
+            worker_id: r.worker_id,
+            service_id: r.service_id,
+            service_name: r.service_name,
+            price: r.price,
+            status: parse_column(&r.status)?,
+            description: r.description,
+            client: UserSummary {
+                id: r.client_id,
+                username: r.client_username,
+                full_name: r.client_full_name,
+            },
+            worker,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// One order if `actor` may see it: admins all, clients their own, workers those assigned to them.
+pub async fn fetch_visible(db: impl sqlx::PgExecutor<'_>, actor: &Actor, id: i64) -> Result<Order> {
+    sqlx::query_as!(
+        OrderRow,
+        r#"
+        select o.id, o.client_id, o.worker_id, o.service_id, s.name as service_name, o.price, o.status,
+               o.description, o.created_at, o.updated_at,
+               c.username as client_username, c.full_name as client_full_name,
+               w.username as "worker_username?", w.full_name as "worker_full_name?"
+        from orders o
+        join services s on s.id = o.service_id
+        join users c on c.id = o.client_id
+        left join users w on w.id = o.worker_id
+        where o.id = $1 and ($3 or o.client_id = $2 or o.worker_id = $2)
+        "#,
+        id,
+        actor.id,
+        actor.is_admin()
+    )
+    .fetch_optional(db)
+    .await?
+    .ok_or(Error::NotFound)?
+    .try_into()
+}
+
+/// The list filters (`GET /api/v1/orders`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    pub service_id: Option<i64>,
+    /// Admins only: the orders of one client.
+    pub client_id: Option<i64>,
+    /// Admins only: the orders of one worker.
+    pub worker_id: Option<i64>,
+}
+
+/// The orders `actor` may see, newest first.
+pub async fn list(
+    db: &PgPool,
+    actor: &Actor,
+    filter: OrderFilter,
+    window: Window,
+) -> Result<Slice<Order>> {
+    let status = filter.status.map(OrderStatus::as_str);
+    let count = sqlx::query_scalar!(
+        r#"
+        select count(*) as "n!" from orders o
+        where ($2 or o.client_id = $1 or o.worker_id = $1)
+          and ($3::text is null or o.status = $3)
+          and ($4::bigint is null or o.service_id = $4)
+          and ($5::bigint is null or o.client_id = $5)
+          and ($6::bigint is null or o.worker_id = $6)
+        "#,
+        actor.id,
+        actor.is_admin(),
+        status,
+        filter.service_id,
+        filter.client_id,
+        filter.worker_id
+    )
+    .fetch_one(db)
+    .await?;
+    let rows = sqlx::query_as!(
+        OrderRow,
+        r#"
+        select o.id, o.client_id, o.worker_id, o.service_id, s.name as service_name, o.price, o.status,
+               o.description, o.created_at, o.updated_at,
+               c.username as client_username, c.full_name as client_full_name,
+               w.username as "worker_username?", w.full_name as "worker_full_name?"
+        from orders o
+        join services s on s.id = o.service_id
+        join users c on c.id = o.client_id
+        left join users w on w.id = o.worker_id
+        where ($2 or o.client_id = $1 or o.worker_id = $1)
+          and ($3::text is null or o.status = $3)
+          and ($4::bigint is null or o.service_id = $4)
+          and ($5::bigint is null or o.client_id = $5)
+          and ($6::bigint is null or o.worker_id = $6)
+        order by o.id desc limit $7 offset $8
+        "#,
+        actor.id,
+        actor.is_admin(),
+        status,
+        filter.service_id,
+        filter.client_id,
+        filter.worker_id,
+        window.limit,
+        window.offset
+    )
+    .fetch_all(db)
+    .await?;
+    Slice {
+        count,
+        window,
+        results: rows,
+    }
+    .try_map(Order::try_from)
+}
+
+/// Whether `worker_id` is an active worker of `service_id`; returns their summary.
+async fn service_worker(
+    tx: &mut Transaction<'_, Postgres>,
+    service_id: i64,
+    worker_id: i64,
+) -> Result<Option<UserSummary>> {
+    Ok(sqlx::query_as!(
+        UserSummary,
+        r#"
+        select u.id, u.username, u.full_name from service_workers sw join users u on u.id = sw.worker_id
+        where sw.service_id = $1 and sw.worker_id = $2 and u.role = 'worker' and u.is_active
+        "#,
+        service_id,
+        worker_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// A client places an order. `price` is copied from the service. A chosen worker must be an active worker of the
+/// service; with none chosen, the active worker of the service with the fewest open orders gets it (lowest id on
+/// a tie), or it stays unassigned if the service has none.
+pub async fn create(db: &PgPool, actor: &Actor, input: CreateOrderInput) -> Result<Order> {
+    actor.require(Role::Client)?;
+    let description = input.description.unwrap_or_default().trim().to_owned();
+    let mut errors = FieldErrors::default();
+    errors.check("description", validate::max_text(&description, 5000));
+    errors.finish()?;
+
+    let mut tx = db.begin().await?;
+    let service = sqlx::query!(
+        r#"select name, price from services where id = $1 and is_active"#,
+        input.service_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| Error::field("service_id", "No such service."))?;
+    let worker = match input.worker_id {
+        Some(worker_id) => Some(
+            service_worker(&mut tx, input.service_id, worker_id)
+                .await?
+                .ok_or_else(|| Error::field("worker_id", "Not an active worker of this service."))?,
+        ),
+        None => {
+            sqlx::query_as!(
+                UserSummary,
+                r#"
+                select u.id, u.username, u.full_name
+                from service_workers sw join users u on u.id = sw.worker_id
+                where sw.service_id = $1 and u.role = 'worker' and u.is_active
+                order by (select count(*) from orders o
+                          where o.worker_id = u.id and o.status in ('pending', 'paid', 'in_process')), u.id
+                limit 1
+                "#,
+                input.service_id
+            )
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+    };
+    let worker_id = worker.as_ref().map(|w| w.id);
+    let row = sqlx::query!(
+        r#"
+        insert into orders (client_id, worker_id, service_id, price, description)
+        values ($1, $2, $3, $4, $5)
+        returning id, status, created_at, updated_at
+        "#,
+        actor.id,
+        worker_id,
+        input.service_id,
+        service.price,
+        description
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    notifications::record(
+        &mut tx,
+        NewEvent {
+            order_id: row.id,
+            kind: NotificationKind::OrderCreated,
+            actor_id: Some(actor.id),
+            client_id: actor.id,
+            worker_id,
+            data: json!({ "status": OrderStatus::Pending, "service_id": input.service_id, "worker_id": worker_id }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        order.id = row.id,
+        user.id = actor.id,
+        "Client {} placed order {}",
+        actor.id,
+        row.id
+    );
+    Ok(Order {
+        id: row.id,
+        client_id: actor.id,
+        worker_id,
+        service_id: input.service_id,
+        service_name: service.name,
+        price: service.price,
+        status: parse_column(&row.status)?,
+        description,
+        client: actor.summary(),
+        worker,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// The facts of an order needed to judge a change, read with its row locked.
+pub struct LockedOrder {
+    pub id: i64,
+    pub client_id: i64,
+    pub worker_id: Option<i64>,
+    pub status: OrderStatus,
+    pub price: i64,
+}
+
+/// Locks an order for a change, if `actor` may see it (`None` actor: the system, e.g. a payment).
+pub async fn lock(
+    tx: &mut Transaction<'_, Postgres>,
+    actor: Option<&Actor>,
+    id: i64,
+) -> Result<LockedOrder> {
+    let (viewer, admin) = actor.map_or((0, true), |a| (a.id, a.is_admin()));
+    let row = sqlx::query!(
+        r#"
+        select id, client_id, worker_id, status, price from orders
+        where id = $1 and ($3 or client_id = $2 or worker_id = $2)
+        for update
+        "#,
+        id,
+        viewer,
+        admin
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(Error::NotFound)?;
+    Ok(LockedOrder {
+        id: row.id,
+        client_id: row.client_id,
+        worker_id: row.worker_id,
+        status: parse_column(&row.status)?,
+        price: row.price,
+    })
+}
+
+/// Moves a locked order to `to` as `party`, recording the event. Returns whether anything changed.
+pub async fn transition(
+    tx: &mut Transaction<'_, Postgres>,
+    order: &LockedOrder,
+    to: OrderStatus,
+    party: Party,
+    actor_id: Option<i64>,
+) -> Result<bool> {
+    match order.status.transition(to, party) {
+        Transition::Unchanged => return Ok(false),
+        Transition::Invalid => {
+            return Err(Error::InvalidTransition {
+                from: order.status,
+                to,
+            });
+        }
+        Transition::Forbidden => return Err(Error::PermissionDenied),
+        Transition::Allowed => {}
+    }
+    if to == OrderStatus::Canceled
+        && order.status == OrderStatus::Pending
+        && party != Party::Payment
+    {
+        let reserved = sqlx::query_scalar!(
+            r#"select exists (select 1 from transactions where order_id = $1 and status = 'processing') as "r!""#,
+            order.id
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        if reserved {
+            return Err(Error::Conflict(
+                "A payment in progress reserves this order; it cannot be canceled now.".to_owned(),
+            ));
+        }
+    }
+    sqlx::query!(
+        r#"update orders set status = $2 where id = $1"#,
+        order.id,
+        to.as_str()
+    )
+    .execute(&mut **tx)
+    .await?;
+    notifications::record(
+        tx,
+        NewEvent {
+            order_id: order.id,
+            kind: NotificationKind::OrderStatusChanged,
+            actor_id,
+            client_id: order.client_id,
+            worker_id: order.worker_id,
+            data: json!({ "from": order.status, "to": to }),
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+/// A party of the order moves it through the status machine (API.md's table). The same status again is a no-op.
+pub async fn change_status(
+    db: &PgPool,
+    actor: &Actor,
+    id: i64,
+    input: ChangeStatusInput,
+) -> Result<Order> {
+    let mut tx = db.begin().await?;
+    let order = lock(&mut tx, Some(actor), id).await?;
+    let changed = transition(
+        &mut tx,
+        &order,
+        input.status,
+        Party::of(actor.role),
+        Some(actor.id),
+    )
+    .await?;
+    tx.commit().await?;
+    if changed {
+        tracing::info!(
+            order.id = id,
+            user.id = actor.id,
+            "Order {id} moved from {} to {}",
+            order.status,
+            input.status
+        );
+    }
+    fetch_visible(db, actor, id).await
+}
+
+/// An admin (re)assigns an open order to an active worker of its service.
+pub async fn assign(db: &PgPool, actor: &Actor, id: i64, input: AssignInput) -> Result<Order> {
+    actor.require_admin()?;
+    let mut tx = db.begin().await?;
+    let order = lock(&mut tx, Some(actor), id).await?;
+    let service_id = sqlx::query_scalar!(r#"select service_id from orders where id = $1"#, id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if service_worker(&mut tx, service_id, input.worker_id)
+        .await?
+        .is_none()
+    {
+        return Err(Error::field(
+            "worker_id",
+            "Not an active worker of this order's service.",
+        ));
+    }
+    if order.worker_id == Some(input.worker_id) {
+        return fetch_visible(db, actor, id).await;
+    }
+    if order.status.is_terminal() {
+        return Err(Error::Conflict(format!(
+            "A {} order cannot be reassigned.",
+            order.status
+        )));
+    }
+    sqlx::query!(
+        r#"update orders set worker_id = $2 where id = $1"#,
+        id,
+        input.worker_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    notifications::record(
+        &mut tx,
+        NewEvent {
+            order_id: id,
+            kind: NotificationKind::OrderAssigned,
+            actor_id: Some(actor.id),
+            client_id: order.client_id,
+            worker_id: Some(input.worker_id),
+            data: json!({ "from": order.worker_id, "to": input.worker_id }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        order.id = id,
+        worker.id = input.worker_id,
+        "Order {id} assigned to worker {}",
+        input.worker_id
+    );
+    fetch_visible(db, actor, id).await
+}
+
+/// Every event of an order the caller may see, oldest first.
+pub async fn timeline(
+    db: &PgPool,
+    actor: &Actor,
+    id: i64,
+    window: Window,
+) -> Result<Slice<crate::models::Notification>> {
+    fetch_visible(db, actor, id).await?;
+    notifications::of_order(db, actor, id, window).await
+}

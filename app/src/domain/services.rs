@@ -1,0 +1,262 @@
+//! The service catalogue and which workers serve each service.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::{Actor, Error, FieldErrors, Result, ResultExt, page::Slice, page::Window};
+use crate::models::{
+    CreateServiceInput, Service, SetWorkersInput, UpdateServiceInput, UserSummary, validate,
+};
+
+/// The unique index on `lower(name)`.
+const NAME_KEY: &str = "services_name_key";
+
+fn name_taken() -> Error {
+    Error::Conflict("A service with that name already exists.".to_owned())
+}
+
+/// A `services` row with its workers' ids.
+struct ServiceRow {
+    id: i64,
+    name: String,
+    description: String,
+    price: i64,
+    is_active: bool,
+    worker_ids: Vec<i64>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<ServiceRow> for Service {
+    fn from(r: ServiceRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            price: r.price,
+            is_active: r.is_active,
+            worker_ids: r.worker_ids,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Loads one service; inactive ones only for admins.
+async fn fetch(db: impl sqlx::PgExecutor<'_>, id: i64, include_inactive: bool) -> Result<Service> {
+    sqlx::query_as!(
+        ServiceRow,
+        r#"
+        select s.id, s.name, s.description, s.price, s.is_active, s.created_at, s.updated_at,
+               array(select worker_id from service_workers w where w.service_id = s.id order by worker_id)
+                   as "worker_ids!"
+        from services s where s.id = $1 and (s.is_active or $2)
+        "#,
+        id,
+        include_inactive
+    )
+    .fetch_optional(db)
+    .await?
+    .map(Service::from)
+    .ok_or(Error::NotFound)
+}
+
+/// The catalogue, newest first. Admins also see inactive services and may filter on `is_active`.
+pub async fn list(
+    db: &PgPool,
+    actor: &Actor,
+    is_active: Option<bool>,
+    window: Window,
+) -> Result<Slice<Service>> {
+    let is_active = if actor.is_admin() {
+        is_active
+    } else {
+        Some(true)
+    };
+    let count = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from services where ($1::bool is null or is_active = $1)"#,
+        is_active
+    )
+    .fetch_one(db)
+    .await?;
+    let rows = sqlx::query_as!(
+        ServiceRow,
+        r#"
+        select s.id, s.name, s.description, s.price, s.is_active, s.created_at, s.updated_at,
+               array(select worker_id from service_workers w where w.service_id = s.id order by worker_id)
+                   as "worker_ids!"
+        from services s where ($1::bool is null or s.is_active = $1)
+        order by s.id desc limit $2 offset $3
+        "#,
+        is_active,
+        window.limit,
+        window.offset
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(Slice {
+        count,
+        window,
+        results: rows.into_iter().map(Service::from).collect(),
+    })
+}
+
+/// One service; an inactive one is 404 except for admins.
+pub async fn get(db: &PgPool, actor: &Actor, id: i64) -> Result<Service> {
+    fetch(db, id, actor.is_admin()).await
+}
+
+fn check_fields(
+    errors: &mut FieldErrors,
+    name: Option<&str>,
+    description: Option<&str>,
+    price: Option<i64>,
+) {
+    if let Some(name) = name {
+        errors.check("name", validate::required_text(name, 200));
+    }
+    if let Some(description) = description {
+        errors.check("description", validate::max_text(description, 5000));
+    }
+    if let Some(price) = price {
+        errors.check("price", validate::price(price));
+    }
+}
+
+/// An admin adds a service.
+pub async fn create(db: &PgPool, actor: &Actor, input: CreateServiceInput) -> Result<Service> {
+    actor.require_admin()?;
+    let name = input.name.trim();
+    let mut errors = FieldErrors::default();
+    check_fields(
+        &mut errors,
+        Some(name),
+        Some(&input.description),
+        Some(input.price),
+    );
+    errors.finish()?;
+    let id = sqlx::query_scalar!(
+        r#"insert into services (name, description, price, is_active) values ($1, $2, $3, $4) returning id"#,
+        name,
+        input.description,
+        input.price,
+        input.is_active
+    )
+    .fetch_one(db)
+    .await
+    .on_constraint(NAME_KEY, name_taken)?;
+    tracing::info!(service.id = id, admin.id = actor.id, "Created service {id}");
+    fetch(db, id, true).await
+}
+
+/// An admin changes a service. Orders already placed keep the price they were placed at.
+pub async fn update(
+    db: &PgPool,
+    actor: &Actor,
+    id: i64,
+    input: UpdateServiceInput,
+) -> Result<Service> {
+    actor.require_admin()?;
+    let name = input.name.as_deref().map(str::trim);
+    let mut errors = FieldErrors::default();
+    check_fields(&mut errors, name, input.description.as_deref(), input.price);
+    errors.finish()?;
+    let updated = sqlx::query_scalar!(
+        r#"
+        update services set name = coalesce($2, name), description = coalesce($3, description),
+            price = coalesce($4, price), is_active = coalesce($5, is_active)
+        where id = $1 returning id
+        "#,
+        id,
+        name,
+        input.description,
+        input.price,
+        input.is_active
+    )
+    .fetch_optional(db)
+    .await
+    .on_constraint(NAME_KEY, name_taken)?;
+    updated.ok_or(Error::NotFound)?;
+    fetch(db, id, true).await
+}
+
+/// An admin withdraws a service from the catalogue. It is kept (orders refer to it), only deactivated.
+pub async fn deactivate(db: &PgPool, actor: &Actor, id: i64) -> Result<()> {
+    actor.require_admin()?;
+    let done = sqlx::query!(r#"update services set is_active = false where id = $1"#, id)
+        .execute(db)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound);
+    }
+    Ok(())
+}
+
+/// The workers of a service (active or not), by id.
+pub async fn workers(db: &PgPool, actor: &Actor, id: i64) -> Result<Vec<UserSummary>> {
+    fetch(db, id, actor.is_admin()).await?;
+    Ok(sqlx::query_as!(
+        UserSummary,
+        r#"
+        select u.id, u.username, u.full_name from service_workers w join users u on u.id = w.worker_id
+        where w.service_id = $1 order by u.id
+        "#,
+        id
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// An admin replaces the set of workers of a service. Every id must be an active worker.
+pub async fn set_workers(
+    db: &PgPool,
+    actor: &Actor,
+    id: i64,
+    input: SetWorkersInput,
+) -> Result<Vec<UserSummary>> {
+    actor.require_admin()?;
+    let mut ids = input.worker_ids;
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() > 1000 {
+        return Err(Error::field("worker_ids", "At most 1000 workers."));
+    }
+    let mut tx = db.begin().await?;
+    sqlx::query!(r#"select id from services where id = $1 for update"#, id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let valid = sqlx::query_scalar!(
+        r#"select id from users where id = any($1) and role = 'worker' and is_active order by id"#,
+        &ids
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let invalid: Vec<String> = ids
+        .iter()
+        .filter(|id| !valid.contains(id))
+        .map(i64::to_string)
+        .collect();
+    if !invalid.is_empty() {
+        return Err(Error::field(
+            "worker_ids",
+            format!("Not active workers: {}.", invalid.join(", ")),
+        ));
+    }
+    sqlx::query!(
+        r#"delete from service_workers where service_id = $1 and not (worker_id = any($2))"#,
+        id,
+        &ids
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        r#"insert into service_workers (service_id, worker_id) select $1, unnest($2::bigint[]) on conflict do nothing"#,
+        id,
+        &ids
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    workers(db, actor, id).await
+}

@@ -1,0 +1,141 @@
+//! Payment transactions, read side: admins see all, clients those of their own orders.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sqlx::PgPool;
+
+use super::{
+    Actor, Error, Result,
+    page::{Slice, Window},
+    parse_column,
+};
+use crate::models::{PaymentProvider, Role, Transaction, TransactionStatus};
+
+struct TransactionRow {
+    id: i64,
+    order_id: i64,
+    provider: String,
+    amount: i64,
+    status: String,
+    provider_transaction_id: Option<String>,
+    state: i32,
+    reason: Option<i32>,
+    created_at: DateTime<Utc>,
+    performed_at: Option<DateTime<Utc>>,
+    canceled_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<TransactionRow> for Transaction {
+    type Error = Error;
+
+    fn try_from(r: TransactionRow) -> Result<Self> {
+        Ok(Self {
+            id: r.id,
+            order_id: r.order_id,
+            provider: parse_column(&r.provider)?,
+            amount: r.amount,
+            status: parse_column(&r.status)?,
+            provider_transaction_id: r.provider_transaction_id,
+            state: r.state,
+            reason: r.reason,
+            created_at: r.created_at,
+            performed_at: r.performed_at,
+            canceled_at: r.canceled_at,
+        })
+    }
+}
+
+/// Transactions may be read by admins and by clients (their own); workers never.
+fn require_reader(actor: &Actor) -> Result<()> {
+    if actor.role == Role::Worker {
+        Err(Error::PermissionDenied)
+    } else {
+        Ok(())
+    }
+}
+
+/// The list filters (`GET /api/v1/transactions`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TransactionFilter {
+    pub order_id: Option<i64>,
+    pub provider: Option<PaymentProvider>,
+    pub status: Option<TransactionStatus>,
+}
+
+/// The transactions the caller may see, newest first.
+pub async fn list(
+    db: &PgPool,
+    actor: &Actor,
+    filter: TransactionFilter,
+    window: Window,
+) -> Result<Slice<Transaction>> {
+    require_reader(actor)?;
+    let provider = filter.provider.map(PaymentProvider::as_str);
+    let status = filter.status.map(TransactionStatus::as_str);
+    let count = sqlx::query_scalar!(
+        r#"
+        select count(*) as "n!" from transactions t join orders o on o.id = t.order_id
+        where ($2 or o.client_id = $1)
+          and ($3::bigint is null or t.order_id = $3)
+          and ($4::text is null or t.provider = $4)
+          and ($5::text is null or t.status = $5)
+        "#,
+        actor.id,
+        actor.is_admin(),
+        filter.order_id,
+        provider,
+        status
+    )
+    .fetch_one(db)
+    .await?;
+    let rows = sqlx::query_as!(
+        TransactionRow,
+        r#"
+        select t.id, t.order_id, t.provider, t.amount, t.status, t.provider_transaction_id, t.state, t.reason,
+               t.created_at, t.performed_at, t.canceled_at
+        from transactions t join orders o on o.id = t.order_id
+        where ($2 or o.client_id = $1)
+          and ($3::bigint is null or t.order_id = $3)
+          and ($4::text is null or t.provider = $4)
+          and ($5::text is null or t.status = $5)
+        order by t.id desc limit $6 offset $7
+        "#,
+        actor.id,
+        actor.is_admin(),
+        filter.order_id,
+        provider,
+        status,
+        window.limit,
+        window.offset
+    )
+    .fetch_all(db)
+    .await?;
+    Slice {
+        count,
+        window,
+        results: rows,
+    }
+    .try_map(Transaction::try_from)
+}
+
+/// One transaction, if the caller may see it (404 otherwise).
+pub async fn get(db: &PgPool, actor: &Actor, id: i64) -> Result<Transaction> {
+    require_reader(actor)?;
+    sqlx::query_as!(
+        TransactionRow,
+        r#"
+        select t.id, t.order_id, t.provider, t.amount, t.status, t.provider_transaction_id, t.state, t.reason,
+               t.created_at, t.performed_at, t.canceled_at
+        from transactions t join orders o on o.id = t.order_id
+        where t.id = $1 and ($3 or o.client_id = $2)
+        "#,
+        id,
+        actor.id,
+        actor.is_admin()
+    )
+    .fetch_optional(db)
+    .await?
+    .ok_or(Error::NotFound)?
+    .try_into()
+}

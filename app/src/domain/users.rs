@@ -1,0 +1,421 @@
+//! Accounts: self-registration (always a client), admin management, the caller's own profile.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::{
+    Actor, Error, FieldErrors, Result, ResultExt, auth, page::Slice, page::Window, parse_column,
+    password::Hasher,
+};
+use crate::models::{
+    CreateUserInput, RegisterInput, Role, UpdateMeInput, UpdateUserInput, User, UserStats, validate,
+};
+
+/// The unique index on `lower(username)`.
+const USERNAME_KEY: &str = "users_username_key";
+
+/// A `users` row without its password hash.
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub email: Option<String>,
+    pub full_name: String,
+    pub phone: Option<String>,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = Error;
+
+    fn try_from(row: UserRow) -> Result<Self> {
+        Ok(Self {
+            id: row.id,
+            username: row.username,
+            role: parse_column(&row.role)?,
+            email: row.email,
+            full_name: row.full_name,
+            phone: row.phone,
+            is_active: row.is_active,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// Trims optional text and turns blank into `None`.
+fn blank_to_none(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// The fields every new account shares, validated.
+struct NewUser {
+    username: String,
+    password: String,
+    role: Role,
+    email: Option<String>,
+    full_name: String,
+    phone: Option<String>,
+}
+
+impl NewUser {
+    fn validate(self) -> Result<Self> {
+        let mut errors = FieldErrors::default();
+        errors.check("username", validate::username(&self.username));
+        errors.check(
+            "password",
+            validate::password(&self.password, &self.username),
+        );
+        if let Some(email) = &self.email {
+            errors.check("email", validate::email(email));
+        }
+        if let Some(phone) = &self.phone {
+            errors.check("phone", validate::phone(phone));
+        }
+        errors.check("full_name", validate::max_text(&self.full_name, 200));
+        errors.finish()?;
+        Ok(self)
+    }
+
+    async fn insert(self, db: &PgPool, hasher: &Hasher) -> Result<User> {
+        let hash = hasher.hash(self.password).await?;
+        let row = sqlx::query_as!(
+            UserRow,
+            r#"
+            insert into users (username, password_hash, role, email, full_name, phone)
+            values ($1, $2, $3, $4, $5, $6)
+            returning id, username, role, email, full_name, phone, is_active, created_at
+            "#,
+            self.username,
+            hash,
+            self.role.as_str(),
+            self.email,
+            self.full_name,
+            self.phone
+        )
+        .fetch_one(db)
+        .await
+        .on_constraint(USERNAME_KEY, || {
+            Error::Conflict("A user with that username already exists.".to_owned())
+        })?;
+        let user = User::try_from(row)?;
+        tracing::info!(user.id = user.id, user.role = %user.role, "Created {} user {}", user.role, user.id);
+        Ok(user)
+    }
+}
+
+/// Self-registration: always creates an active `client`.
+pub async fn register(db: &PgPool, hasher: &Hasher, input: RegisterInput) -> Result<User> {
+    NewUser {
+        username: input.username.trim().to_owned(),
+        password: input.password,
+        role: Role::Client,
+        email: blank_to_none(input.email),
+        full_name: input.full_name.unwrap_or_default().trim().to_owned(),
+        phone: blank_to_none(input.phone),
+    }
+    .validate()?
+    .insert(db, hasher)
+    .await
+}
+
+/// An admin creates a user of any role.
+pub async fn create(
+    db: &PgPool,
+    hasher: &Hasher,
+    actor: &Actor,
+    input: CreateUserInput,
+) -> Result<User> {
+    actor.require_admin()?;
+    create_unchecked(db, hasher, input).await
+}
+
+/// Creates a user of any role without asking who wants it: for the server CLI and the demo seed only.
+pub async fn create_unchecked(
+    db: &PgPool,
+    hasher: &Hasher,
+    input: CreateUserInput,
+) -> Result<User> {
+    NewUser {
+        username: input.username.trim().to_owned(),
+        password: input.password,
+        role: input.role,
+        email: blank_to_none(input.email),
+        full_name: input.full_name.unwrap_or_default().trim().to_owned(),
+        phone: blank_to_none(input.phone),
+    }
+    .validate()?
+    .insert(db, hasher)
+    .await
+}
+
+/// The password hash and user for a login by username (case-insensitive).
+pub async fn find_for_login(db: &PgPool, username: &str) -> Result<Option<(String, User)>> {
+    let row = sqlx::query!(
+        r#"
+        select id, username, password_hash, role, email, full_name, phone, is_active, created_at
+        from users where lower(username) = lower($1)
+        "#,
+        username.trim()
+    )
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        let user = User::try_from(UserRow {
+            id: r.id,
+            username: r.username,
+            role: r.role,
+            email: r.email,
+            full_name: r.full_name,
+            phone: r.phone,
+            is_active: r.is_active,
+            created_at: r.created_at,
+        })?;
+        Ok((r.password_hash, user))
+    })
+    .transpose()
+}
+
+/// Any user by id (no permission check: callers decide who may see whom).
+pub async fn fetch(db: impl sqlx::PgExecutor<'_>, id: i64) -> Result<User> {
+    sqlx::query_as!(
+        UserRow,
+        r#"select id, username, role, email, full_name, phone, is_active, created_at from users where id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await?
+    .ok_or(Error::NotFound)?
+    .try_into()
+}
+
+/// A user, for admins.
+pub async fn get(db: &PgPool, actor: &Actor, id: i64) -> Result<User> {
+    actor.require_admin()?;
+    fetch(db, id).await
+}
+
+/// Every user, newest first, optionally of one role (admins only).
+pub async fn list(
+    db: &PgPool,
+    actor: &Actor,
+    role: Option<Role>,
+    window: Window,
+) -> Result<Slice<User>> {
+    actor.require_admin()?;
+    let role = role.map(Role::as_str);
+    let count = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from users where ($1::text is null or role = $1)"#,
+        role
+    )
+    .fetch_one(db)
+    .await?;
+    let rows = sqlx::query_as!(
+        UserRow,
+        r#"
+        select id, username, role, email, full_name, phone, is_active, created_at from users
+        where ($1::text is null or role = $1)
+        order by id desc limit $2 offset $3
+        "#,
+        role,
+        window.limit,
+        window.offset
+    )
+    .fetch_all(db)
+    .await?;
+    Slice {
+        count,
+        window,
+        results: rows,
+    }
+    .try_map(User::try_from)
+}
+
+/// Head counts by role (admins only).
+pub async fn stats(db: &PgPool, actor: &Actor) -> Result<UserStats> {
+    actor.require_admin()?;
+    let row = sqlx::query!(
+        r#"
+        select count(*) as "total!",
+               count(*) filter (where role = 'client') as "clients!",
+               count(*) filter (where role = 'worker') as "workers!",
+               count(*) filter (where role = 'admin') as "admins!"
+        from users
+        "#
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(UserStats {
+        total: row.total,
+        clients: row.clients,
+        workers: row.workers,
+        admins: row.admins,
+    })
+}
+
+/// A validated change to a user; `None` leaves a field as it is.
+#[derive(Default)]
+struct Change {
+    email: Option<Option<String>>,
+    full_name: Option<String>,
+    phone: Option<Option<String>>,
+    password_hash: Option<String>,
+    role: Option<Role>,
+    is_active: Option<bool>,
+}
+
+impl Change {
+    /// Validates the profile fields every user may change, hashing a new password.
+    async fn profile(
+        hasher: &Hasher,
+        username: &str,
+        email: Option<Option<String>>,
+        full_name: Option<String>,
+        phone: Option<Option<String>>,
+        password: Option<String>,
+    ) -> Result<Self> {
+        let email = email.map(blank_to_none);
+        let phone = phone.map(blank_to_none);
+        let full_name = full_name.map(|n| n.trim().to_owned());
+        let mut errors = FieldErrors::default();
+        if let Some(Some(email)) = &email {
+            errors.check("email", validate::email(email));
+        }
+        if let Some(Some(phone)) = &phone {
+            errors.check("phone", validate::phone(phone));
+        }
+        if let Some(name) = &full_name {
+            errors.check("full_name", validate::max_text(name, 200));
+        }
+        if let Some(password) = &password {
+            errors.check("password", validate::password(password, username));
+        }
+        errors.finish()?;
+        let password_hash = match password {
+            Some(p) => Some(hasher.hash(p).await?),
+            None => None,
+        };
+        Ok(Self {
+            email,
+            full_name,
+            phone,
+            password_hash,
+            role: None,
+            is_active: None,
+        })
+    }
+
+    async fn apply(self, db: &PgPool, id: i64) -> Result<User> {
+        let mut tx = db.begin().await?;
+        let row = sqlx::query_as!(
+            UserRow,
+            r#"
+            update users set
+                email = case when $2 then $3 else email end,
+                full_name = coalesce($4, full_name),
+                phone = case when $5 then $6 else phone end,
+                password_hash = coalesce($7, password_hash),
+                role = coalesce($8, role),
+                is_active = coalesce($9, is_active)
+            where id = $1
+            returning id, username, role, email, full_name, phone, is_active, created_at
+            "#,
+            id,
+            self.email.is_some(),
+            self.email.flatten(),
+            self.full_name,
+            self.phone.is_some(),
+            self.phone.flatten(),
+            self.password_hash.as_deref(),
+            self.role.map(Role::as_str),
+            self.is_active
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(Error::NotFound)?;
+        if self.password_hash.is_some() || self.is_active == Some(false) {
+            auth::revoke_all(&mut *tx, id).await?;
+        }
+        tx.commit().await?;
+        row.try_into()
+    }
+}
+
+/// The caller's own profile.
+pub async fn me(db: &PgPool, actor: &Actor) -> Result<User> {
+    fetch(db, actor.id).await
+}
+
+/// The caller changes their own profile (never their role or id). A new password ends their other sessions.
+pub async fn update_me(
+    db: &PgPool,
+    hasher: &Hasher,
+    actor: &Actor,
+    input: UpdateMeInput,
+) -> Result<User> {
+    Change::profile(
+        hasher,
+        &actor.username,
+        input.email,
+        input.full_name,
+        input.phone,
+        input.password,
+    )
+    .await?
+    .apply(db, actor.id)
+    .await
+}
+
+/// An admin changes any user, including role and activation. Admins cannot demote or deactivate themselves.
+pub async fn update(
+    db: &PgPool,
+    hasher: &Hasher,
+    actor: &Actor,
+    id: i64,
+    input: UpdateUserInput,
+) -> Result<User> {
+    actor.require_admin()?;
+    let target = fetch(db, id).await?;
+    if id == actor.id
+        && (input.role.is_some_and(|r| r != Role::Admin) || input.is_active == Some(false))
+    {
+        return Err(Error::Conflict(
+            "Admins cannot demote or deactivate themselves.".to_owned(),
+        ));
+    }
+    let mut change = Change::profile(
+        hasher,
+        &target.username,
+        input.email,
+        input.full_name,
+        input.phone,
+        input.password,
+    )
+    .await?;
+    change.role = input.role;
+    change.is_active = input.is_active;
+    let user = change.apply(db, id).await?;
+    tracing::info!(
+        user.id = id,
+        admin.id = actor.id,
+        "Admin {} updated user {id}",
+        actor.id
+    );
+    Ok(user)
+}
+
+/// An admin deactivates a user: their tokens stop working at once. Idempotent.
+pub async fn deactivate(db: &PgPool, hasher: &Hasher, actor: &Actor, id: i64) -> Result<()> {
+    update(
+        db,
+        hasher,
+        actor,
+        id,
+        UpdateUserInput {
+            is_active: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .map(drop)
+}

@@ -1,0 +1,581 @@
+//! Wire types shared by the server, the REST API and the browser: no server-only state, no secrets.
+//!
+//! Money is an integer number of tiyin everywhere (`price`, `amount`); timestamps are RFC 3339 UTC with
+//! milliseconds; ids are `i64`.
+
+use std::{collections::BTreeMap, fmt, str::FromStr};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub mod status;
+pub mod validate;
+
+pub use status::{Party, Transition};
+
+/// Timestamps as RFC 3339 in UTC with milliseconds (`2026-11-23T22:00:00.123Z`).
+pub mod ts {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes a timestamp with millisecond precision and a `Z` suffix.
+    pub fn serialize<S: Serializer>(value: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&value.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    /// Parses any RFC 3339 timestamp.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        DateTime::<Utc>::deserialize(d)
+    }
+
+    /// The same for optional timestamps.
+    pub mod option {
+        use super::*;
+
+        /// Serializes `None` as `null`.
+        pub fn serialize<S: Serializer>(
+            value: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(v) => super::serialize(v, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Parses `null` or an RFC 3339 timestamp.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            Option::<DateTime<Utc>>::deserialize(d)
+        }
+    }
+}
+
+/// Declares a string enum with its wire names, `as_str`, `FromStr` and `Display`.
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $wire)] $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The wire (and database) name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $wire,)+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($wire => Ok(Self::$variant),)+
+                    _ => Err(UnknownValue(s.to_owned())),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// A string that names no value of a wire enum.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value `{0}`")]
+pub struct UnknownValue(pub String);
+
+wire_enum! {
+    /// What a user may do. Self-registration always creates a `client`.
+    Role { Client => "client", Worker => "worker", Admin => "admin" }
+}
+
+wire_enum! {
+    /// Where an order is in its life; see [`status`] for the allowed moves.
+    OrderStatus {
+        Pending => "pending",
+        Paid => "paid",
+        InProcess => "in_process",
+        Completed => "completed",
+        Canceled => "canceled",
+    }
+}
+
+wire_enum! {
+    /// What happened to an order.
+    NotificationKind {
+        OrderCreated => "order_created",
+        OrderAssigned => "order_assigned",
+        OrderStatusChanged => "order_status_changed",
+        PaymentConfirmed => "payment_confirmed",
+        PaymentCanceled => "payment_canceled",
+        OrderMessage => "order_message",
+    }
+}
+
+wire_enum! {
+    /// A payment gateway.
+    PaymentProvider { Payme => "payme", Click => "click" }
+}
+
+wire_enum! {
+    /// Where a payment attempt is.
+    TransactionStatus {
+        Waiting => "waiting",
+        Processing => "processing",
+        Confirmed => "confirmed",
+        Canceled => "canceled",
+    }
+}
+
+impl OrderStatus {
+    /// `completed` and `canceled` allow no further move.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Canceled)
+    }
+
+    /// A human label in English.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Paid => "Paid",
+            Self::InProcess => "In process",
+            Self::Completed => "Completed",
+            Self::Canceled => "Canceled",
+        }
+    }
+}
+
+/// A user as every API shows it (never a password hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    pub email: Option<String>,
+    pub full_name: String,
+    pub phone: Option<String>,
+    pub is_active: bool,
+    #[serde(with = "ts")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
+    pub created_at: DateTime<Utc>,
+}
+
+/// A short view of a user, nested in other objects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UserSummary {
+    pub id: i64,
+    pub username: String,
+    pub full_name: String,
+}
+
+/// Head counts by role (`GET /api/v1/users/stats`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UserStats {
+    pub total: i64,
+    pub clients: i64,
+    pub workers: i64,
+    pub admins: i64,
+}
+
+/// A pair of fresh tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TokenPair {
+    /// Short-lived JWT for `Authorization: Bearer`.
+    pub access: String,
+    /// Opaque, single-use token for `/api/v1/auth/token/refresh`.
+    pub refresh: String,
+}
+
+/// The answer to a successful login.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LoginResponse {
+    pub access: String,
+    pub refresh: String,
+    pub user: User,
+}
+
+/// A service clients can order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Service {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// Tiyin.
+    pub price: i64,
+    pub is_active: bool,
+    pub worker_ids: Vec<i64>,
+    #[serde(with = "ts")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "ts")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An order of a service by a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Order {
+    pub id: i64,
+    pub client_id: i64,
+    pub worker_id: Option<i64>,
+    pub service_id: i64,
+    pub service_name: String,
+    /// Tiyin, copied from the service when the order was placed.
+    pub price: i64,
+    pub status: OrderStatus,
+    pub description: String,
+    pub client: UserSummary,
+    pub worker: Option<UserSummary>,
+    #[serde(with = "ts")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "ts")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One event of an order, as seen by one user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Notification {
+    pub id: i64,
+    pub kind: NotificationKind,
+    pub order_id: i64,
+    pub actor_id: Option<i64>,
+    /// A human sentence rendered from `kind` and `data`.
+    pub message: String,
+    /// The event's facts, by kind: `{status}` for `order_created`, `{from, to}` for status changes and
+    /// assignments, `{message_id, text}` for messages, `{transaction_id, provider, amount}` for payments.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub data: serde_json::Value,
+    /// Whether the viewing user has read it.
+    pub read: bool,
+    #[serde(with = "ts")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
+    pub created_at: DateTime<Utc>,
+}
+
+impl Notification {
+    /// The English sentence for an event of `kind` on order `order_id` with `data`.
+    pub fn render_message(
+        kind: NotificationKind,
+        order_id: i64,
+        data: &serde_json::Value,
+    ) -> String {
+        let field = |name: &str| data.get(name).and_then(serde_json::Value::as_str);
+        let status_label = |name: &str| {
+            field(name)
+                .and_then(|s| s.parse::<OrderStatus>().ok())
+                .map_or("unknown", OrderStatus::label)
+        };
+        match kind {
+            NotificationKind::OrderCreated => format!("New order #{order_id}"),
+            NotificationKind::OrderAssigned => {
+                match data.get("to").and_then(serde_json::Value::as_i64) {
+                    Some(worker) => format!("Order #{order_id} was assigned to worker #{worker}"),
+                    None => format!("Order #{order_id} was unassigned"),
+                }
+            }
+            NotificationKind::OrderStatusChanged => {
+                format!("Order #{order_id} is now {}", status_label("to"))
+            }
+            NotificationKind::PaymentConfirmed => {
+                format!("Payment for order #{order_id} was confirmed")
+            }
+            NotificationKind::PaymentCanceled => {
+                format!("Payment for order #{order_id} was canceled")
+            }
+            NotificationKind::OrderMessage => format!("New message on order #{order_id}"),
+        }
+    }
+}
+
+/// One message of the client–worker conversation on an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Message {
+    pub id: i64,
+    pub order_id: i64,
+    pub sender: UserSummary,
+    pub text: String,
+    #[serde(with = "ts")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
+    pub created_at: DateTime<Utc>,
+}
+
+/// One payment attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Transaction {
+    pub id: i64,
+    pub order_id: i64,
+    pub provider: PaymentProvider,
+    /// Tiyin.
+    pub amount: i64,
+    pub status: TransactionStatus,
+    pub provider_transaction_id: Option<String>,
+    /// Payme's transaction state (1, 2, -1, -2), 0 before the provider created it.
+    pub state: i32,
+    pub reason: Option<i32>,
+    #[serde(with = "ts")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "ts::option")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, format = DateTime))]
+    pub performed_at: Option<DateTime<Utc>>,
+    #[serde(with = "ts::option")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, format = DateTime))]
+    pub canceled_at: Option<DateTime<Utc>>,
+}
+
+/// A page of a list, DRF style.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Page<T> {
+    /// How many items match, over all pages.
+    pub count: i64,
+    /// The URL of the next page, if any.
+    pub next: Option<String>,
+    /// The URL of the previous page, if any.
+    pub previous: Option<String>,
+    pub results: Vec<T>,
+}
+
+/// `{count}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UnreadCount {
+    pub count: i64,
+}
+
+/// `{updated}`: how many notifications were newly marked read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ReadAllResult {
+    pub updated: i64,
+}
+
+/// The error envelope of every non-2xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// A human-readable sentence.
+    pub detail: String,
+    /// A stable machine code: `invalid`, `parse_error`, `not_authenticated`, `token_invalid`,
+    /// `bad_credentials`, `permission_denied`, `not_found`, `invalid_transition`, `conflict`,
+    /// `payload_too_large`, `unsupported_media_type`, `throttled`, `server_error`.
+    pub code: String,
+    /// Messages by field, for validation failures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// Deserializes a present field (even `null`) as `Some`, so `Option<Option<T>>` tells "absent" from "null".
+pub fn some<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// `POST /api/v1/auth/register`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RegisterInput {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub full_name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// `POST /api/v1/auth/login` and `/api/v1/auth/token`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LoginInput {
+    pub username: String,
+    pub password: String,
+}
+
+/// `POST /api/v1/auth/token/refresh` and `/api/v1/auth/logout`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RefreshInput {
+    pub refresh: String,
+}
+
+/// `PATCH /api/v1/me`: absent fields stay; `null` clears `email` or `phone`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UpdateMeInput {
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub email: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub phone: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// `POST /api/v1/users` (admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CreateUserInput {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub full_name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// `PATCH /api/v1/users/{id}` (admin): absent fields stay; `null` clears `email` or `phone`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UpdateUserInput {
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub email: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub phone: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_active: Option<bool>,
+}
+
+/// `POST /api/v1/services` (admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CreateServiceInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Tiyin, more than 0.
+    pub price: i64,
+    #[serde(default = "yes")]
+    pub is_active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `PATCH /api/v1/services/{id}` (admin).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UpdateServiceInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_active: Option<bool>,
+}
+
+/// `PUT /api/v1/services/{id}/workers` (admin): the whole set of workers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SetWorkersInput {
+    pub worker_ids: Vec<i64>,
+}
+
+/// `POST /api/v1/orders` (client).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CreateOrderInput {
+    pub service_id: i64,
+    #[serde(default)]
+    pub worker_id: Option<i64>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `PATCH /api/v1/orders/{id}/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ChangeStatusInput {
+    pub status: OrderStatus,
+}
+
+/// `POST /api/v1/orders/{id}/assign` (admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AssignInput {
+    pub worker_id: i64,
+}
+
+/// `POST /api/v1/orders/{id}/messages`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PostMessageInput {
+    /// 1 to 2000 characters.
+    pub text: String,
+}

@@ -1,0 +1,2 @@
+drop table if exists refresh_tokens;
+drop table if exists users;

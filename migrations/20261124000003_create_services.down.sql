@@ -1,0 +1,2 @@
+drop table if exists service_workers;
+drop table if exists services;

@@ -1,0 +1,111 @@
+//! Typed configuration from the environment (or flags), checked once at start-up. See `.env.example`.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Args;
+use secrecy::{ExposeSecret as _, SecretString};
+
+/// Where the database is (every command needs it).
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseConfig {
+    /// PostgreSQL URL, e.g. `postgres://task@127.0.0.1/task`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = secret)]
+    pub database_url: SecretString,
+
+    /// The most database connections this process opens.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 32)]
+    pub db_max_connections: u32,
+}
+
+/// Everything `serve` needs besides the database.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// The address to listen on.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// The public base URL of this deployment, used in pagination links and payment URLs.
+    #[arg(long, env = "PUBLIC_URL", default_value = "http://localhost:3000")]
+    pub public_url: String,
+
+    /// Redis URL, for rate limits and the live feed.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+
+    /// A prefix for every Redis key and channel, so deployments can share one Redis.
+    #[arg(long, env = "REDIS_PREFIX", default_value = "task")]
+    pub redis_prefix: String,
+
+    /// The HS256 key for access tokens: at least 32 random bytes (`openssl rand -base64 48`). No default.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, value_parser = jwt_secret)]
+    pub jwt_secret: SecretString,
+
+    /// How long an access token lives, in seconds.
+    #[arg(long, env = "ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+
+    /// How long a refresh token lives, in seconds.
+    #[arg(long, env = "REFRESH_TOKEN_TTL_SECS", default_value_t = 14 * 24 * 3600)]
+    pub refresh_token_ttl_secs: u64,
+
+    /// Mark auth cookies `Secure` (turn off only for plain-HTTP local runs).
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
+
+    /// Trust the first address of `X-Forwarded-For` as the client's (only behind a proxy that sets it).
+    #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_proxy: bool,
+
+    /// Login attempts allowed per client address and per username each minute.
+    #[arg(long, env = "LOGIN_RATE_LIMIT", default_value_t = 10)]
+    pub login_rate_limit: u32,
+
+    /// Registrations allowed per client address each hour.
+    #[arg(long, env = "REGISTER_RATE_LIMIT", default_value_t = 20)]
+    pub register_rate_limit: u32,
+
+    /// Argon2id memory cost in KiB (OWASP: 19456).
+    #[arg(long, env = "ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    pub argon2_memory_kib: u32,
+
+    /// Argon2id passes (OWASP: 2).
+    #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+
+    /// The longest a request may take, in seconds.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+}
+
+impl ServeConfig {
+    /// Access-token lifetime.
+    pub fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_secs)
+    }
+
+    /// Refresh-token lifetime.
+    pub fn refresh_ttl(&self) -> Duration {
+        Duration::from_secs(self.refresh_token_ttl_secs)
+    }
+
+    /// The public URL without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+}
+
+fn secret(value: &str) -> Result<SecretString, String> {
+    if value.is_empty() {
+        Err("must not be empty".to_owned())
+    } else {
+        Ok(SecretString::from(value.to_owned()))
+    }
+}
+
+fn jwt_secret(value: &str) -> Result<SecretString, String> {
+    let secret = secret(value)?;
+    if secret.expose_secret().len() < 32 {
+        return Err("must be at least 32 bytes long (try `openssl rand -base64 48`)".to_owned());
+    }
+    Ok(secret)
+}

@@ -1,0 +1,290 @@
+//! Request extractors whose rejections use the contract's error envelope: JSON bodies, query strings, path ids
+//! and the authenticated caller.
+
+use app::domain::{Actor, Error, FieldErrors, auth};
+use axum::extract::ConnectInfo;
+use axum::{
+    body::Bytes,
+    extract::{FromRef, FromRequest, FromRequestParts, OptionalFromRequestParts, Request},
+    http::{HeaderMap, StatusCode, header, request::Parts},
+};
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+use crate::state::AppState;
+
+/// The name of the cookie carrying the access token for the browser UI.
+pub const ACCESS_COOKIE: &str = "task_access";
+/// The name of the cookie carrying the refresh token for the browser UI.
+pub const REFRESH_COOKIE: &str = "task_refresh";
+
+/// A JSON body: `Content-Type: application/json` required, size-limited, and deserialized with the path of the
+/// offending field in the error (`{"errors": {"service_id": ["invalid type: ..."]}}`).
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(Error::UnsupportedMediaType {
+                expected: "application/json",
+            });
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::PayloadTooLarge {
+                    limit: crate::router::BODY_LIMIT,
+                }
+            } else {
+                Error::BadRequest {
+                    code: "parse_error",
+                    detail: "Could not read the request body.".to_owned(),
+                }
+            }
+        })?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == "application"
+                && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
+        })
+}
+
+/// Deserializes a JSON document, telling syntax errors (`parse_error`) from wrong shapes (`invalid`, by field).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let inner = e.inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return Error::BadRequest {
+                code: "parse_error",
+                detail: format!("JSON parse error: {}", strip_position(inner)),
+            };
+        }
+        let message = strip_position(inner);
+        let path = e.path().to_string();
+        let field = if path == "." {
+            // A missing or unknown field is reported on its parent: name the field itself.
+            message
+                .split('`')
+                .nth(1)
+                .unwrap_or("non_field_errors")
+                .to_owned()
+        } else {
+            path
+        };
+        let mut errors = FieldErrors::default();
+        errors.add(&field, message);
+        Error::Validation(errors)
+    })?;
+    de.end().map_err(|e| Error::BadRequest {
+        code: "parse_error",
+        detail: format!("JSON parse error: {}", strip_position(&e)),
+    })?;
+    Ok(value)
+}
+
+/// serde_json's message without its " at line L column C" suffix.
+fn strip_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// A query string (`?status=paid&limit=10`), rejected as 400 `invalid` when a value has the wrong type.
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|e| {
+                let mut errors = FieldErrors::default();
+                errors.add(&e.path().to_string(), e.inner().to_string());
+                Error::Validation(errors)
+            })
+    }
+}
+
+/// A numeric id in the path. An id that is not a number names nothing, so it is a 404.
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        <axum::extract::Path<i64> as FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .map(|p| Id(p.0))
+            .map_err(|_| Error::NotFound)
+    }
+}
+
+/// The client's address, for rate limits: the TCP peer, or the first `X-Forwarded-For` hop when `TRUST_PROXY`
+/// says a proxy in front sets it.
+pub struct ClientIp(pub String);
+
+impl<S> FromRequestParts<S> for ClientIp
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        if state.config.trust_proxy {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(str::trim)
+                .filter(|v| !v.is_empty());
+            if let Some(ip) = forwarded {
+                return Ok(Self(ip.to_owned()));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(Self(peer.unwrap_or_else(|| "unknown".to_owned())))
+    }
+}
+
+/// The authenticated caller: an access token from `Authorization: Bearer` or the `task_access` cookie, whose user
+/// is loaded fresh (deactivated users are refused at once).
+pub struct AuthUser(pub Actor);
+
+/// The raw access token of a request, if it carries one.
+pub fn access_token(headers: &HeaderMap) -> Option<&str> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
+    }
+    cookie(headers, ACCESS_COOKIE)
+}
+
+/// The value of cookie `name`.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find_map(|(k, v)| (k == name).then_some(v))
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(actor) = parts.extensions.get::<Actor>() {
+            return Ok(Self(actor.clone()));
+        }
+        let state = AppState::from_ref(state);
+        let token = access_token(&parts.headers).ok_or(Error::NotAuthenticated)?;
+        let actor = auth::authenticate(&state.db, &state.tokens, token).await?;
+        parts.extensions.insert(actor.clone());
+        Ok(Self(actor))
+    }
+}
+
+impl<S> OptionalFromRequestParts<S> for AuthUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if access_token(&parts.headers).is_none() {
+            return Ok(None);
+        }
+        <Self as FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "only deserialized")]
+    struct Input {
+        service_id: i64,
+        description: Option<String>,
+    }
+
+    fn field_errors(result: Result<Input, Error>) -> (String, Vec<String>) {
+        match result {
+            Err(Error::Validation(errors)) => {
+                errors.0.into_iter().next().expect("one field has an error")
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_errors_name_the_offending_field() {
+        let cases = [
+            (r#"{"service_id": "x"}"#, "service_id"),
+            (r#"{"description": "x"}"#, "service_id"),
+            (r#"{"service_id": 1, "role": "admin"}"#, "role"),
+            (r#"{"service_id": 1e40}"#, "service_id"),
+            (r#"{"service_id": 99999999999999999999}"#, "service_id"),
+        ];
+        for (body, field) in cases {
+            let (named, messages) = field_errors(parse_json(body.as_bytes()));
+            assert_eq!(named, field, "body {body} gave {messages:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_json_is_a_parse_error() {
+        for body in ["{", "", "[1,", r#"{"service_id": 1} trailing"#] {
+            match parse_json::<Input>(body.as_bytes()) {
+                Err(Error::BadRequest {
+                    code: "parse_error",
+                    ..
+                }) => {}
+                other => panic!("{body:?} gave {other:?}"),
+            }
+        }
+    }
+}

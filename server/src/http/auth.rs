@@ -1,0 +1,192 @@
+//! Sign-up, sign-in, token refresh and sign-out, plus the caller's own profile (`/me`).
+
+use std::time::Duration;
+
+use app::{
+    domain::{Result, auth, users},
+    models::{
+        ErrorBody, LoginInput, LoginResponse, RefreshInput, RegisterInput, TokenPair,
+        UpdateMeInput, User,
+    },
+};
+use axum::{
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+    response::{AppendHeaders, IntoResponse},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    extract::{ACCESS_COOKIE, AuthUser, ClientIp, Json, REFRESH_COOKIE},
+    state::AppState,
+};
+
+/// `/auth/*` and `/me`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(obtain_token))
+        .routes(routes!(refresh_token))
+        .routes(routes!(logout))
+        .routes(routes!(get_me, update_me))
+}
+
+/// Creates a client account. The role is always `client`: workers and admins are made by admins.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterInput,
+    responses((status = 201, body = User), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<RegisterInput>,
+) -> Result<(StatusCode, axum::Json<User>)> {
+    state
+        .limiter
+        .hit(
+            &format!("register:{ip}"),
+            state.config.register_rate_limit,
+            Duration::from_secs(3600),
+        )
+        .await?;
+    let user = users::register(&state.db, &state.hasher, input).await?;
+    Ok((StatusCode::CREATED, axum::Json(user)))
+}
+
+async fn sign_in(state: &AppState, ip: &str, input: LoginInput) -> Result<LoginResponse> {
+    let minute = Duration::from_secs(60);
+    let limit = state.config.login_rate_limit;
+    state
+        .limiter
+        .hit(&format!("login:ip:{ip}"), limit, minute)
+        .await?;
+    state
+        .limiter
+        .hit(
+            &format!("login:user:{}", input.username.trim().to_lowercase()),
+            limit,
+            minute,
+        )
+        .await?;
+    auth::login(&state.db, &state.hasher, &state.tokens, input).await
+}
+
+/// `Set-Cookie` headers carrying a token pair for the browser UI (`HttpOnly`, `SameSite=Lax`).
+fn session_cookies(
+    state: &AppState,
+    pair: Option<(&str, &str)>,
+) -> AppendHeaders<[(header::HeaderName, HeaderValue); 2]> {
+    let secure = if state.config.cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = |name: &str, value: &str, path: &str, max_age: u64| {
+        let text = format!(
+            "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+        );
+        HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+    };
+    let (access, refresh, access_age, refresh_age) = match pair {
+        Some((a, r)) => (
+            a,
+            r,
+            state.config.access_token_ttl_secs,
+            state.config.refresh_token_ttl_secs,
+        ),
+        None => ("", "", 0, 0),
+    };
+    AppendHeaders([
+        (
+            header::SET_COOKIE,
+            cookie(ACCESS_COOKIE, access, "/", access_age),
+        ),
+        (
+            header::SET_COOKIE,
+            cookie(REFRESH_COOKIE, refresh, "/api/v1/auth", refresh_age),
+        ),
+    ])
+}
+
+/// Signs in: a token pair and the user. Also sets the session cookies for browsers. Rate-limited per address
+/// and per username.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginInput,
+    responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<LoginInput>,
+) -> Result<impl IntoResponse> {
+    let response = sign_in(&state, &ip, input).await?;
+    Ok((
+        session_cookies(&state, Some((&response.access, &response.refresh))),
+        axum::Json(response),
+    ))
+}
+
+/// The simplejwt-compatible alias of login: only the token pair.
+#[utoipa::path(post, path = "/auth/token", tag = "auth", request_body = LoginInput,
+    responses((status = 200, body = TokenPair), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn obtain_token(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<LoginInput>,
+) -> Result<axum::Json<TokenPair>> {
+    let response = sign_in(&state, &ip, input).await?;
+    Ok(axum::Json(TokenPair {
+        access: response.access,
+        refresh: response.refresh,
+    }))
+}
+
+/// Trades a refresh token for a new pair. Refresh tokens are single-use: presenting a used one again is treated
+/// as theft and ends that whole session.
+#[utoipa::path(post, path = "/auth/token/refresh", tag = "auth", request_body = RefreshInput,
+    responses((status = 200, body = TokenPair), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn refresh_token(
+    State(state): State<AppState>,
+    Json(input): Json<RefreshInput>,
+) -> Result<impl IntoResponse> {
+    let pair = auth::refresh(&state.db, &state.tokens, &input.refresh).await?;
+    Ok((
+        session_cookies(&state, Some((&pair.access, &pair.refresh))),
+        axum::Json(pair),
+    ))
+}
+
+/// Ends the session of a refresh token (every token rotated from it stops working) and clears the cookies.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshInput,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn logout(
+    State(state): State<AppState>,
+    Json(input): Json<RefreshInput>,
+) -> Result<impl IntoResponse> {
+    auth::logout(&state.db, &input.refresh).await?;
+    Ok((StatusCode::NO_CONTENT, session_cookies(&state, None)))
+}
+
+/// The caller's profile.
+#[utoipa::path(get, path = "/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
+async fn get_me(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+) -> Result<axum::Json<User>> {
+    users::me(&state.db, &actor).await.map(axum::Json)
+}
+
+/// Changes the caller's e-mail, name, phone or password (`role` and `id` are read-only). A new password ends the
+/// caller's sessions.
+#[utoipa::path(patch, path = "/me", tag = "auth", security(("bearer" = [])), request_body = UpdateMeInput,
+    responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn update_me(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Json(input): Json<UpdateMeInput>,
+) -> Result<axum::Json<User>> {
+    users::update_me(&state.db, &state.hasher, &actor, input)
+        .await
+        .map(axum::Json)
+}

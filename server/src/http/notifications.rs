@@ -1,0 +1,83 @@
+//! The caller's notification feed and its read state.
+
+use app::{
+    domain::{
+        Result,
+        notifications::{self, FeedFilter},
+        page::PageParams,
+    },
+    models::{ErrorBody, Notification, Page, ReadAllResult, UnreadCount},
+};
+use axum::{
+    extract::{OriginalUri, State},
+    http::StatusCode,
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::paginate;
+use crate::{
+    extract::{AuthUser, Id, Query},
+    state::AppState,
+};
+
+/// `/notifications*`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_notifications))
+        .routes(routes!(get_unread_count))
+        .routes(routes!(mark_notification_read))
+        .routes(routes!(mark_all_notifications_read))
+}
+
+/// The caller's feed, newest first; with `after_id`, those after it, oldest first.
+#[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])),
+    params(FeedFilter, PageParams),
+    responses((status = 200, body = Page<Notification>), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
+async fn list_notifications(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    OriginalUri(uri): OriginalUri,
+    Query(filter): Query<FeedFilter>,
+    Query(page): Query<PageParams>,
+) -> Result<axum::Json<Page<Notification>>> {
+    let slice = notifications::feed(&state.db, &actor, filter, page.window()?).await?;
+    Ok(paginate(state.config.base_url(), &uri, slice))
+}
+
+/// How many of the caller's notifications are unread.
+#[utoipa::path(get, path = "/notifications/unread-count", tag = "notifications", security(("bearer" = [])),
+    responses((status = 200, body = UnreadCount), (status = 401, body = ErrorBody)))]
+async fn get_unread_count(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+) -> Result<axum::Json<UnreadCount>> {
+    notifications::unread_count(&state.db, &actor)
+        .await
+        .map(axum::Json)
+}
+
+/// Marks one notification of the caller's feed read.
+#[utoipa::path(post, path = "/notifications/{id}/read", tag = "notifications", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn mark_notification_read(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Id(id): Id,
+) -> Result<StatusCode> {
+    notifications::mark_one_read(&state.db, &actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Marks the caller's whole feed read.
+#[utoipa::path(post, path = "/notifications/read-all", tag = "notifications", security(("bearer" = [])),
+    responses((status = 200, body = ReadAllResult), (status = 401, body = ErrorBody)))]
+async fn mark_all_notifications_read(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+) -> Result<axum::Json<ReadAllResult>> {
+    notifications::read_all(&state.db, &actor)
+        .await
+        .map(axum::Json)
+}

@@ -1,0 +1,133 @@
+//! The service catalogue and its workers.
+
+use app::{
+    domain::{Result, page::PageParams, services},
+    models::{
+        CreateServiceInput, ErrorBody, Page, Service, SetWorkersInput, UpdateServiceInput,
+        UserSummary,
+    },
+};
+use axum::{
+    extract::{OriginalUri, State},
+    http::StatusCode,
+};
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::paginate;
+use crate::{
+    extract::{AuthUser, Id, Json, Query},
+    state::AppState,
+};
+
+/// `/services*`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_services, create_service))
+        .routes(routes!(get_service, update_service, delete_service))
+        .routes(routes!(list_service_workers, set_service_workers))
+}
+
+/// `?is_active=` (admins; others always see active services only).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ServiceFilter {
+    is_active: Option<bool>,
+}
+
+/// The catalogue, newest first.
+#[utoipa::path(get, path = "/services", tag = "services", security(("bearer" = [])), params(ServiceFilter, PageParams),
+    responses((status = 200, body = Page<Service>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn list_services(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    OriginalUri(uri): OriginalUri,
+    Query(filter): Query<ServiceFilter>,
+    Query(page): Query<PageParams>,
+) -> Result<axum::Json<Page<Service>>> {
+    let slice = services::list(&state.db, &actor, filter.is_active, page.window()?).await?;
+    Ok(paginate(state.config.base_url(), &uri, slice))
+}
+
+/// Adds a service (admin only).
+#[utoipa::path(post, path = "/services", tag = "services", security(("bearer" = [])), request_body = CreateServiceInput,
+    responses((status = 201, body = Service), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_service(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Json(input): Json<CreateServiceInput>,
+) -> Result<(StatusCode, axum::Json<Service>)> {
+    let service = services::create(&state.db, &actor, input).await?;
+    Ok((StatusCode::CREATED, axum::Json(service)))
+}
+
+/// One service (inactive ones only for admins).
+#[utoipa::path(get, path = "/services/{id}", tag = "services", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = Service), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_service(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Id(id): Id,
+) -> Result<axum::Json<Service>> {
+    services::get(&state.db, &actor, id).await.map(axum::Json)
+}
+
+/// Changes a service (admin only). Orders already placed keep their price.
+#[utoipa::path(patch, path = "/services/{id}", tag = "services", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body = UpdateServiceInput,
+    responses((status = 200, body = Service), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn update_service(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Id(id): Id,
+    Json(input): Json<UpdateServiceInput>,
+) -> Result<axum::Json<Service>> {
+    services::update(&state.db, &actor, id, input)
+        .await
+        .map(axum::Json)
+}
+
+/// Withdraws a service from the catalogue (admin only). It is deactivated, not erased: orders refer to it.
+#[utoipa::path(delete, path = "/services/{id}", tag = "services", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn delete_service(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Id(id): Id,
+) -> Result<StatusCode> {
+    services::deactivate(&state.db, &actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The workers of a service.
+#[utoipa::path(get, path = "/services/{id}/workers", tag = "services", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<UserSummary>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_service_workers(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Id(id): Id,
+) -> Result<axum::Json<Vec<UserSummary>>> {
+    services::workers(&state.db, &actor, id)
+        .await
+        .map(axum::Json)
+}
+
+/// Replaces the workers of a service (admin only); every id must be an active worker.
+#[utoipa::path(put, path = "/services/{id}/workers", tag = "services", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = SetWorkersInput,
+    responses((status = 200, body = Vec<UserSummary>), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn set_service_workers(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Id(id): Id,
+    Json(input): Json<SetWorkersInput>,
+) -> Result<axum::Json<Vec<UserSummary>>> {
+    services::set_workers(&state.db, &actor, id, input)
+        .await
+        .map(axum::Json)
+}

@@ -1,0 +1,112 @@
+//! User management for admins.
+
+use app::{
+    domain::{Result, page::PageParams, users},
+    models::{CreateUserInput, ErrorBody, Page, Role, UpdateUserInput, User, UserStats},
+};
+use axum::{
+    extract::{OriginalUri, State},
+    http::StatusCode,
+};
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::paginate;
+use crate::{
+    extract::{AuthUser, Id, Json, Query},
+    state::AppState,
+};
+
+/// `/users*`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user_stats))
+        .routes(routes!(get_user, update_user, deactivate_user))
+}
+
+/// `?role=`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct UserFilter {
+    role: Option<Role>,
+}
+
+/// Every user, newest first (admin only).
+#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])), params(UserFilter, PageParams),
+    responses((status = 200, body = Page<User>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+async fn list_users(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    OriginalUri(uri): OriginalUri,
+    Query(filter): Query<UserFilter>,
+    Query(page): Query<PageParams>,
+) -> Result<axum::Json<Page<User>>> {
+    let slice = users::list(&state.db, &actor, filter.role, page.window()?).await?;
+    Ok(paginate(state.config.base_url(), &uri, slice))
+}
+
+/// Creates a user of any role (admin only).
+#[utoipa::path(post, path = "/users", tag = "users", security(("bearer" = [])), request_body = CreateUserInput,
+    responses((status = 201, body = User), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_user(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Json(input): Json<CreateUserInput>,
+) -> Result<(StatusCode, axum::Json<User>)> {
+    let user = users::create(&state.db, &state.hasher, &actor, input).await?;
+    Ok((StatusCode::CREATED, axum::Json(user)))
+}
+
+/// Head counts by role (admin only).
+#[utoipa::path(get, path = "/users/stats", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = UserStats), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_user_stats(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+) -> Result<axum::Json<UserStats>> {
+    users::stats(&state.db, &actor).await.map(axum::Json)
+}
+
+/// One user (admin only).
+#[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = User), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn get_user(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Id(id): Id,
+) -> Result<axum::Json<User>> {
+    users::get(&state.db, &actor, id).await.map(axum::Json)
+}
+
+/// Changes a user, including role and activation (admin only; admins cannot demote or deactivate themselves).
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body = UpdateUserInput,
+    responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn update_user(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Id(id): Id,
+    Json(input): Json<UpdateUserInput>,
+) -> Result<axum::Json<User>> {
+    users::update(&state.db, &state.hasher, &actor, id, input)
+        .await
+        .map(axum::Json)
+}
+
+/// Deactivates a user (admin only): their tokens stop working at once. The account and its history stay.
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn deactivate_user(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Id(id): Id,
+) -> Result<StatusCode> {
+    users::deactivate(&state.db, &state.hasher, &actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

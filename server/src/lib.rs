@@ -1,0 +1,152 @@
+//! Task's server: the HTTP adapters (REST, operations, the Leptos app) over the domain layer in `app`, its
+//! configuration, and the command line. `main.rs` only calls [`cli::main`].
+
+pub mod cli;
+pub mod config;
+pub mod extract;
+pub mod http;
+pub mod openapi;
+pub mod ratelimit;
+pub mod router;
+pub mod state;
+pub mod telemetry;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context as _;
+use app::domain::{auth::Tokens, password::Hasher};
+use leptos::prelude::LeptosOptions;
+use secrecy::ExposeSecret as _;
+use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
+use tokio::net::TcpListener;
+
+use crate::{
+    config::{DatabaseConfig, ServeConfig},
+    ratelimit::RateLimiter,
+    state::AppState,
+};
+
+/// The schema migrations, embedded; run at start-up, by `server migrate`, and by the tests.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// Opens the connection pool.
+pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect(config.database_url.expose_secret())
+        .await
+        .context("Failed to connect to PostgreSQL (check DATABASE_URL)")
+}
+
+/// The Leptos options from `LEPTOS_*` variables (set by cargo-leptos), defaulting to this workspace's layout.
+pub fn leptos_options() -> anyhow::Result<LeptosOptions> {
+    if std::env::var_os("LEPTOS_OUTPUT_NAME").is_none()
+        && option_env!("LEPTOS_OUTPUT_NAME").is_none()
+    {
+        return Ok(LeptosOptions::builder()
+            .output_name("task")
+            .site_root(
+                std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".to_owned()),
+            )
+            .build());
+    }
+    Ok(leptos::prelude::get_configuration(None)
+        .context("Invalid LEPTOS_* configuration")?
+        .leptos_options)
+}
+
+/// Builds the shared state: connects to Redis and prepares the token keys and the password hasher.
+pub async fn build_state(
+    config: ServeConfig,
+    db: PgPool,
+    leptos_options: LeptosOptions,
+) -> anyhow::Result<AppState> {
+    let redis_client =
+        redis::Client::open(config.redis_url.as_str()).context("Invalid REDIS_URL")?;
+    let redis = redis::aio::ConnectionManager::new(redis_client)
+        .await
+        .context("Failed to connect to Redis (check REDIS_URL)")?;
+    let tokens = Tokens::new(
+        &config.jwt_secret,
+        config.access_ttl(),
+        config.refresh_ttl(),
+    );
+    let hasher = Hasher::new(config.argon2_memory_kib, config.argon2_iterations)?;
+    Ok(AppState {
+        leptos_options,
+        db,
+        limiter: RateLimiter::new(redis.clone(), &config.redis_prefix),
+        redis,
+        tokens: Arc::new(tokens),
+        hasher,
+        config: Arc::new(config),
+    })
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+}
+
+impl Application {
+    /// Binds `state.config.listen` (port 0 picks a free port) and assembles the router.
+    pub async fn bind(state: AppState) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(state.config.listen)
+            .await
+            .with_context(|| format!("Failed to listen on {}", state.config.listen))?;
+        Ok(Self {
+            listener,
+            router: router::build(state),
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "Failed to listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Failed to listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("Shutting down: finishing requests in flight");
+}

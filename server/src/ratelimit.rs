@@ -1,0 +1,54 @@
+//! Fixed-window rate limits kept in Redis, so every instance counts together.
+
+use std::time::Duration;
+
+use app::domain::{Error, Result};
+use redis::aio::ConnectionManager;
+
+/// Counts attempts per key and window.
+#[derive(Clone)]
+pub struct RateLimiter {
+    redis: ConnectionManager,
+    prefix: String,
+}
+
+impl RateLimiter {
+    /// A limiter whose keys start with `prefix`.
+    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+        Self {
+            redis,
+            prefix: format!("{prefix}:rl"),
+        }
+    }
+
+    /// Counts one attempt for `key`; fails with 429 and the seconds to wait once more than `limit` happened
+    /// within `window`. If Redis is unreachable the attempt is allowed (and a warning logged): an outage of the
+    /// limiter must not lock everyone out.
+    pub async fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<()> {
+        let key = format!("{}:{key}", self.prefix);
+        let mut redis = self.redis.clone();
+        let outcome: redis::RedisResult<(u64, i64)> = redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(&key)
+            .arg(0)
+            .arg("EX")
+            .arg(window.as_secs().max(1))
+            .arg("NX")
+            .ignore()
+            .incr(&key, 1)
+            .ttl(&key)
+            .query_async(&mut redis)
+            .await;
+        match outcome {
+            Ok((count, ttl)) if count > u64::from(limit) => Err(Error::Throttled {
+                retry_after: u64::try_from(ttl).unwrap_or(1).max(1),
+            }),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "Rate limiter unavailable; allowing the request");
+                Ok(())
+            }
+        }
+    }
+}

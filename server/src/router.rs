@@ -1,0 +1,123 @@
+//! Assembles the whole HTTP surface: the REST API (with its OpenAPI document and docs), operations endpoints,
+//! and the Leptos app, under the shared middleware.
+
+use std::time::Duration;
+
+use app::domain::{Error, error::ErrorCause};
+use axum::{
+    Router,
+    body::Body,
+    extract::{DefaultBodyLimit, Request},
+    http::{HeaderName, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes as _, generate_route_list};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{http, openapi, state::AppState};
+
+/// The largest request body accepted (64 KiB).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The REST API's router and its OpenAPI document, built from the same handler list so they cannot drift.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::base())
+        .nest(
+            "/api/v1",
+            OpenApiRouter::new()
+                .merge(http::auth::router())
+                .merge(http::users::router())
+                .merge(http::services::router())
+                .merge(http::orders::router())
+                .merge(http::notifications::router())
+                .merge(http::transactions::router()),
+        )
+        .split_for_parts()
+}
+
+/// The complete application.
+pub fn build(state: AppState) -> Router {
+    let (api, spec) = api();
+    let api = api
+        .route(
+            "/api/v1/notification-page/",
+            get(|| async { Redirect::permanent("/notifications") }),
+        )
+        .route(
+            "/api/v1/{*rest}",
+            axum::routing::any(|| async { Error::NotFound }),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+
+    let leptos_options = state.leptos_options.clone();
+    let routes = generate_route_list(app::App);
+    let context_state = state.clone();
+    let web = Router::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_state.clone()),
+            move || app::shell(leptos_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ));
+
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    Router::new()
+        .merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", spec))
+        .merge(http::health::router())
+        .merge(api)
+        .merge(web)
+        .with_state(state)
+        .layer(middleware::from_fn(log_failures))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(CatchPanicLayer::custom(|_| {
+            Error::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
+        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
+                let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("request", request.id = %id, method = %request.method(), uri = %request.uri().path())
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::COOKIE,
+        ]))
+}
+
+async fn method_not_allowed() -> Response {
+    let mut response = Error::BadRequest {
+        code: "method_not_allowed",
+        detail: "Method not allowed.".to_owned(),
+    }
+    .into_response();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
+/// Logs the cause of every 5xx once, here at the boundary, inside the request's span.
+async fn log_failures(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(ErrorCause(cause)) = response.extensions().get::<ErrorCause>() {
+        tracing::error!(error = %cause, status = response.status().as_u16(), "Request failed");
+    }
+    response
+}
