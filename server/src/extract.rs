@@ -62,8 +62,21 @@ fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Deserializes a JSON document, telling syntax errors (`parse_error`) from wrong shapes (`invalid`, by field).
+/// Deserializes a JSON object, telling syntax errors (`parse_error`) from wrong shapes (`invalid`, by field).
+/// Every request body of the API is an object; serde would also accept an array for a struct, so other
+/// top-level values are refused first.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Err(e) => Error::BadRequest {
+                    code: "parse_error",
+                    detail: format!("JSON parse error: {}", strip_position(&e)),
+                },
+                Ok(_) => Error::field("non_field_errors", "Expected a JSON object."),
+            },
+        );
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let inner = e.inner();
@@ -272,6 +285,14 @@ mod tests {
         for (body, field) in cases {
             let (named, messages) = field_errors(parse_json(body.as_bytes()));
             assert_eq!(named, field, "body {body} gave {messages:?}");
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_invalid() {
+        for body in ["[]", "[1, 2]", "\"text\"", "3", "null"] {
+            let (field, _) = field_errors(parse_json(body.as_bytes()));
+            assert_eq!(field, "non_field_errors", "{body}");
         }
     }
 

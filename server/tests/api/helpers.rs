@@ -1,0 +1,385 @@
+//! `spawn_app()`: the real router on a free port, over the test's own database, plus one call per need.
+
+use std::sync::Arc;
+
+use app::{
+    domain::{password::Hasher, users},
+    models::{CreateUserInput, Role},
+};
+use leptos::prelude::LeptosOptions;
+use reqwest::{Method, header::HeaderMap};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use server::{Application, build_state, config::ServeConfig};
+use sqlx::PgPool;
+use tokio::sync::oneshot;
+
+/// A running server and what tests need to talk to it.
+pub struct TestApp {
+    pub base: String,
+    pub db: PgPool,
+    pub http: reqwest::Client,
+    pub jwt_secret: String,
+    hasher: Hasher,
+    _shutdown: oneshot::Sender<()>,
+}
+
+/// An answer, with its body parsed as JSON (`Null` when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The envelope's `code`.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "unexpected answer: {}", self.body);
+        &self.body
+    }
+
+    /// The ids of a page's results.
+    pub fn ids(&self) -> Vec<i64> {
+        self.body["results"].as_array().map_or_else(Vec::new, |r| {
+            r.iter().filter_map(|o| o["id"].as_i64()).collect()
+        })
+    }
+}
+
+/// A user with a live session.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: i64,
+    pub username: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// The test configuration: cheap password hashing, generous rate limits, a Redis prefix of its own.
+pub fn test_config() -> ServeConfig {
+    ServeConfig {
+        listen: "127.0.0.1:0".parse().expect("a valid socket address"),
+        public_url: "http://testserver".to_owned(),
+        redis_url: std::env::var("REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
+        redis_prefix: format!("test-{}", uuid::Uuid::new_v4()),
+        jwt_secret: SecretString::from(format!("{}{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4())),
+        access_token_ttl_secs: 900,
+        refresh_token_ttl_secs: 3600,
+        cookie_secure: false,
+        trust_proxy: false,
+        login_rate_limit: 10_000,
+        register_rate_limit: 10_000,
+        argon2_memory_kib: 64,
+        argon2_iterations: 1,
+        request_timeout_secs: 30,
+    }
+}
+
+/// Starts the app on a free port over `db`.
+pub async fn spawn_app(db: PgPool) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// Starts the app with a changed configuration.
+pub async fn spawn_app_with(db: PgPool, tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    let mut config = test_config();
+    tweak(&mut config);
+    let jwt_secret = secrecy::ExposeSecret::expose_secret(&config.jwt_secret).to_owned();
+    let hasher = Hasher::new(config.argon2_memory_kib, config.argon2_iterations)
+        .expect("valid argon2 parameters");
+    let options = LeptosOptions::builder().output_name("task").build();
+    let state = build_state(config, db.clone(), options)
+        .await
+        .expect("the app state builds");
+    let app = Application::bind(state)
+        .await
+        .expect("the app binds a free port");
+    let base = format!("http://{}", app.local_addr().expect("a bound address"));
+    let (tx, rx) = oneshot::channel();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base,
+        db,
+        http: reqwest::Client::new(),
+        jwt_secret,
+        hasher,
+        _shutdown: tx,
+    }
+}
+
+impl TestApp {
+    /// Sends a request and checks the suite-wide invariants: no 5xx, and every error in the envelope.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let answer = self
+            .call_allowing_5xx(method.clone(), path, token, body)
+            .await;
+        assert!(
+            answer.status < 500,
+            "{method} {path} answered {}: {}",
+            answer.status,
+            answer.body
+        );
+        answer
+    }
+
+    /// Like [`Self::call`] but a 5xx is allowed (tests that force a failure).
+    pub async fn call_allowing_5xx(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let bytes = body.map(|b| serde_json::to_vec(&b).expect("JSON serializes"));
+        self.raw(
+            method,
+            path,
+            token,
+            bytes.as_ref().map(|_| "application/json"),
+            bytes.unwrap_or_default(),
+        )
+        .await
+    }
+
+    /// Sends raw bytes with an optional content type; checks the envelope on errors but allows 5xx.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.body(body).send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("a readable body");
+        let body: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        if status >= 400 {
+            assert!(
+                body["detail"].is_string() && body["code"].is_string(),
+                "{method} {path} answered {status} without the error envelope: {body}"
+            );
+        }
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Creates a user of `role` directly and signs them in through the API.
+    pub async fn user(&self, role: Role) -> TestUser {
+        let username = format!(
+            "{}_{}",
+            role.as_str(),
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        );
+        let password = format!("pw-{}", uuid::Uuid::new_v4());
+        let input = CreateUserInput {
+            username: username.clone(),
+            password: password.clone(),
+            role,
+
+            email: None,
+            full_name: Some(format!("Test {}", role.as_str())),
+            phone: None,
+        };
+        let user = users::create_unchecked(&self.db, &self.hasher, input)
+            .await
+            .expect("the user is created");
+        let login = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({ "username": username, "password": password })),
+            )
+            .await;
+        let body = login.expect(200);
+        TestUser {
+            id: user.id,
+            username,
+            password,
+
+            access: body["access"].as_str().expect("an access token").to_owned(),
+            refresh: body["refresh"]
+                .as_str()
+                .expect("a refresh token")
+                .to_owned(),
+        }
+    }
+
+    /// An active service served by `workers`, created through the API by `admin`.
+    pub async fn service(&self, admin: &TestUser, workers: &[&TestUser]) -> i64 {
+        let name = format!("Service {}", uuid::Uuid::new_v4());
+        let id = self
+            .post(
+                "/api/v1/services",
+                &admin.access,
+                json!({ "name": name, "price": 100_000 }),
+            )
+            .await
+            .expect(201)["id"]
+            .as_i64()
+            .expect("a service id");
+        let ids: Vec<i64> = workers.iter().map(|w| w.id).collect();
+        self.put(
+            &format!("/api/v1/services/{id}/workers"),
+            &admin.access,
+            json!({ "worker_ids": ids }),
+        )
+        .await
+        .expect(200);
+        id
+    }
+
+    /// An order of `service` by `client` with `worker` chosen.
+    pub async fn order(&self, client: &TestUser, service: i64, worker: Option<&TestUser>) -> Value {
+        let body = json!({ "service_id": service, "worker_id": worker.map(|w| w.id) });
+        self.post("/api/v1/orders", &client.access, body)
+            .await
+            .expect(201)
+            .clone()
+    }
+
+    /// Sets an order's status directly in the database (to arrange a test).
+    pub async fn force_status(&self, order: i64, status: &str) {
+        sqlx::query("update orders set status = $2 where id = $1")
+            .bind(order)
+            .bind(status)
+            .execute(&self.db)
+            .await
+            .expect("the status is set");
+    }
+
+    /// Row counts of every table, to prove a refused request wrote nothing.
+    pub async fn row_counts(&self) -> Vec<(String, i64)> {
+        let mut counts = Vec::new();
+        for table in [
+            "users",
+            "refresh_tokens",
+            "services",
+            "service_workers",
+            "orders",
+            "notifications",
+            "notification_reads",
+            "order_messages",
+            "transactions",
+        ] {
+            let n: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
+                .fetch_one(&self.db)
+                .await
+                .expect("the table is counted");
+            counts.push((table.to_owned(), n));
+        }
+        counts
+    }
+
+    /// A snapshot of every mutable row, to prove a refused request changed nothing.
+    pub async fn fingerprint(&self) -> String {
+        let sql = "select md5(string_agg(t::text, '|' order by t::text)) from (
+            select row(u.*)::text as t from users u union all select row(s.*)::text from services s
+            union all select row(w.*)::text from service_workers w union all select row(o.*)::text from orders o
+            union all select row(n.*)::text from notifications n union all select row(r.*)::text from notification_reads r
+            union all select row(m.*)::text from order_messages m union all select row(x.*)::text from transactions x
+            union all select row(k.*)::text from refresh_tokens k) all_rows";
+        let hash: Option<String> = sqlx::query_scalar(sql)
+            .fetch_one(&self.db)
+            .await
+            .expect("the fingerprint");
+        hash.unwrap_or_default()
+    }
+}
+
+/// A cast of users and objects: two clients, two workers, an admin, a service both workers serve, and one order
+/// of each client (client A's with worker A, client B's with worker B).
+pub struct World {
+    pub admin: TestUser,
+    pub client_a: TestUser,
+    pub client_b: TestUser,
+    pub worker_a: TestUser,
+    pub worker_b: TestUser,
+    pub service: i64,
+    pub order_a: i64,
+    pub order_b: i64,
+}
+
+impl World {
+    pub async fn new(app: &TestApp) -> Arc<Self> {
+        let admin = app.user(Role::Admin).await;
+        let client_a = app.user(Role::Client).await;
+        let client_b = app.user(Role::Client).await;
+        let worker_a = app.user(Role::Worker).await;
+        let worker_b = app.user(Role::Worker).await;
+        let service = app.service(&admin, &[&worker_a, &worker_b]).await;
+        let order_a = app.order(&client_a, service, Some(&worker_a)).await["id"]
+            .as_i64()
+            .expect("an order id");
+        let order_b = app.order(&client_b, service, Some(&worker_b)).await["id"]
+            .as_i64()
+            .expect("an order id");
+        Arc::new(Self {
+            admin,
+            client_a,
+            client_b,
+            worker_a,
+            worker_b,
+            service,
+            order_a,
+            order_b,
+        })
+    }
+}

@@ -1,0 +1,215 @@
+//! The notification feed: visibility, `after_id`, filters, read state.
+
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::{World, spawn_app};
+
+fn order_ids(answer: &crate::helpers::Answer) -> Vec<i64> {
+    answer.body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|n| n["order_id"].as_i64())
+        .collect()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn each_role_sees_exactly_its_scope_of_events(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+
+    let admin = app.get("/api/v1/notifications", &w.admin.access).await;
+    let client_a = app.get("/api/v1/notifications", &w.client_a.access).await;
+    let worker_b = app.get("/api/v1/notifications", &w.worker_b.access).await;
+
+    assert_eq!(order_ids(&admin), vec![w.order_b, w.order_a]);
+    assert_eq!(order_ids(&client_a), vec![w.order_a]);
+    assert_eq!(order_ids(&worker_b), vec![w.order_b]);
+    let event = &client_a.body["results"][0];
+    assert_eq!(event["kind"], "order_created");
+    assert_eq!(event["actor_id"], w.client_a.id);
+    assert_eq!(event["read"], false);
+    assert_eq!(event["message"], format!("New order #{}", w.order_a));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn after_id_returns_later_events_oldest_first(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let first = app
+        .get("/api/v1/notifications", &w.client_a.access)
+        .await
+        .ids()[0];
+    for status in ["paid", "in_process", "completed"] {
+        app.patch(
+            &format!("/api/v1/orders/{}/status", w.order_a),
+            &w.worker_a.access,
+            json!({"status": status}),
+        )
+        .await
+        .expect(200);
+    }
+
+    let after = app
+        .get(
+            &format!("/api/v1/notifications?after_id={first}"),
+            &w.client_a.access,
+        )
+        .await;
+    let page = app
+        .get(
+            &format!("/api/v1/notifications?after_id={first}&limit=2"),
+            &w.client_a.access,
+        )
+        .await;
+
+    let ids = after.ids();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.windows(2).all(|p| p[0] < p[1]), "{ids:?}");
+    assert!(ids[0] > first);
+    let targets: Vec<&str> = after.body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|n| n["data"]["to"].as_str())
+        .collect();
+    assert_eq!(targets, ["paid", "in_process", "completed"]);
+    assert_eq!(page.ids(), ids[..2]);
+    assert_eq!(page.body["count"], 3);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn read_state_is_per_user_and_read_all_reports_what_changed(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    app.patch(
+        &format!("/api/v1/orders/{}/status", w.order_a),
+        &w.worker_a.access,
+        json!({"status": "paid"}),
+    )
+    .await
+    .expect(200);
+    let ids = app
+        .get("/api/v1/notifications", &w.client_a.access)
+        .await
+        .ids();
+    assert_eq!(
+        app.get("/api/v1/notifications/unread-count", &w.client_a.access)
+            .await
+            .expect(200),
+        &json!({"count": 2})
+    );
+
+    app.post(
+        &format!("/api/v1/notifications/{}/read", ids[1]),
+        &w.client_a.access,
+        json!({}),
+    )
+    .await
+    .expect(204);
+    // Reading it again is harmless.
+    app.post(
+        &format!("/api/v1/notifications/{}/read", ids[1]),
+        &w.client_a.access,
+        json!({}),
+    )
+    .await
+    .expect(204);
+
+    assert_eq!(
+        app.get("/api/v1/notifications/unread-count", &w.client_a.access)
+            .await
+            .expect(200)["count"],
+        1
+    );
+    assert_eq!(
+        app.get("/api/v1/notifications?unread=true", &w.client_a.access)
+            .await
+            .ids(),
+        vec![ids[0]]
+    );
+    // The admin's read state is their own.
+    assert_eq!(
+        app.get("/api/v1/notifications/unread-count", &w.admin.access)
+            .await
+            .expect(200)["count"],
+        3
+    );
+
+    let all = app
+        .post(
+            "/api/v1/notifications/read-all",
+            &w.client_a.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(all.expect(200), &json!({"updated": 1}));
+    let again = app
+        .post(
+            "/api/v1/notifications/read-all",
+            &w.client_a.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(again.expect(200), &json!({"updated": 0}));
+    assert_eq!(
+        app.get("/api/v1/notifications/unread-count", &w.client_a.access)
+            .await
+            .expect(200)["count"],
+        0
+    );
+    let feed = app.get("/api/v1/notifications", &w.client_a.access).await;
+    assert!(
+        feed.body["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .all(|n| n["read"] == true)
+    );
+
+    // A new event after "read all" is unread.
+    app.patch(
+        &format!("/api/v1/orders/{}/status", w.order_a),
+        &w.worker_a.access,
+        json!({"status": "in_process"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        app.get("/api/v1/notifications/unread-count", &w.client_a.access)
+            .await
+            .expect(200)["count"],
+        1
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_feed_filters_by_kind_and_order(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    app.post(
+        &format!("/api/v1/orders/{}/messages", w.order_b),
+        &w.client_b.access,
+        json!({"text": "hi"}),
+    )
+    .await
+    .expect(201);
+
+    let messages = app
+        .get("/api/v1/notifications?kind=order_message", &w.admin.access)
+        .await;
+    let of_a = app
+        .get(
+            &format!("/api/v1/notifications?order_id={}", w.order_a),
+            &w.admin.access,
+        )
+        .await;
+    let bad = app
+        .get("/api/v1/notifications?kind=gossip", &w.admin.access)
+        .await;
+
+    assert_eq!(order_ids(&messages), vec![w.order_b]);
+    assert_eq!(order_ids(&of_a), vec![w.order_a]);
+    assert_eq!((bad.status, bad.code()), (400, "invalid"));
+}

@@ -1,0 +1,425 @@
+//! Placing orders, worker assignment, scoped lists, the timeline and the conversation.
+
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::{World, spawn_app};
+use app::models::Role;
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn an_order_copies_the_price_and_takes_the_chosen_worker(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.user(Role::Admin).await;
+    let client = app.user(Role::Client).await;
+    let w1 = app.user(Role::Worker).await;
+    let w2 = app.user(Role::Worker).await;
+    let service = app.service(&admin, &[&w1, &w2]).await;
+
+    let order = app
+        .post(
+            "/api/v1/orders",
+            &client.access,
+            json!({"service_id": service, "worker_id": w2.id, "description": " Fix it "}),
+        )
+        .await;
+    app.patch(
+        &format!("/api/v1/services/{service}"),
+        &admin.access,
+        json!({"price": 999}),
+    )
+    .await
+    .expect(200);
+
+    let body = order.expect(201);
+    assert_eq!(body["price"], 100_000);
+    assert_eq!(body["status"], "pending");
+    assert_eq!(body["worker_id"], w2.id);
+    assert_eq!(body["worker"]["username"], w2.username.as_str());
+    assert_eq!(body["client_id"], client.id);
+    assert_eq!(body["description"], "Fix it");
+    let id = body["id"].as_i64().expect("an id");
+    assert_eq!(
+        app.get(&format!("/api/v1/orders/{id}"), &client.access)
+            .await
+            .expect(200)["price"],
+        100_000
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn without_a_choice_the_worker_with_fewest_open_orders_is_assigned(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.user(Role::Admin).await;
+    let client = app.user(Role::Client).await;
+    let busy = app.user(Role::Worker).await;
+    let free = app.user(Role::Worker).await;
+    let service = app.service(&admin, &[&busy, &free]).await;
+    let first = app.order(&client, service, Some(&busy)).await;
+    let done = app.order(&client, service, Some(&free)).await;
+    app.force_status(done["id"].as_i64().expect("an id"), "completed")
+        .await;
+    let _ = first;
+
+    // busy has 1 open order, free has 0 open (its only order is completed).
+    let auto = app
+        .post(
+            "/api/v1/orders",
+            &client.access,
+            json!({"service_id": service}),
+        )
+        .await;
+    assert_eq!(auto.expect(201)["worker_id"], free.id);
+    // Now both have one open order: the tie goes to the lower id.
+    let tie = app
+        .post(
+            "/api/v1/orders",
+            &client.access,
+            json!({"service_id": service}),
+        )
+        .await;
+    assert_eq!(tie.expect(201)["worker_id"], busy.id.min(free.id));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_service_without_active_workers_leaves_the_order_unassigned(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.user(Role::Admin).await;
+    let client = app.user(Role::Client).await;
+    let gone = app.user(Role::Worker).await;
+    let service = app.service(&admin, &[&gone]).await;
+    app.delete(&format!("/api/v1/users/{}", gone.id), &admin.access)
+        .await
+        .expect(204);
+
+    let order = app
+        .post(
+            "/api/v1/orders",
+            &client.access,
+            json!({"service_id": service}),
+        )
+        .await;
+
+    assert_eq!(order.expect(201)["worker_id"], serde_json::Value::Null);
+    assert_eq!(order.body["worker"], serde_json::Value::Null);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn an_order_is_refused_for_a_bad_service_or_worker_and_nothing_is_written(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.user(Role::Admin).await;
+    let client = app.user(Role::Client).await;
+    let member = app.user(Role::Worker).await;
+    let outsider = app.user(Role::Worker).await;
+    let service = app.service(&admin, &[&member]).await;
+    let withdrawn = app.service(&admin, &[&member]).await;
+    app.delete(&format!("/api/v1/services/{withdrawn}"), &admin.access)
+        .await
+        .expect(204);
+    let before = app.row_counts().await;
+
+    let cases = [
+        (
+            json!({"service_id": 999_999}),
+            "service_id",
+            "an unknown service",
+        ),
+        (
+            json!({"service_id": withdrawn}),
+            "service_id",
+            "a withdrawn service",
+        ),
+        (
+            json!({"service_id": service, "worker_id": outsider.id}),
+            "worker_id",
+            "a worker of another service",
+        ),
+        (
+            json!({"service_id": service, "worker_id": client.id}),
+            "worker_id",
+            "a client as worker",
+        ),
+        (
+            json!({"service_id": service, "description": "x".repeat(5001)}),
+            "description",
+            "a too long description",
+        ),
+    ];
+    for (body, field, description) in cases {
+        let answer = app.post("/api/v1/orders", &client.access, body).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (400, "invalid"),
+            "{description}: {}",
+            answer.body
+        );
+        assert!(
+            answer.body["errors"][field].is_array(),
+            "{description}: {}",
+            answer.body
+        );
+    }
+    for other in [&admin, &member] {
+        let answer = app
+            .post(
+                "/api/v1/orders",
+                &other.access,
+                json!({"service_id": service}),
+            )
+            .await;
+        assert_eq!((answer.status, answer.code()), (403, "permission_denied"));
+    }
+    assert_eq!(app.row_counts().await, before);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn order_lists_are_scoped_to_the_caller_and_filterable(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let other_service = app.service(&w.admin, &[&w.worker_a]).await;
+    let extra = app.order(&w.client_a, other_service, None).await["id"]
+        .as_i64()
+        .expect("an id");
+    app.force_status(w.order_a, "paid").await;
+
+    let mut admin = app.get("/api/v1/orders", &w.admin.access).await.ids();
+    admin.sort_unstable();
+    assert_eq!(admin, vec![w.order_a, w.order_b, extra]);
+    assert_eq!(
+        app.get("/api/v1/orders", &w.client_a.access).await.ids(),
+        vec![extra, w.order_a]
+    );
+    assert_eq!(
+        app.get("/api/v1/orders", &w.client_b.access).await.ids(),
+        vec![w.order_b]
+    );
+    assert_eq!(
+        app.get("/api/v1/orders", &w.worker_a.access).await.ids(),
+        vec![extra, w.order_a]
+    );
+    assert_eq!(
+        app.get("/api/v1/orders", &w.worker_b.access).await.ids(),
+        vec![w.order_b]
+    );
+    assert_eq!(
+        app.get("/api/v1/orders?status=paid", &w.admin.access)
+            .await
+            .ids(),
+        vec![w.order_a]
+    );
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/orders?service_id={other_service}"),
+            &w.admin.access
+        )
+        .await
+        .ids(),
+        vec![extra]
+    );
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/orders?client_id={}", w.client_b.id),
+            &w.admin.access
+        )
+        .await
+        .ids(),
+        vec![w.order_b]
+    );
+    // A client cannot widen its view with the admin filters.
+    assert!(
+        app.get(
+            &format!("/api/v1/orders?client_id={}", w.client_b.id),
+            &w.client_a.access
+        )
+        .await
+        .ids()
+        .is_empty()
+    );
+    let bad = app.get("/api/v1/orders?status=lost", &w.admin.access).await;
+    assert_eq!((bad.status, bad.code()), (400, "invalid"));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn an_admin_reassigns_an_order_and_the_new_worker_is_told(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+
+    let assigned = app
+        .post(
+            &format!("/api/v1/orders/{}/assign", w.order_a),
+            &w.admin.access,
+            json!({"worker_id": w.worker_b.id}),
+        )
+        .await;
+
+    assert_eq!(assigned.expect(200)["worker_id"], w.worker_b.id);
+    let feed = app
+        .get(
+            &format!("/api/v1/notifications?order_id={}", w.order_a),
+            &w.worker_b.access,
+        )
+        .await;
+    let kinds: Vec<&str> = feed.body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|n| n["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["order_assigned"]);
+    assert_eq!(
+        feed.body["results"][0]["data"],
+        json!({"from": w.worker_a.id, "to": w.worker_b.id})
+    );
+    // The previous worker no longer sees the order.
+    assert_eq!(
+        app.get(&format!("/api/v1/orders/{}", w.order_a), &w.worker_a.access)
+            .await
+            .status,
+        404
+    );
+
+    app.force_status(w.order_a, "completed").await;
+    let terminal = app
+        .post(
+            &format!("/api/v1/orders/{}/assign", w.order_a),
+            &w.admin.access,
+            json!({"worker_id": w.worker_a.id}),
+        )
+        .await;
+    assert_eq!((terminal.status, terminal.code()), (409, "conflict"));
+    let stranger = app.user(Role::Worker).await;
+    let outsider = app
+        .post(
+            &format!("/api/v1/orders/{}/assign", w.order_b),
+            &w.admin.access,
+            json!({"worker_id": stranger.id}),
+        )
+        .await;
+    assert_eq!((outsider.status, outsider.code()), (400, "invalid"));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_conversation_is_shared_by_the_parties_and_admins(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let path = format!("/api/v1/orders/{}/messages", w.order_a);
+
+    let from_client = app
+        .post(
+            &path,
+            &w.client_a.access,
+            json!({"text": "  When can you come?  "}),
+        )
+        .await;
+    let from_worker = app
+        .post(
+            &path,
+            &w.worker_a.access,
+            json!({"text": "Tomorrow at 10."}),
+        )
+        .await;
+    let from_admin = app
+        .post(&path, &w.admin.access, json!({"text": "Noted."}))
+        .await;
+    let empty = app
+        .post(&path, &w.client_a.access, json!({"text": "   "}))
+        .await;
+    let long = app
+        .post(&path, &w.client_a.access, json!({"text": "x".repeat(2001)}))
+        .await;
+    let longest = app
+        .post(&path, &w.client_a.access, json!({"text": "ы".repeat(2000)}))
+        .await;
+
+    assert_eq!(from_client.expect(201)["text"], "When can you come?");
+    assert_eq!(from_client.body["sender"]["id"], w.client_a.id);
+    from_worker.expect(201);
+    from_admin.expect(201);
+    longest.expect(201);
+    assert_eq!((empty.status, empty.code()), (400, "invalid"));
+    assert_eq!((long.status, long.code()), (400, "invalid"));
+    let listed = app.get(&path, &w.worker_a.access).await;
+    let texts: Vec<&str> = listed.body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .take(3)
+        .collect();
+    assert_eq!(texts, ["When can you come?", "Tomorrow at 10.", "Noted."]);
+    assert_eq!(listed.body["count"], 4);
+    let feed = app
+        .get(
+            &format!(
+                "/api/v1/notifications?kind=order_message&order_id={}",
+                w.order_a
+            ),
+            &w.worker_a.access,
+        )
+        .await;
+    assert_eq!(feed.expect(200)["count"], 4);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_timeline_lists_every_event_of_the_order_oldest_first(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let id = w.order_a;
+    app.patch(
+        &format!("/api/v1/orders/{id}/status"),
+        &w.worker_a.access,
+        json!({"status": "paid"}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/api/v1/orders/{id}/messages"),
+        &w.client_a.access,
+        json!({"text": "Thanks"}),
+    )
+    .await
+    .expect(201);
+    app.patch(
+        &format!("/api/v1/orders/{id}/status"),
+        &w.worker_a.access,
+        json!({"status": "in_process"}),
+    )
+    .await
+    .expect(200);
+
+    let timeline = app
+        .get(&format!("/api/v1/orders/{id}/timeline"), &w.client_a.access)
+        .await;
+
+    let events: Vec<(String, serde_json::Value)> = timeline.expect(200)["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|n| {
+            (
+                n["kind"].as_str().unwrap_or_default().to_owned(),
+                n["data"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(events.len(), 4);
+    assert_eq!(events[0].0, "order_created");
+    assert_eq!(
+        events[1],
+        (
+            "order_status_changed".to_owned(),
+            json!({"from": "pending", "to": "paid"})
+        )
+    );
+    assert_eq!(events[2].0, "order_message");
+    assert_eq!(
+        events[3],
+        (
+            "order_status_changed".to_owned(),
+            json!({"from": "paid", "to": "in_process"})
+        )
+    );
+    assert_eq!(
+        timeline.body["results"][3]["message"],
+        format!("Order #{id} is now In process")
+    );
+}

@@ -1,0 +1,180 @@
+//! The token rules: expiry, signature, `alg: none`, token type, refresh reuse, deactivation.
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{EncodingKey, Header};
+use reqwest::Method;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::spawn_app;
+use app::models::Role;
+
+fn sign(secret: &str, claims: serde_json::Value) -> String {
+    jsonwebtoken::encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("signs")
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn every_malformed_or_foreign_token_is_refused_as_token_invalid(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let user = app.user(Role::Client).await;
+    let sub = user.id.to_string();
+    let unsigned = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(
+            json!({"sub": sub, "typ": "access", "iat": now(), "exp": now() + 600}).to_string()
+        )
+    );
+    let cases = [
+        (
+            sign(
+                &app.jwt_secret,
+                json!({"sub": sub, "typ": "access", "iat": now() - 1000, "exp": now() - 10}),
+            ),
+            "expired",
+        ),
+        (
+            sign(
+                "another secret that is long enough!!",
+                json!({"sub": sub, "typ": "access", "iat": now(), "exp": now() + 600}),
+            ),
+            "wrong signature",
+        ),
+        (unsigned, "alg none"),
+        (
+            sign(
+                &app.jwt_secret,
+                json!({"sub": sub, "typ": "refresh", "iat": now(), "exp": now() + 600}),
+            ),
+            "wrong token type",
+        ),
+        (
+            sign(
+                &app.jwt_secret,
+                json!({"sub": sub, "iat": now(), "exp": now() + 600}),
+            ),
+            "no token type",
+        ),
+        (
+            sign(
+                &app.jwt_secret,
+                json!({"sub": "999999", "typ": "access", "iat": now(), "exp": now() + 600}),
+            ),
+            "unknown user",
+        ),
+        (user.refresh.clone(), "a refresh token used as access"),
+        ("garbage".to_owned(), "not a JWT"),
+    ];
+    for (token, description) in cases {
+        let answer = app
+            .call(Method::GET, "/api/v1/me", Some(&token), None)
+            .await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (401, "token_invalid"),
+            "{description}"
+        );
+        assert_eq!(
+            answer.headers["www-authenticate"], "Bearer",
+            "{description}"
+        );
+    }
+    // The control: a well-formed token of ours is accepted.
+    let good = sign(
+        &app.jwt_secret,
+        json!({"sub": sub, "typ": "access", "iat": now(), "exp": now() + 600}),
+    );
+    app.get("/api/v1/me", &good).await.expect(200);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn no_credentials_is_not_authenticated(pool: PgPool) {
+    let app = spawn_app(pool).await;
+
+    let answer = app.call(Method::GET, "/api/v1/orders", None, None).await;
+
+    assert_eq!((answer.status, answer.code()), (401, "not_authenticated"));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn reusing_a_rotated_refresh_token_revokes_the_whole_session(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let user = app.user(Role::Client).await;
+    let rotated = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/token/refresh",
+            None,
+            Some(json!({"refresh": user.refresh})),
+        )
+        .await;
+    let newest = rotated.expect(200)["refresh"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+
+    // Someone replays the old token: refused, and the legitimate newest token dies with it.
+    let replay = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/token/refresh",
+            None,
+            Some(json!({"refresh": user.refresh})),
+        )
+        .await;
+    let after = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/token/refresh",
+            None,
+            Some(json!({"refresh": newest})),
+        )
+        .await;
+
+    assert_eq!((replay.status, replay.code()), (401, "token_invalid"));
+    assert_eq!((after.status, after.code()), (401, "token_invalid"));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_deactivated_user_loses_access_at_once(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.user(Role::Admin).await;
+    let user = app.user(Role::Worker).await;
+    app.get("/api/v1/me", &user.access).await.expect(200);
+
+    app.delete(&format!("/api/v1/users/{}", user.id), &admin.access)
+        .await
+        .expect(204);
+
+    let access = app
+        .call(Method::GET, "/api/v1/me", Some(&user.access), None)
+        .await;
+    let refresh = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/token/refresh",
+            None,
+            Some(json!({"refresh": user.refresh})),
+        )
+        .await;
+    let login = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": user.username, "password": user.password})),
+        )
+        .await;
+    assert_eq!((access.status, access.code()), (401, "token_invalid"));
+    assert_eq!((refresh.status, refresh.code()), (401, "token_invalid"));
+    assert_eq!((login.status, login.code()), (401, "bad_credentials"));
+}
