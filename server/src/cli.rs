@@ -1,6 +1,10 @@
 //! The command line: `serve` (the default), `migrate`, `create-admin` and `seed-demo`.
 
-use std::{ffi::OsString, io::BufRead as _, process::ExitCode};
+use std::{
+    ffi::OsString,
+    io::{BufRead as _, Write as _},
+    process::ExitCode,
+};
 
 use anyhow::Context as _;
 use app::{
@@ -59,6 +63,8 @@ enum Command {
         #[command(flatten)]
         db: DatabaseConfig,
     },
+    /// Print the OpenAPI 3.1 document of the REST API (the one served at `/api/v1/openapi.json`).
+    Openapi,
 }
 
 /// Parses the command line (no subcommand means `serve`) and runs it.
@@ -169,6 +175,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .await
                 .map_err(explain)?;
             println!("Created admin {} (id {}).", user.username, user.id);
+            Ok(())
+        }
+        Command::Openapi => {
+            let (_, spec) = crate::router::api();
+            let json = spec
+                .to_pretty_json()
+                .context("Failed to serialize the OpenAPI document")?;
+            // A closed pipe (`server openapi | head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout().lock(), "{json}");
             Ok(())
         }
         Command::SeedDemo { db } => {

@@ -1,0 +1,32 @@
+# Developer tasks. The README's two commands are `scripts/run.sh` and `scripts/test.sh`; these are shortcuts.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+export SQLX_OFFLINE ?= true
+
+help: ## List the tasks
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
+
+setup: ## Install the toolchain, cargo tools and npm build tools
+	scripts/setup.sh
+
+run: ## Build, migrate, seed demo data and serve on http://localhost:3000
+	scripts/run.sh
+
+dev: ## Rebuild and reload on every change (cargo leptos watch)
+	cargo leptos watch
+
+test: ## The whole suite: fmt, clippy (ssr and wasm32), sqlx cache, tests, OpenAPI, release build
+	scripts/test.sh
+
+check: ## fmt and clippy only
+	cargo fmt --all --check
+	cargo clippy -p server --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+fmt: ## Format the code
+	cargo fmt --all
+
+prepare: ## Regenerate the sqlx offline cache (.sqlx/) after changing a query; needs DATABASE_URL
+	SQLX_OFFLINE=false cargo sqlx prepare --workspace -- --all-targets
+
+.PHONY: help setup run dev test check fmt prepare

@@ -1,0 +1,113 @@
+# Shared helpers for the set-up, run and test scripts. Source it; do not run it.
+# shellcheck shell=bash
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE_DIR=${TASK_CACHE_DIR:-$HOME/.cache/task}
+# One shared target directory outside the clone, so fresh clones (and CI) build incrementally.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE_DIR/target}
+export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+# A project-local PostgreSQL or Redis, when none is reachable, lives here.
+LOCAL_DIR=${TASK_LOCAL_DIR:-$CACHE_DIR/local}
+
+step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+info() { printf '    %s\n' "$*"; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Runs a command as root (directly, or through sudo).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "need root for: $*"; fi
+}
+
+# Runs a command as the postgres system user.
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
+}
+
+APT_UPDATED=0
+# Installs Debian packages that are not installed yet.
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing packages (${missing[*]}) and no apt-get to install them"
+  step "Installing Debian packages: ${missing[*]}"
+  if [ "$APT_UPDATED" -eq 0 ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The version of `crate` pinned in Cargo.lock.
+locked_version() {
+  awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}
+
+# Installs a cargo tool at an exact version unless that version is already on PATH.
+cargo_tool() {
+  local bin=$1 crate=$2 version=$3; shift 3
+  if command -v "$bin" >/dev/null && "$bin" --version 2>/dev/null | grep -q "$version"; then return 0; fi
+  step "Installing $crate $version (once per machine; cargo-leptos takes about 15 minutes)"
+  CARGO_TARGET_DIR="$CACHE_DIR/install-target" cargo install --quiet "$crate" --version "$version" "$@"
+}
+
+# PostgreSQL: connect with $DATABASE_URL if it works; otherwise find or start a server and pick a URL that works.
+# Exports PG_BASE_URL (a server URL without a database name, query string kept) for the callers to add one.
+ensure_postgres() {
+  local candidates=()
+  [ -n "${DATABASE_URL:-}" ] && candidates+=("$DATABASE_URL")
+  candidates+=("postgres://postgres@127.0.0.1:5432/postgres" "postgres://$(id -un)@localhost/postgres?host=/var/run/postgresql")
+  for url in "${candidates[@]}"; do
+    if psql "$url" -Atqc 'select 1' >/dev/null 2>&1; then PG_URL=$url; export_pg_base; return 0; fi
+  done
+  step "Starting PostgreSQL"
+  apt_install postgresql postgresql-client
+  if command -v pg_lsclusters >/dev/null && [ -n "$(pg_lsclusters -h 2>/dev/null)" ]; then
+    pg_lsclusters -h | while read -r version cluster _; do
+      as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start 2>/dev/null || true
+    done
+  fi
+  for _ in $(seq 1 30); do pg_isready -q -h /var/run/postgresql && break; sleep 1; done
+  pg_isready -q -h /var/run/postgresql || die "PostgreSQL did not start"
+  # A role for this OS user over the local socket (peer authentication), able to create the test databases.
+  as_postgres psql -qc "do \$\$ begin if not exists (select from pg_roles where rolname = '$(id -un)') then
+      create role \"$(id -un)\" superuser login; end if; end \$\$" postgres
+  PG_URL="postgres://$(id -un)@localhost/postgres?host=/var/run/postgresql"
+  psql "$PG_URL" -Atqc 'select 1' >/dev/null || die "cannot connect to PostgreSQL at $PG_URL"
+  export_pg_base
+}
+
+export_pg_base() {
+  local query=""
+  [[ "$PG_URL" == *\?* ]] && query="?${PG_URL#*\?}"
+  local server=${PG_URL%%\?*}
+  PG_BASE_URL="${server%/*}"
+  PG_QUERY="$query"
+  export PG_BASE_URL PG_QUERY
+}
+
+# The URL of database `name` on the server ensure_postgres found.
+database_url() { printf '%s/%s%s' "$PG_BASE_URL" "$1" "$PG_QUERY"; }
+
+# Creates database `name` unless it exists.
+ensure_database() {
+  local exists
+  exists=$(psql "$(database_url postgres)" -Atqc "select 1 from pg_database where datname = '$1'")
+  [ "$exists" = 1 ] || psql "$(database_url postgres)" -qc "create database \"$1\""
+}
+
+# Redis: ping $REDIS_URL; otherwise start a project-local redis-server on 6379.
+ensure_redis() {
+  export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+  apt_install redis-tools
+  if redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then return 0; fi
+  step "Starting Redis"
+  apt_install redis-server
+  redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 && return 0
+  mkdir -p "$LOCAL_DIR/redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir "$LOCAL_DIR/redis" --logfile "$LOCAL_DIR/redis/redis.log"
+  for _ in $(seq 1 20); do redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 && return 0; sleep 0.5; done
+  die "Redis did not start (see $LOCAL_DIR/redis/redis.log)"
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# From nothing to the app on http://localhost:3000 with demo data: installs what is missing, starts PostgreSQL and
+# Redis if none is reachable, builds the release server and WASM bundle, migrates, seeds and prints the demo
+# accounts, then serves until Ctrl-C.
+source "$(dirname "$0")/lib.sh"
+"$ROOT/scripts/setup.sh"
+cd "$ROOT"
+
+step "Checking PostgreSQL and Redis"
+ensure_postgres
+ensure_redis
+ensure_database task
+export DATABASE_URL=${TASK_DATABASE_URL:-$(database_url task)}
+
+if [ ! -f .env ]; then
+  step "Writing .env for this machine (a fresh JWT secret; plain-HTTP cookies for localhost)"
+  sed -e "s|^JWT_SECRET=.*|JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n')|" \
+      -e "s|^COOKIE_SECURE=.*|COOKIE_SECURE=false|" .env.example > .env
+fi
+set -a; source .env; set +a
+# The URLs found above win over the ones in .env.
+export DATABASE_URL=${TASK_DATABASE_URL:-$(database_url task)}
+
+step "Building the release server and WASM bundle"
+cargo leptos build --release
+
+export LEPTOS_SITE_ROOT=${LEPTOS_SITE_ROOT:-target/site} LEPTOS_OUTPUT_NAME=task LEPTOS_ENV=PROD
+step "Migrating and loading demo data"
+"$CARGO_TARGET_DIR/release/server" migrate
+"$CARGO_TARGET_DIR/release/server" seed-demo
+
+step "Serving Task on http://localhost:3000 (Ctrl-C stops it)"
+exec "$CARGO_TARGET_DIR/release/server" serve

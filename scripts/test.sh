@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what is missing, starts PostgreSQL and Redis if none is
+# reachable, then runs formatting, lints (server and WASM separately), the sqlx offline-cache check, the unit and
+# integration tests against the real PostgreSQL and Redis, the OpenAPI validation and the release build of the
+# server and WASM bundle.
+source "$(dirname "$0")/lib.sh"
+"$ROOT/scripts/setup.sh"
+cd "$ROOT"
+# Queries are checked against the committed .sqlx cache; a build needs no database.
+export SQLX_OFFLINE=true
+
+step "Checking PostgreSQL and Redis"
+ensure_postgres
+ensure_redis
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "clippy: server (ssr)"
+cargo clippy --locked -p server --all-targets -- -D warnings
+
+step "clippy: frontend (hydrate, wasm32)"
+cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+step "sqlx offline cache matches the queries"
+ensure_database task_sqlx_check
+SQLX_OFFLINE=false DATABASE_URL=$(database_url task_sqlx_check) sqlx migrate run --source migrations >/dev/null
+SQLX_OFFLINE=false DATABASE_URL=$(database_url task_sqlx_check) cargo sqlx prepare --workspace --check -- --all-targets
+
+step "Unit and integration tests (real PostgreSQL, a fresh database per test, and Redis)"
+LOG=$(mktemp)
+# sqlx::test creates and drops one database per test on the server DATABASE_URL names.
+DATABASE_URL=$(database_url postgres) cargo test --locked -p app --features ssr 2>&1 | tee "$LOG"
+DATABASE_URL=$(database_url postgres) cargo test --locked -p server 2>&1 | tee -a "$LOG"
+
+step "OpenAPI document validates"
+SPEC="$CACHE_DIR/openapi.json"
+"$CARGO_TARGET_DIR/debug/server" openapi > "$SPEC"
+"$CACHE_DIR/venv/bin/openapi-spec-validator" "$SPEC"
+
+step "Release build of the server and the WASM bundle"
+cargo leptos build --release
+for f in target/site/pkg/task.wasm target/site/pkg/task.js target/site/pkg/task.css; do
+  [ -s "$f" ] || die "the build did not produce $f"
+  info "$f: $(stat -c %s "$f") bytes"
+done
+
+passed=$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$LOG" | awk '{ s += $1 } END { print s + 0 }')
+failed=$(sed -n 's/^test result: .*; \([0-9]*\) failed.*/\1/p' "$LOG" | awk '{ s += $1 } END { print s + 0 }')
+rm -f "$LOG"
+printf '\ntests: %s passed, %s failed\n' "$passed" "$failed"
