@@ -25,6 +25,15 @@ as_postgres() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
 }
 
+# Installs the Debian package for each `command:package` pair whose command is not on PATH.
+need_commands() {
+  local pkgs=()
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null || pkgs+=("${pair#*:}")
+  done
+  [ ${#pkgs[@]} -eq 0 ] || apt_install "${pkgs[@]}"
+}
+
 APT_UPDATED=0
 # Installs Debian packages that are not installed yet.
 apt_install() {
@@ -62,7 +71,8 @@ ensure_postgres() {
     if psql "$url" -Atqc 'select 1' >/dev/null 2>&1; then PG_URL=$url; export_pg_base; return 0; fi
   done
   step "Starting PostgreSQL"
-  apt_install postgresql postgresql-client
+  need_commands psql:postgresql-client
+  command -v pg_ctlcluster >/dev/null && [ -n "$(ls /etc/postgresql 2>/dev/null)" ] || apt_install postgresql
   if command -v pg_lsclusters >/dev/null && [ -n "$(pg_lsclusters -h 2>/dev/null)" ]; then
     pg_lsclusters -h | while read -r version cluster _; do
       as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start 2>/dev/null || true
@@ -100,10 +110,10 @@ ensure_database() {
 # Redis: ping $REDIS_URL; otherwise start a project-local redis-server on 6379.
 ensure_redis() {
   export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
-  apt_install redis-tools
+  need_commands redis-cli:redis-tools
   if redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then return 0; fi
   step "Starting Redis"
-  apt_install redis-server
+  need_commands redis-server:redis-server
   redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 && return 0
   mkdir -p "$LOCAL_DIR/redis"
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \

@@ -5,8 +5,9 @@
 source "$(dirname "$0")/lib.sh"
 
 step "Checking system packages"
-apt_install build-essential pkg-config perl curl ca-certificates git nodejs npm python3 python3-venv \
-  postgresql-client redis-tools
+need_commands cc:build-essential make:make pkg-config:pkg-config perl:perl curl:curl git:git node:nodejs npm:npm \
+  python3:python3 psql:postgresql-client redis-cli:redis-tools
+python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
 
 step "Checking the Rust toolchain"
 if ! command -v rustup >/dev/null; then

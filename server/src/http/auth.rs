@@ -34,8 +34,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Creates a client account. The role is always `client`: workers and admins are made by admins.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterInput,
-    responses((status = 201, body = User), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 429, body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = User), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 409, description = "The current state does not allow it", body = ErrorBody),
+              (status = 429, description = "Rate limited; see `Retry-After`", body = ErrorBody)))]
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -111,8 +111,8 @@ fn session_cookies(
 /// Signs in: a token pair and the user. Also sets the session cookies for browsers. Rate-limited per address
 /// and per username.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginInput,
-    responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = LoginResponse), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody),
+              (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -127,8 +127,8 @@ async fn login(
 
 /// The simplejwt-compatible alias of login: only the token pair.
 #[utoipa::path(post, path = "/auth/token", tag = "auth", request_body = LoginInput,
-    responses((status = 200, body = TokenPair), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = TokenPair), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody),
+              (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = ErrorBody)))]
 async fn obtain_token(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -144,7 +144,7 @@ async fn obtain_token(
 /// Trades a refresh token for a new pair. Refresh tokens are single-use: presenting a used one again is treated
 /// as theft and ends that whole session.
 #[utoipa::path(post, path = "/auth/token/refresh", tag = "auth", request_body = RefreshInput,
-    responses((status = 200, body = TokenPair), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = TokenPair), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
 async fn refresh_token(
     State(state): State<AppState>,
     Json(input): Json<RefreshInput>,
@@ -158,7 +158,7 @@ async fn refresh_token(
 
 /// Ends the session of a refresh token (every token rotated from it stops working) and clears the cookies.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshInput,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 204, description = "Done; no content"), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
 async fn logout(
     State(state): State<AppState>,
     Json(input): Json<RefreshInput>,
@@ -169,7 +169,7 @@ async fn logout(
 
 /// The caller's profile.
 #[utoipa::path(get, path = "/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = User), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
 async fn get_me(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -180,7 +180,7 @@ async fn get_me(
 /// Changes the caller's e-mail, name, phone or password (`role` and `id` are read-only). A new password ends the
 /// caller's sessions.
 #[utoipa::path(patch, path = "/me", tag = "auth", security(("bearer" = [])), request_body = UpdateMeInput,
-    responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = User), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
 async fn update_me(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,

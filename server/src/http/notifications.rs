@@ -32,8 +32,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The caller's feed, newest first; with `after_id`, those after it, oldest first.
 #[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])),
     params(FeedFilter, PageParams),
-    responses((status = 200, body = Page<Notification>), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Page<Notification>), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody),
+              (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
 async fn list_notifications(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -47,7 +47,7 @@ async fn list_notifications(
 
 /// How many of the caller's notifications are unread.
 #[utoipa::path(get, path = "/notifications/unread-count", tag = "notifications", security(("bearer" = [])),
-    responses((status = 200, body = UnreadCount), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = UnreadCount), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
 async fn get_unread_count(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -60,7 +60,7 @@ async fn get_unread_count(
 /// Marks one notification of the caller's feed read.
 #[utoipa::path(post, path = "/notifications/{id}/read", tag = "notifications", security(("bearer" = [])),
     params(("id" = i64, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Done; no content"), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
 async fn mark_notification_read(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -72,7 +72,7 @@ async fn mark_notification_read(
 
 /// Marks the caller's whole feed read.
 #[utoipa::path(post, path = "/notifications/read-all", tag = "notifications", security(("bearer" = [])),
-    responses((status = 200, body = ReadAllResult), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = ReadAllResult), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
 async fn mark_all_notifications_read(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,

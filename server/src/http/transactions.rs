@@ -27,8 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Payment attempts, newest first: admins all, clients those of their orders; workers are refused.
 #[utoipa::path(get, path = "/transactions", tag = "payments", security(("bearer" = [])),
     params(TransactionFilter, PageParams),
-    responses((status = 200, body = Page<Transaction>), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Page<Transaction>), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody),
+              (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 403, description = "The caller's role may not do this", body = ErrorBody)))]
 async fn list_transactions(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -43,8 +43,8 @@ async fn list_transactions(
 /// One payment attempt (404 unless it is the caller's or the caller is an admin).
 #[utoipa::path(get, path = "/transactions/{id}", tag = "payments", security(("bearer" = [])),
     params(("id" = i64, Path)),
-    responses((status = 200, body = Transaction), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Transaction), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 403, description = "The caller's role may not do this", body = ErrorBody),
+              (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
 async fn get_transaction(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,

@@ -8,6 +8,7 @@ mod bad_input;
 mod helpers;
 mod notifications;
 mod openapi;
+mod operations;
 mod orders;
 mod services;
 mod status_machine;
