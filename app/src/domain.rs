@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod feed;
 pub mod messages;
 pub mod notifications;
 pub mod orders;

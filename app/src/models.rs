@@ -391,6 +391,38 @@ pub struct ErrorBody {
     pub errors: Option<BTreeMap<String, Vec<String>>>,
 }
 
+/// A frame the server sends on the live feed (`GET /ws/notifications`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The first frame: who the socket belongs to and the newest id of their feed.
+    Hello {
+        user_id: i64,
+        role: Role,
+        last_id: i64,
+    },
+    /// A new event, or one replayed after `after_id`.
+    Notification { notification: Notification },
+    /// Read state changed in another tab or device of the same user.
+    Read { ids: Vec<i64> },
+    /// The answer to a `ping`.
+    Pong,
+    /// The server could not keep up with this socket: reconnect with `after_id`.
+    Resync,
+    /// A client frame was not understood; the connection stays up.
+    Error { code: String, detail: String },
+}
+
+/// A frame the client sends on the live feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// Asks for a `pong`. (A struct variant, so that unknown fields are refused like elsewhere.)
+    Ping {},
+    /// Marks notifications read; the user's other sockets get a `read` frame.
+    MarkRead { ids: Vec<i64> },
+}
+
 /// Deserializes a present field (even `null`) as `Some`, so `Option<Option<T>>` tells "absent" from "null".
 pub fn some<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
 where

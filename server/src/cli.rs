@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::Context as _;
 use app::{
-    domain::{Actor, Error, orders, password::Hasher, services, users},
+    domain::{Actor, Error, feed::NoSink, orders, password::Hasher, services, users},
     models::{CreateOrderInput, CreateServiceInput, CreateUserInput, Role, SetWorkersInput},
 };
 use clap::{Parser, Subcommand};
@@ -320,7 +320,7 @@ async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
                     worker_id: None,
                     description: Some("The kitchen tap drips all night.".to_owned()),
                 };
-                orders::create(pool, &client, order)
+                orders::create(pool, &NoSink, &client, order)
                     .await
                     .map_err(explain)?;
             }

@@ -72,6 +72,10 @@ pub struct ServeConfig {
     #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2)]
     pub argon2_iterations: u32,
 
+    /// How many events a live socket may fall behind before it is told to resync.
+    #[arg(long, env = "FEED_CAPACITY", default_value_t = 4096)]
+    pub feed_capacity: usize,
+
     /// The longest a request may take, in seconds.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod extract;
 pub mod http;
+pub mod live;
 pub mod openapi;
 pub mod ratelimit;
 pub mod router;
@@ -22,6 +23,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     config::{DatabaseConfig, ServeConfig},
+    live::Feed,
     ratelimit::RateLimiter,
     state::AppState,
 };
@@ -64,9 +66,17 @@ pub async fn build_state(
 ) -> anyhow::Result<AppState> {
     let redis_client =
         redis::Client::open(config.redis_url.as_str()).context("Invalid REDIS_URL")?;
-    let redis = redis::aio::ConnectionManager::new(redis_client)
+    let redis = redis::aio::ConnectionManager::new(redis_client.clone())
         .await
         .context("Failed to connect to Redis (check REDIS_URL)")?;
+    let feed = Feed::start(
+        db.clone(),
+        redis_client,
+        redis.clone(),
+        &config.redis_prefix,
+        config.feed_capacity,
+    )
+    .await?;
     let tokens = Tokens::new(
         &config.jwt_secret,
         config.access_ttl(),
@@ -77,6 +87,7 @@ pub async fn build_state(
         leptos_options,
         db,
         limiter: RateLimiter::new(redis.clone(), &config.redis_prefix),
+        feed,
         redis,
         tokens: Arc::new(tokens),
         hasher,

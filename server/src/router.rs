@@ -81,6 +81,7 @@ pub fn build(state: AppState) -> Router {
     Router::new()
         .merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", spec))
         .merge(http::health::router())
+        .merge(crate::live::socket::router())
         .merge(api)
         .merge(web)
         .with_state(state)

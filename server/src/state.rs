@@ -7,7 +7,7 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 
-use crate::{config::ServeConfig, ratelimit::RateLimiter};
+use crate::{config::ServeConfig, live::Feed, ratelimit::RateLimiter};
 
 /// Cheap to clone: everything inside is shared.
 #[derive(Clone, FromRef)]
@@ -18,5 +18,6 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     pub hasher: Hasher,
     pub limiter: RateLimiter,
+    pub feed: Feed,
     pub config: Arc<ServeConfig>,
 }

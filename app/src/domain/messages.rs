@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use super::{
     Actor, Error, Result,
+    feed::EventSink,
     notifications::{self, NewEvent},
     orders,
     page::{Slice, Window},
@@ -79,6 +80,7 @@ pub async fn list(
 /// A party of the order (or an admin) posts a message; the other party and the admins are notified.
 pub async fn post(
     db: &PgPool,
+    events: &dyn EventSink,
     actor: &Actor,
     order_id: i64,
     input: PostMessageInput,
@@ -114,6 +116,7 @@ pub async fn post(
     )
     .await?;
     tx.commit().await?;
+    events.committed();
     Ok(Message {
         id: row.id,
         order_id,

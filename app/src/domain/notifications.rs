@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::{Actor, Error, Result, page::Slice, page::Window, parse_column};
-use crate::models::{Notification, NotificationKind, ReadAllResult, UnreadCount};
+use super::{Actor, Error, Result, feed, page::Slice, page::Window, parse_column};
+use crate::models::{Notification, NotificationKind, UnreadCount};
 
 /// An event about to be recorded.
 #[derive(Debug, Clone)]
@@ -25,19 +25,22 @@ pub struct NewEvent {
 }
 
 /// Records an event inside the caller's transaction and returns its id. It becomes visible (and is pushed live)
-/// only when that transaction commits.
+/// only when that transaction commits. The shared [`feed::EVENT_LOCK`] is taken before the id is, and held until
+/// the transaction ends, which is what lets readers find a stable watermark (see [`feed`]).
 pub async fn record(tx: &mut Transaction<'_, Postgres>, event: NewEvent) -> Result<i64> {
     Ok(sqlx::query_scalar!(
         r#"
+        with lock as (select pg_advisory_xact_lock_shared($7))
         insert into notifications (order_id, kind, actor_id, client_id, worker_id, data)
-        values ($1, $2, $3, $4, $5, $6) returning id
+        select $1, $2, $3, $4, $5, $6 from lock returning id
         "#,
         event.order_id,
         event.kind.as_str(),
         event.actor_id,
         event.client_id,
         event.worker_id,
-        event.data
+        event.data,
+        super::feed::EVENT_LOCK
     )
     .fetch_one(&mut **tx)
     .await?)
@@ -85,11 +88,27 @@ pub struct FeedFilter {
     pub after_id: Option<i64>,
 }
 
-/// The caller's feed: newest first, or oldest first after `after_id`.
+/// The caller's feed: newest first, or oldest first after `after_id`. A catch-up read (`after_id`) stops at the
+/// stable watermark, so an event still committing with a lower id cannot be skipped by the next catch-up.
 pub async fn feed(
     db: &PgPool,
     actor: &Actor,
     filter: FeedFilter,
+    window: Window,
+) -> Result<Slice<Notification>> {
+    let upto = match filter.after_id {
+        Some(_) => Some(feed::stable_watermark(db).await?),
+        None => None,
+    };
+    feed_upto(db, actor, filter, upto, window).await
+}
+
+/// [`feed`] with an explicit upper bound on ids.
+pub async fn feed_upto(
+    db: &PgPool,
+    actor: &Actor,
+    filter: FeedFilter,
+    upto: Option<i64>,
     window: Window,
 ) -> Result<Slice<Notification>> {
     let unread = filter.unread.unwrap_or(false);
@@ -103,13 +122,15 @@ pub async fn feed(
           and ($5::bigint is null or n.id > $5)
           and (not $6 or not (n.id <= u.notifications_read_upto
                or exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)))
+          and ($7::bigint is null or n.id <= $7)
         "#,
         actor.id,
         actor.is_admin(),
         kind,
         filter.order_id,
         filter.after_id,
-        unread
+        unread,
+        upto
     )
     .fetch_one(db)
     .await?;
@@ -126,6 +147,7 @@ pub async fn feed(
           and ($5::bigint is null or n.id > $5)
           and (not $6 or not (n.id <= u.notifications_read_upto
                or exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)))
+          and ($9::bigint is null or n.id <= $9)
         order by case when $5::bigint is null then n.id end desc, n.id asc
         limit $7 offset $8
         "#,
@@ -136,7 +158,8 @@ pub async fn feed(
         filter.after_id,
         unread,
         window.limit,
-        window.offset
+        window.offset,
+        upto
     )
     .fetch_all(db)
     .await?;
@@ -185,6 +208,21 @@ pub async fn of_order(
         results: rows,
     }
     .try_map(Notification::try_from)
+}
+
+/// The newest id of the caller's feed at or below `upto` (0 when the feed is empty).
+pub async fn last_visible_id(db: &PgPool, actor: &Actor, upto: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar!(
+        r#"
+        select coalesce(max(n.id), 0) as "id!" from notifications n
+        where ($2 or n.client_id = $1 or n.worker_id = $1) and n.id <= $3
+        "#,
+        actor.id,
+        actor.is_admin(),
+        upto
+    )
+    .fetch_one(db)
+    .await?)
 }
 
 /// How many of the caller's notifications are unread.
@@ -236,8 +274,9 @@ pub async fn mark_one_read(db: &PgPool, actor: &Actor, id: i64) -> Result<()> {
     }
 }
 
-/// Marks every notification of the caller's feed read; returns how many were unread.
-pub async fn read_all(db: &PgPool, actor: &Actor) -> Result<ReadAllResult> {
+/// Marks every notification of the caller's feed read; returns the ids that were unread (for the `read` frame of
+/// the caller's sockets) — their count is the REST answer's `updated`.
+pub async fn read_all(db: &PgPool, actor: &Actor) -> Result<Vec<i64>> {
     let mut tx = db.begin().await?;
     // Lock the user's row so two concurrent "read all" calls count each notification once.
     let upto = sqlx::query_scalar!(
@@ -246,38 +285,38 @@ pub async fn read_all(db: &PgPool, actor: &Actor) -> Result<ReadAllResult> {
     )
     .fetch_one(&mut *tx)
     .await?;
-    let row = sqlx::query!(
+    // Only up to the stable watermark: an event still being committed below it must not be marked unseen.
+    let stable = feed::stable_watermark(db).await?;
+    let ids = sqlx::query_scalar!(
         r#"
-        select coalesce(max(n.id), 0) as "max_id!",
-               count(*) filter (where not exists (
-                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)) as "unread!"
-        from notifications n
-        where ($2 or n.client_id = $1 or n.worker_id = $1) and n.id > $3
+        select n.id from notifications n
+        where ($2 or n.client_id = $1 or n.worker_id = $1) and n.id > $3 and n.id <= $4
+          and not exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)
+        order by n.id
         "#,
         actor.id,
         actor.is_admin(),
-        upto
+        upto,
+        stable
     )
-    .fetch_one(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    if row.max_id > upto {
+    if stable > upto {
         sqlx::query!(
             r#"update users set notifications_read_upto = $2 where id = $1"#,
             actor.id,
-            row.max_id
+            stable
         )
         .execute(&mut *tx)
         .await?;
         sqlx::query!(
             r#"delete from notification_reads where user_id = $1 and notification_id <= $2"#,
             actor.id,
-            row.max_id
+            stable
         )
         .execute(&mut *tx)
         .await?;
     }
     tx.commit().await?;
-    Ok(ReadAllResult {
-        updated: row.unread,
-    })
+    Ok(ids)
 }

@@ -8,6 +8,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{
     Actor, Error, FieldErrors, Result,
+    feed::EventSink,
     notifications::{self, NewEvent},
     page::{Slice, Window},
     parse_column,
@@ -190,7 +191,12 @@ async fn service_worker(
 /// A client places an order. `price` is copied from the service. A chosen worker must be an active worker of the
 /// service; with none chosen, the active worker of the service with the fewest open orders gets it (lowest id on
 /// a tie), or it stays unassigned if the service has none.
-pub async fn create(db: &PgPool, actor: &Actor, input: CreateOrderInput) -> Result<Order> {
+pub async fn create(
+    db: &PgPool,
+    events: &dyn EventSink,
+    actor: &Actor,
+    input: CreateOrderInput,
+) -> Result<Order> {
     actor.require(Role::Client)?;
     let description = input.description.unwrap_or_default().trim().to_owned();
     let mut errors = FieldErrors::default();
@@ -256,6 +262,7 @@ pub async fn create(db: &PgPool, actor: &Actor, input: CreateOrderInput) -> Resu
     )
     .await?;
     tx.commit().await?;
+    events.committed();
     tracing::info!(
         order.id = row.id,
         user.id = actor.id,
@@ -377,6 +384,7 @@ pub async fn transition(
 /// A party of the order moves it through the status machine (API.md's table). The same status again is a no-op.
 pub async fn change_status(
     db: &PgPool,
+    events: &dyn EventSink,
     actor: &Actor,
     id: i64,
     input: ChangeStatusInput,
@@ -393,6 +401,7 @@ pub async fn change_status(
     .await?;
     tx.commit().await?;
     if changed {
+        events.committed();
         tracing::info!(
             order.id = id,
             user.id = actor.id,
@@ -405,7 +414,13 @@ pub async fn change_status(
 }
 
 /// An admin (re)assigns an open order to an active worker of its service.
-pub async fn assign(db: &PgPool, actor: &Actor, id: i64, input: AssignInput) -> Result<Order> {
+pub async fn assign(
+    db: &PgPool,
+    events: &dyn EventSink,
+    actor: &Actor,
+    id: i64,
+    input: AssignInput,
+) -> Result<Order> {
     actor.require_admin()?;
     let mut tx = db.begin().await?;
     let order = lock(&mut tx, Some(actor), id).await?;
@@ -450,6 +465,7 @@ pub async fn assign(db: &PgPool, actor: &Actor, id: i64, input: AssignInput) -> 
     )
     .await?;
     tx.commit().await?;
+    events.committed();
     tracing::info!(
         order.id = id,
         worker.id = input.worker_id,

@@ -67,6 +67,7 @@ async fn mark_notification_read(
     Id(id): Id,
 ) -> Result<StatusCode> {
     notifications::mark_one_read(&state.db, &actor, id).await?;
+    state.feed.publish_read(actor.id, vec![id], None);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -77,7 +78,10 @@ async fn mark_all_notifications_read(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
 ) -> Result<axum::Json<ReadAllResult>> {
-    notifications::read_all(&state.db, &actor)
-        .await
-        .map(axum::Json)
+    let ids = notifications::read_all(&state.db, &actor).await?;
+    let updated = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+    for chunk in ids.chunks(1000) {
+        state.feed.publish_read(actor.id, chunk.to_vec(), None);
+    }
+    Ok(axum::Json(ReadAllResult { updated }))
 }

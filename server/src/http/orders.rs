@@ -58,7 +58,7 @@ async fn create_order(
     AuthUser(actor): AuthUser,
     Json(input): Json<CreateOrderInput>,
 ) -> Result<(StatusCode, axum::Json<Order>)> {
-    let order = orders::create(&state.db, &actor, input).await?;
+    let order = orders::create(&state.db, &state.feed, &actor, input).await?;
     Ok((StatusCode::CREATED, axum::Json(order)))
 }
 
@@ -87,7 +87,7 @@ async fn update_order_status(
     Id(id): Id,
     Json(input): Json<ChangeStatusInput>,
 ) -> Result<axum::Json<Order>> {
-    orders::change_status(&state.db, &actor, id, input)
+    orders::change_status(&state.db, &state.feed, &actor, id, input)
         .await
         .map(axum::Json)
 }
@@ -103,7 +103,7 @@ async fn assign_order(
     Id(id): Id,
     Json(input): Json<AssignInput>,
 ) -> Result<axum::Json<Order>> {
-    orders::assign(&state.db, &actor, id, input)
+    orders::assign(&state.db, &state.feed, &actor, id, input)
         .await
         .map(axum::Json)
 }
@@ -150,6 +150,6 @@ async fn create_order_message(
     Id(id): Id,
     Json(input): Json<PostMessageInput>,
 ) -> Result<(StatusCode, axum::Json<Message>)> {
-    let message = messages::post(&state.db, &actor, id, input).await?;
+    let message = messages::post(&state.db, &state.feed, &actor, id, input).await?;
     Ok((StatusCode::CREATED, axum::Json(message)))
 }

@@ -93,9 +93,12 @@ async fn update_user(
     Id(id): Id,
     Json(input): Json<UpdateUserInput>,
 ) -> Result<axum::Json<User>> {
-    users::update(&state.db, &state.hasher, &actor, id, input)
-        .await
-        .map(axum::Json)
+    let access_changes = input.role.is_some() || input.is_active == Some(false);
+    let user = users::update(&state.db, &state.hasher, &actor, id, input).await?;
+    if access_changes {
+        state.feed.revoke(id);
+    }
+    Ok(axum::Json(user))
 }
 
 /// Deactivates a user (admin only): their tokens stop working at once. The account and its history stay.
@@ -108,5 +111,6 @@ async fn deactivate_user(
     Id(id): Id,
 ) -> Result<StatusCode> {
     users::deactivate(&state.db, &state.hasher, &actor, id).await?;
+    state.feed.revoke(id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -20,6 +20,9 @@ pub struct TestApp {
     pub db: PgPool,
     pub http: reqwest::Client,
     pub jwt_secret: String,
+    /// The Redis prefix, shared by the instances of one test.
+    pub redis_prefix: String,
+    pub redis_url: String,
     hasher: Hasher,
     _shutdown: oneshot::Sender<()>,
 }
@@ -80,6 +83,7 @@ pub fn test_config() -> ServeConfig {
         register_rate_limit: 10_000,
         argon2_memory_kib: 64,
         argon2_iterations: 1,
+        feed_capacity: 4096,
         request_timeout_secs: 30,
     }
 }
@@ -94,6 +98,7 @@ pub async fn spawn_app_with(db: PgPool, tweak: impl FnOnce(&mut ServeConfig)) ->
     let mut config = test_config();
     tweak(&mut config);
     let jwt_secret = secrecy::ExposeSecret::expose_secret(&config.jwt_secret).to_owned();
+    let (redis_prefix, redis_url) = (config.redis_prefix.clone(), config.redis_url.clone());
     let hasher = Hasher::new(config.argon2_memory_kib, config.argon2_iterations)
         .expect("valid argon2 parameters");
     let options = LeptosOptions::builder().output_name("task").build();
@@ -113,12 +118,34 @@ pub async fn spawn_app_with(db: PgPool, tweak: impl FnOnce(&mut ServeConfig)) ->
         db,
         http: reqwest::Client::new(),
         jwt_secret,
+        redis_prefix,
+        redis_url,
         hasher,
         _shutdown: tx,
     }
 }
 
 impl TestApp {
+    /// Another instance over the same database and Redis, with the same secret.
+    pub async fn second_instance(&self) -> TestApp {
+        let (secret, prefix, url) = (
+            self.jwt_secret.clone(),
+            self.redis_prefix.clone(),
+            self.redis_url.clone(),
+        );
+        spawn_app_with(self.db.clone(), move |c| {
+            c.jwt_secret = SecretString::from(secret);
+            c.redis_prefix = prefix;
+            c.redis_url = url;
+        })
+        .await
+    }
+
+    /// The `ws://` address of this instance.
+    pub fn ws_base(&self) -> String {
+        self.base.replacen("http://", "ws://", 1)
+    }
+
     /// Sends a request and checks the suite-wide invariants: no 5xx, and every error in the envelope.
     pub async fn call(
         &self,

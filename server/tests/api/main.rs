@@ -6,6 +6,7 @@ mod auth;
 mod authorization;
 mod bad_input;
 mod helpers;
+mod live;
 mod notifications;
 mod openapi;
 mod operations;

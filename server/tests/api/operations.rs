@@ -74,7 +74,7 @@ async fn every_migration_reverts_and_applies_again(pool: PgPool) {
 }
 
 /// The URL of the test's own database.
-fn database_url(pool: &PgPool) -> String {
+pub fn database_url(pool: &PgPool) -> String {
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for the tests");
     let name = pool
         .connect_options()

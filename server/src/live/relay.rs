@@ -1,0 +1,300 @@
+//! The relay: one per process. It wakes when an event commits (here, or on another instance through Redis) and
+//! at least once a second, reads every event up to the stable watermark in id order, and broadcasts each once,
+//! serialized once, to the sockets of this process.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicI64, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use anyhow::Context as _;
+use app::domain::feed::{self, EventSink};
+use axum::extract::ws::Utf8Bytes;
+use futures_util::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use tokio::sync::{Notify, broadcast};
+
+/// What the relay hands to sockets.
+#[derive(Debug)]
+pub enum FeedMessage {
+    /// A committed event and its audience; `frame` is shared by every socket that sends it.
+    Event {
+        id: i64,
+        client_id: i64,
+        worker_id: Option<i64>,
+        frame: Utf8Bytes,
+    },
+    /// Notifications became read for `user_id`; sockets other than `origin` tell their client.
+    Read {
+        user_id: i64,
+        ids: Vec<i64>,
+        origin: Option<u64>,
+    },
+    /// The user was deactivated or changed role: their sockets close.
+    Revoke { user_id: i64 },
+}
+
+/// What instances tell each other over Redis.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Wire {
+    Committed {
+        origin: String,
+    },
+    Read {
+        origin: String,
+        user_id: i64,
+        ids: Vec<i64>,
+    },
+    Revoke {
+        origin: String,
+        user_id: i64,
+    },
+}
+
+impl Wire {
+    fn origin(&self) -> &str {
+        match self {
+            Self::Committed { origin }
+            | Self::Read { origin, .. }
+            | Self::Revoke { origin, .. } => origin,
+        }
+    }
+}
+
+/// How often the relay looks even when nobody told it to (Redis down, a lost message).
+const SAFETY_TICK: Duration = Duration::from_secs(1);
+/// Rows read per query when catching up.
+const BATCH: i64 = 500;
+
+/// The feed of this process. Cheap to clone.
+#[derive(Clone)]
+pub struct Feed {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: PgPool,
+    redis: redis::aio::ConnectionManager,
+    channel: String,
+    instance: String,
+    tx: broadcast::Sender<Arc<FeedMessage>>,
+    /// Every event with an id at or below this has been handed to `tx` (or was before this process started).
+    delivered: AtomicI64,
+    poke: Notify,
+    next_socket: AtomicU64,
+}
+
+impl Feed {
+    /// Starts the relay and the Redis subscriber. `capacity` bounds how far a socket may fall behind before it is
+    /// told to resync.
+    pub async fn start(
+        db: PgPool,
+        client: redis::Client,
+        redis: redis::aio::ConnectionManager,
+        prefix: &str,
+        capacity: usize,
+    ) -> anyhow::Result<Self> {
+        let start = feed::stable_watermark(&db)
+            .await
+            .context("Failed to read the feed's starting point")?;
+        let (tx, _) = broadcast::channel(capacity);
+        let feed = Self {
+            inner: Arc::new(Inner {
+                db,
+                redis,
+                channel: format!("{prefix}:feed"),
+                instance: uuid::Uuid::new_v4().to_string(),
+                tx,
+                delivered: AtomicI64::new(start),
+                poke: Notify::new(),
+                next_socket: AtomicU64::new(1),
+            }),
+        };
+        tokio::spawn(relay(Arc::downgrade(&feed.inner)));
+        tokio::spawn(subscribe(Arc::downgrade(&feed.inner), client));
+        Ok(feed)
+    }
+
+    /// A receiver of everything the relay broadcasts from now on. Subscribe before reading [`Self::delivered`].
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<FeedMessage>> {
+        self.inner.tx.subscribe()
+    }
+
+    /// Every event at or below this id has been broadcast already (or predates this process).
+    pub fn delivered(&self) -> i64 {
+        self.inner.delivered.load(Ordering::SeqCst)
+    }
+
+    /// A process-unique id for a socket.
+    pub fn next_socket_id(&self) -> u64 {
+        self.inner.next_socket.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// How many sockets of this process listen.
+    pub fn listeners(&self) -> usize {
+        self.inner.tx.receiver_count()
+    }
+
+    /// Tells this process's sockets and the other instances that notifications became read for `user_id`.
+    pub fn publish_read(&self, user_id: i64, ids: Vec<i64>, origin: Option<u64>) {
+        if ids.is_empty() {
+            return;
+        }
+        let wire = Wire::Read {
+            origin: self.inner.instance.clone(),
+            user_id,
+            ids: ids.clone(),
+        };
+        let _ = self.inner.tx.send(Arc::new(FeedMessage::Read {
+            user_id,
+            ids,
+            origin,
+        }));
+        self.publish(&wire);
+    }
+
+    /// Closes every socket of `user_id`, on every instance.
+    pub fn revoke(&self, user_id: i64) {
+        let _ = self
+            .inner
+            .tx
+            .send(Arc::new(FeedMessage::Revoke { user_id }));
+        self.publish(&Wire::Revoke {
+            origin: self.inner.instance.clone(),
+            user_id,
+        });
+    }
+
+    fn publish(&self, wire: &Wire) {
+        let Ok(payload) = serde_json::to_string(wire) else {
+            return;
+        };
+        let mut redis = self.inner.redis.clone();
+        let channel = self.inner.channel.clone();
+        tokio::spawn(async move {
+            let sent = tokio::time::timeout(
+                Duration::from_secs(1),
+                redis::cmd("PUBLISH")
+                    .arg(&channel)
+                    .arg(payload)
+                    .query_async::<i64>(&mut redis),
+            )
+            .await;
+            if !matches!(sent, Ok(Ok(_))) {
+                // Other instances still catch up within a second on their own.
+                tracing::warn!(
+                    "Failed to publish on the feed channel; other instances will catch up by polling"
+                );
+            }
+        });
+    }
+}
+
+impl EventSink for Feed {
+    fn committed(&self) {
+        self.inner.poke.notify_one();
+        self.publish(&Wire::Committed {
+            origin: self.inner.instance.clone(),
+        });
+    }
+}
+
+/// The relay loop: runs while the feed is alive.
+async fn relay(inner: std::sync::Weak<Inner>) {
+    loop {
+        let Some(feed) = inner.upgrade() else { return };
+        // Either poked or a second passed: look in both cases.
+        let _ = tokio::time::timeout(SAFETY_TICK, feed.poke.notified()).await;
+        if let Err(e) = catch_up(&feed).await {
+            tracing::warn!(error = %e, "The feed relay failed to read events; retrying");
+            drop(feed);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Broadcasts every event up to the stable watermark, in id order.
+async fn catch_up(feed: &Inner) -> app::domain::Result<()> {
+    let mark = feed::stable_watermark(&feed.db).await?;
+    let mut from = feed.delivered.load(Ordering::SeqCst);
+    while from < mark {
+        let events = feed::events_between(&feed.db, from, mark, BATCH).await?;
+        let upto = events.last().map_or(mark, |e| e.id);
+        // Published before the events are sent, so a socket that subscribes in between replays them from the
+        // database and then drops the duplicates it receives (see `socket::run`).
+        feed.delivered.store(upto, Ordering::SeqCst);
+        for event in events {
+            let message = FeedMessage::Event {
+                id: event.id,
+                client_id: event.client_id,
+                worker_id: event.worker_id,
+                frame: Utf8Bytes::from(event.frame),
+            };
+            let _ = feed.tx.send(Arc::new(message));
+        }
+        from = upto;
+    }
+    Ok(())
+}
+
+/// The Redis subscriber: pokes the relay when another instance commits, forwards read changes and revocations.
+/// Reconnects forever; after each (re)connection the relay catches up from PostgreSQL.
+async fn subscribe(inner: std::sync::Weak<Inner>, client: redis::Client) {
+    loop {
+        let Some(channel) = inner.upgrade().map(|f| f.channel.clone()) else {
+            return;
+        };
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => {
+                if let Err(e) = pubsub.subscribe(&channel).await {
+                    tracing::warn!(error = %e, "Failed to subscribe to the feed channel");
+                } else {
+                    if let Some(feed) = inner.upgrade() {
+                        feed.poke.notify_one();
+                    }
+                    let mut messages = pubsub.on_message();
+                    while let Some(message) = messages.next().await {
+                        let Some(feed) = inner.upgrade() else { return };
+                        let Ok(payload) = message.get_payload::<String>() else {
+                            continue;
+                        };
+                        match serde_json::from_str::<Wire>(&payload) {
+                            Ok(wire) if wire.origin() != feed.instance => deliver(&feed, wire),
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "Ignored a malformed feed message")
+                            }
+                        }
+                    }
+                    tracing::warn!("The Redis feed subscription ended; reconnecting");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Failed to connect to Redis for the feed; retrying")
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+fn deliver(feed: &Inner, wire: Wire) {
+    match wire {
+        Wire::Committed { .. } => feed.poke.notify_one(),
+        Wire::Read { user_id, ids, .. } => {
+            // From another instance, every local socket is "another tab".
+            let _ = feed.tx.send(Arc::new(FeedMessage::Read {
+                user_id,
+                ids,
+                origin: None,
+            }));
+        }
+        Wire::Revoke { user_id, .. } => {
+            let _ = feed.tx.send(Arc::new(FeedMessage::Revoke { user_id }));
+        }
+    }
+}

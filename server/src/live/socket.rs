@@ -1,0 +1,299 @@
+//! One socket of the live feed: authenticated before the upgrade, `hello` first, the replay after `after_id`,
+//! then live events, read-state changes and pings — all in one task with small buffers.
+
+use std::time::Duration;
+
+use app::{
+    domain::{
+        Actor, Error, feed,
+        notifications::{self, FeedFilter},
+        page::PageParams,
+    },
+    models::{ClientFrame, ServerFrame},
+};
+use axum::{
+    Router,
+    extract::{
+        State,
+        ws::{
+            CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade,
+            rejection::WebSocketUpgradeRejection,
+        },
+    },
+    response::Response,
+    routing::get,
+};
+use serde::Deserialize;
+use tokio::{sync::broadcast::error::RecvError, time::Instant};
+
+use super::FeedMessage;
+use crate::{
+    extract::{AuthUser, Query},
+    state::AppState,
+};
+
+/// How often the server pings; a socket that has not answered for two intervals is closed.
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// How long one frame may take to go out before the socket is given up as too slow.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest client frame accepted.
+const MAX_CLIENT_FRAME: usize = 16 * 1024;
+/// Ids one `mark_read` may name.
+const MAX_MARK_READ: usize = 1000;
+/// Close code sent when the server gives up on a socket that fell behind (the client reconnects with `after_id`).
+const CLOSE_RESYNC: u16 = 4000;
+/// Close code sent when the user's access was revoked.
+const CLOSE_REVOKED: u16 = 4001;
+
+/// `/ws/notifications`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/ws/notifications", get(open_feed))
+}
+
+/// `?after_id=`.
+#[derive(Debug, Deserialize)]
+struct Resume {
+    after_id: Option<i64>,
+}
+
+/// Upgrades an authenticated request; a missing or bad token is refused with 401 before any upgrade.
+async fn open_feed(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Query(resume): Query<Resume>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, Error> {
+    let upgrade = upgrade.map_err(|e| Error::BadRequest {
+        code: "upgrade_required",
+        detail: e.body_text(),
+    })?;
+    Ok(upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+        .max_message_size(MAX_CLIENT_FRAME)
+        .max_frame_size(MAX_CLIENT_FRAME)
+        .on_upgrade(move |socket| async move {
+            let user = actor.id;
+            if let Err(e) = run(state, actor, resume.after_id, socket).await {
+                tracing::debug!(user.id = user, reason = %e, "Feed socket of user {user} closed");
+            }
+        }))
+}
+
+/// Why a socket ended.
+#[derive(Debug, thiserror::Error)]
+enum End {
+    #[error("the client went away")]
+    Gone,
+    #[error("sending took too long")]
+    Slow,
+    #[error("the socket fell behind")]
+    Lagged,
+    #[error("no pong within two ping intervals")]
+    Dead,
+    #[error("access revoked")]
+    Revoked,
+    #[error(transparent)]
+    Domain(#[from] Error),
+}
+
+async fn send(socket: &mut WebSocket, message: Message) -> Result<(), End> {
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Gone),
+        Err(_) => Err(End::Slow),
+    }
+}
+
+async fn send_frame(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), End> {
+    let text = serde_json::to_string(frame).map_err(|e| End::Domain(Error::Internal(e.into())))?;
+    send(socket, Message::Text(text.into())).await
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let _ = send(
+        socket,
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        })),
+    )
+    .await;
+}
+
+/// Serves one socket until it closes.
+async fn run(
+    state: AppState,
+    actor: Actor,
+    after_id: Option<i64>,
+    mut socket: WebSocket,
+) -> Result<(), End> {
+    // Subscribe first, then fix the starting point at the stable watermark (at or above what the relay has
+    // broadcast): every event at or below it is replayed from the database, every later one arrives through
+    // `live`, and the overlap is dropped by id.
+    let mut live = state.feed.subscribe();
+    let socket_id = state.feed.next_socket_id();
+    let start = feed::stable_watermark(&state.db)
+        .await?
+        .max(state.feed.delivered());
+    let admin = actor.is_admin();
+
+    let last_id = notifications::last_visible_id(&state.db, &actor, start).await?;
+    send_frame(
+        &mut socket,
+        &ServerFrame::Hello {
+            user_id: actor.id,
+            role: actor.role,
+            last_id,
+        },
+    )
+    .await?;
+    if let Some(after) = after_id {
+        replay(&state, &actor, &mut socket, after, start).await?;
+    }
+    let mut sent_upto = start;
+
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+    let mut last_heard = Instant::now();
+    let result = loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                last_heard = Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(reply) = answer(&state, &actor, socket_id, &text).await {
+                            send_frame(&mut socket, &reply).await?;
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        let frame = error_frame("unsupported", "Frames are JSON text.");
+                        send_frame(&mut socket, &frame).await?;
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break Err(End::Gone),
+                }
+            }
+            message = live.recv() => match message {
+                Ok(message) => match &*message {
+                    FeedMessage::Event { id, client_id, worker_id, frame } if *id > sent_upto => {
+                        sent_upto = *id;
+                        if admin || *client_id == actor.id || *worker_id == Some(actor.id) {
+                            send(&mut socket, Message::Text(frame.clone())).await?;
+                        }
+                    }
+                    FeedMessage::Event { .. } => {}
+                    FeedMessage::Read { user_id, ids, origin } if *user_id == actor.id && *origin != Some(socket_id) => {
+                        send_frame(&mut socket, &ServerFrame::Read { ids: ids.clone() }).await?;
+                    }
+                    FeedMessage::Read { .. } => {}
+                    FeedMessage::Revoke { user_id } if *user_id == actor.id => break Err(End::Revoked),
+                    FeedMessage::Revoke { .. } => {}
+                },
+                Err(RecvError::Lagged(_)) => break Err(End::Lagged),
+                Err(RecvError::Closed) => break Err(End::Gone),
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > 2 * PING_EVERY {
+                    break Err(End::Dead);
+                }
+                send(&mut socket, Message::Ping(Default::default())).await?;
+            }
+        }
+    };
+    match &result {
+        Err(End::Lagged) => {
+            let _ = send_frame(&mut socket, &ServerFrame::Resync).await;
+            close(&mut socket, CLOSE_RESYNC, "resync").await;
+        }
+        Err(End::Revoked) => close(&mut socket, CLOSE_REVOKED, "access revoked").await,
+        _ => {}
+    }
+    result
+}
+
+/// Sends the caller's notifications in `(after, upto]`, oldest first, with their read state.
+async fn replay(
+    state: &AppState,
+    actor: &Actor,
+    socket: &mut WebSocket,
+    after: i64,
+    upto: i64,
+) -> Result<(), End> {
+    let mut cursor = after;
+    loop {
+        let filter = FeedFilter {
+            after_id: Some(cursor),
+            ..FeedFilter::default()
+        };
+        let window = PageParams {
+            limit: Some(100),
+            offset: None,
+        }
+        .window()?;
+        let page = notifications::feed_upto(&state.db, actor, filter, Some(upto), window).await?;
+        let Some(last) = page.results.last().map(|n| n.id) else {
+            return Ok(());
+        };
+        for notification in page.results {
+            send_frame(socket, &ServerFrame::Notification { notification }).await?;
+        }
+        cursor = last;
+    }
+}
+
+fn error_frame(code: &str, detail: &str) -> ServerFrame {
+    ServerFrame::Error {
+        code: code.to_owned(),
+        detail: detail.to_owned(),
+    }
+}
+
+/// The reply to one client frame, if any.
+async fn answer(
+    state: &AppState,
+    actor: &Actor,
+    socket_id: u64,
+    text: &str,
+) -> Option<ServerFrame> {
+    let frame = match serde_json::from_str::<ClientFrame>(text) {
+        Ok(frame) => frame,
+        Err(e) => {
+            let known = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| {
+                    v.get("type")
+                        .and_then(|t| t.as_str())
+                        .map(|t| matches!(t, "ping" | "mark_read"))
+                });
+            let code = if known == Some(false) {
+                "unknown_type"
+            } else {
+                "malformed"
+            };
+            return Some(error_frame(code, &e.to_string()));
+        }
+    };
+    match frame {
+        ClientFrame::Ping {} => Some(ServerFrame::Pong),
+        ClientFrame::MarkRead { ids } if ids.len() > MAX_MARK_READ => Some(error_frame(
+            "too_many_ids",
+            "Mark at most 1000 ids at once.",
+        )),
+        ClientFrame::MarkRead { ids } => {
+            match notifications::mark_read(&state.db, actor, &ids).await {
+                Ok(marked) => {
+                    state.feed.publish_read(actor.id, marked, Some(socket_id));
+                    None
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "Failed to mark notifications read");
+                    Some(error_frame(
+                        "server_error",
+                        "Could not mark them read; try again.",
+                    ))
+                }
+            }
+        }
+    }
+}

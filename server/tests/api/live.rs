@@ -1,0 +1,744 @@
+//! The live feed over a real WebSocket client: authentication before the upgrade, every frame type, visibility,
+//! replay after `after_id`, several sockets per user, concurrent writers, two instances, a Redis restart, an
+//! instance killed with -9, and a socket that falls behind.
+
+use std::{process::Stdio, time::Duration};
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::net::TcpStream;
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{self, Message, client::IntoClientRequest as _},
+};
+
+use crate::helpers::{TestApp, TestUser, World, spawn_app, spawn_app_with};
+use app::models::Role;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn try_connect(
+    base: &str,
+    token: Option<&str>,
+    query: &str,
+) -> Result<Ws, tungstenite::Error> {
+    let mut request = format!("{base}/ws/notifications{query}").into_client_request()?;
+    if let Some(token) = token {
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("a header value"),
+        );
+    }
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(ws, _)| ws)
+}
+
+async fn connect(app: &TestApp, user: &TestUser, after_id: Option<i64>) -> Ws {
+    let query = after_id.map_or_else(String::new, |id| format!("?after_id={id}"));
+    try_connect(&app.ws_base(), Some(&user.access), &query)
+        .await
+        .expect("the socket opens")
+}
+
+/// The next JSON frame (protocol pings skipped), or `None` if the socket closed.
+async fn next(ws: &mut Ws) -> Option<Value> {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame within 10 s");
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                return Some(serde_json::from_str(&text).expect("JSON frames"));
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+            Some(Ok(Message::Binary(_))) => panic!("binary frame"),
+            Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
+        }
+    }
+}
+
+async fn frame(ws: &mut Ws) -> Value {
+    next(ws).await.expect("the socket is open")
+}
+
+/// Reads the hello frame and checks it.
+async fn hello(ws: &mut Ws, user: &TestUser) -> i64 {
+    let hello = frame(ws).await;
+    assert_eq!(hello["type"], "hello", "{hello}");
+    assert_eq!(hello["user_id"], user.id);
+    hello["last_id"].as_i64().expect("last_id")
+}
+
+async fn send(ws: &mut Ws, value: Value) {
+    ws.send(Message::Text(value.to_string().into()))
+        .await
+        .expect("sent");
+}
+
+/// Sends a ping and returns every frame before the pong: proves nothing else was queued.
+async fn drain(ws: &mut Ws) -> Vec<Value> {
+    send(ws, json!({"type": "ping"})).await;
+    let mut before = Vec::new();
+    loop {
+        let f = frame(ws).await;
+        if f["type"] == "pong" {
+            return before;
+        }
+        before.push(f);
+    }
+}
+
+fn notification_id(frame: &Value) -> i64 {
+    assert_eq!(frame["type"], "notification", "{frame}");
+    frame["notification"]["id"].as_i64().expect("an id")
+}
+
+async fn post_message(app: &TestApp, user: &TestUser, order: i64, text: &str) {
+    app.post(
+        &format!("/api/v1/orders/{order}/messages"),
+        &user.access,
+        json!({"text": text}),
+    )
+    .await
+    .expect(201);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_socket_refuses_bad_credentials_before_the_upgrade(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let user = app.user(Role::Client).await;
+    let cases = [
+        (None, String::new(), "no token"),
+        (Some("garbage"), String::new(), "a malformed token"),
+        (
+            Some(user.refresh.as_str()),
+            String::new(),
+            "a refresh token",
+        ),
+        (
+            None,
+            format!("?token={}", user.access),
+            "a token in the query string",
+        ),
+        (
+            None,
+            format!("?access={}", user.access),
+            "a token in the query string",
+        ),
+    ];
+    for (token, query, description) in cases {
+        match try_connect(&app.ws_base(), token, &query).await {
+            Err(tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status().as_u16(), 401, "{description}")
+            }
+            Ok(_) => panic!("{description}: the socket opened"),
+            Err(e) => panic!("{description}: {e}"),
+        }
+    }
+    // The browser's cookie works like the header.
+    let mut request = format!("{}/ws/notifications", app.ws_base())
+        .into_client_request()
+        .expect("a request");
+    request.headers_mut().insert(
+        "cookie",
+        format!("task_access={}", user.access)
+            .parse()
+            .expect("a header value"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the cookie is accepted");
+    hello(&mut ws, &user).await;
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn each_role_receives_exactly_the_events_it_may_see(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let mut sockets = Vec::new();
+    for user in [&w.admin, &w.client_a, &w.worker_a, &w.client_b, &w.worker_b] {
+        let mut ws = connect(&app, user, None).await;
+        let hello_frame = frame(&mut ws).await;
+        assert_eq!(hello_frame["role"], user_role(&w, user));
+        sockets.push(ws);
+    }
+
+    post_message(&app, &w.client_a, w.order_a, "for A").await;
+    post_message(&app, &w.client_b, w.order_b, "for B").await;
+
+    let mut got = Vec::new();
+    for ws in &mut sockets {
+        // Events committed just before the socket opened may still arrive live: only the messages matter here.
+        let frames: Vec<Value> = collect(ws, 2)
+            .await
+            .into_iter()
+            .filter(|f| f["notification"]["kind"] == "order_message")
+            .collect();
+        got.push(
+            frames
+                .iter()
+                .map(|f| {
+                    f["notification"]["data"]["text"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(got[0], ["for A", "for B"], "admin");
+    assert_eq!(got[1], ["for A"], "client A");
+    assert_eq!(got[2], ["for A"], "worker A");
+    assert_eq!(got[3], ["for B"], "client B");
+    assert_eq!(got[4], ["for B"], "worker B");
+}
+
+fn user_role(w: &World, user: &TestUser) -> &'static str {
+    if user.id == w.admin.id {
+        "admin"
+    } else if user.id == w.worker_a.id || user.id == w.worker_b.id {
+        "worker"
+    } else {
+        "client"
+    }
+}
+
+/// Reads frames until `expected` notifications arrived or a ping round-trip shows nothing more is queued; the
+/// round-trip happens after a short pause so late frames are not missed.
+async fn collect(ws: &mut Ws, expected: usize) -> Vec<Value> {
+    let mut frames = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while frames.len() < expected && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        frames.extend(
+            drain(ws)
+                .await
+                .into_iter()
+                .filter(|f| f["type"] == "notification"),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    frames.extend(
+        drain(ws)
+            .await
+            .into_iter()
+            .filter(|f| f["type"] == "notification"),
+    );
+    frames
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn after_id_replays_what_was_missed_then_continues_live(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let first = app
+        .get("/api/v1/notifications", &w.client_a.access)
+        .await
+        .ids()[0];
+    post_message(&app, &w.worker_a, w.order_a, "one").await;
+    post_message(&app, &w.worker_a, w.order_a, "two").await;
+    post_message(&app, &w.client_b, w.order_b, "not for A").await;
+
+    let mut ws = connect(&app, &w.client_a, Some(first)).await;
+    let last_id = hello(&mut ws, &w.client_a).await;
+    let one = frame(&mut ws).await;
+    let two = frame(&mut ws).await;
+    post_message(&app, &w.worker_a, w.order_a, "three").await;
+    let three = frame(&mut ws).await;
+
+    assert_eq!(one["notification"]["data"]["text"], "one");
+    assert_eq!(two["notification"]["data"]["text"], "two");
+    assert_eq!(
+        notification_id(&two),
+        last_id,
+        "hello names the newest id of the caller's feed"
+    );
+    assert_eq!(three["notification"]["data"]["text"], "three");
+    assert_eq!(three["notification"]["read"], false);
+    assert!(
+        notification_id(&one) < notification_id(&two)
+            && notification_id(&two) < notification_id(&three)
+    );
+    assert!(drain(&mut ws).await.is_empty());
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn pings_get_pongs_and_bad_frames_get_errors_without_closing(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let user = app.user(Role::Client).await;
+    let mut ws = connect(&app, &user, None).await;
+    hello(&mut ws, &user).await;
+
+    let cases = [
+        ("not json", "malformed"),
+        (r#"{"type": "dance"}"#, "unknown_type"),
+        (r#"{"no_type": 1}"#, "malformed"),
+        (r#"{"type": "mark_read", "ids": "all"}"#, "malformed"),
+        (r#"{"type": "ping", "extra": 1}"#, "malformed"),
+    ];
+    for (text, code) in cases {
+        ws.send(Message::Text(text.into())).await.expect("sent");
+        let reply = frame(&mut ws).await;
+        assert_eq!(
+            (reply["type"].as_str(), reply["code"].as_str()),
+            (Some("error"), Some(code)),
+            "{text}: {reply}"
+        );
+    }
+    ws.send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .expect("sent");
+    assert_eq!(frame(&mut ws).await["code"], "unsupported");
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(frame(&mut ws).await, json!({"type": "pong"}));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn mark_read_tells_the_users_other_sockets_and_only_them(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let mut tab1 = connect(&app, &w.client_a, None).await;
+    let mut tab2 = connect(&app, &w.client_a, None).await;
+    let mut other = connect(&app, &w.client_b, None).await;
+    hello(&mut tab1, &w.client_a).await;
+    hello(&mut tab2, &w.client_a).await;
+    hello(&mut other, &w.client_b).await;
+    let mine = app
+        .get("/api/v1/notifications", &w.client_a.access)
+        .await
+        .ids()[0];
+    let theirs = app
+        .get("/api/v1/notifications", &w.client_b.access)
+        .await
+        .ids()[0];
+
+    send(
+        &mut tab1,
+        json!({"type": "mark_read", "ids": [mine, theirs]}),
+    )
+    .await;
+
+    assert_eq!(
+        frame(&mut tab2).await,
+        json!({"type": "read", "ids": [mine]})
+    );
+    assert!(
+        drain(&mut tab1).await.is_empty(),
+        "the tab that marked them is not told"
+    );
+    assert!(
+        drain(&mut other).await.is_empty(),
+        "another user is not told"
+    );
+    assert_eq!(
+        app.get("/api/v1/notifications/unread-count", &w.client_a.access)
+            .await
+            .expect(200)["count"],
+        0
+    );
+    assert_eq!(
+        app.get("/api/v1/notifications/unread-count", &w.client_b.access)
+            .await
+            .expect(200)["count"],
+        1
+    );
+
+    // Read state changed over REST reaches every socket of the user.
+    post_message(&app, &w.worker_a, w.order_a, "new").await;
+    let new_id = notification_id(&frame(&mut tab1).await);
+    assert_eq!(notification_id(&frame(&mut tab2).await), new_id);
+    app.post(
+        "/api/v1/notifications/read-all",
+        &w.client_a.access,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        frame(&mut tab1).await,
+        json!({"type": "read", "ids": [new_id]})
+    );
+    assert_eq!(
+        frame(&mut tab2).await,
+        json!({"type": "read", "ids": [new_id]})
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn every_socket_of_a_user_gets_every_event_and_closing_one_spares_the_others(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let mut tabs = Vec::new();
+    for _ in 0..3 {
+        let mut ws = connect(&app, &w.worker_a, None).await;
+        hello(&mut ws, &w.worker_a).await;
+        tabs.push(ws);
+    }
+
+    post_message(&app, &w.client_a, w.order_a, "first").await;
+    for ws in &mut tabs {
+        assert_eq!(frame(ws).await["notification"]["data"]["text"], "first");
+    }
+    let mut closed = tabs.remove(0);
+    closed.close(None).await.expect("closed");
+    post_message(&app, &w.client_a, w.order_a, "second").await;
+
+    for ws in &mut tabs {
+        assert_eq!(frame(ws).await["notification"]["data"]["text"], "second");
+    }
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_deactivated_users_sockets_close(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let mut ws = connect(&app, &w.worker_a, None).await;
+    hello(&mut ws, &w.worker_a).await;
+
+    app.delete(&format!("/api/v1/users/{}", w.worker_a.id), &w.admin.access)
+        .await
+        .expect(204);
+
+    assert_eq!(
+        next(&mut ws).await,
+        None,
+        "the socket stays open after deactivation"
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn concurrent_writers_and_a_reconnecting_reader_see_every_id_once_in_order(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let w = World::new(&app).await;
+    let start = app
+        .get("/api/v1/notifications?limit=1", &w.admin.access)
+        .await
+        .ids()[0];
+
+    // Arrange: eight writers, each posting 25 messages on orders A and B as fast as they can.
+    let mut writers = Vec::new();
+    for i in 0..8 {
+        let (http, base) = (app.http.clone(), app.base.clone());
+        let (user, order) = if i % 2 == 0 {
+            (w.client_a.clone(), w.order_a)
+        } else {
+            (w.client_b.clone(), w.order_b)
+        };
+        writers.push(tokio::spawn(async move {
+            for n in 0..25 {
+                let response = http
+                    .post(format!("{base}/api/v1/orders/{order}/messages"))
+                    .bearer_auth(&user.access)
+                    .json(&json!({"text": format!("w{i} m{n}")}))
+                    .send()
+                    .await
+                    .expect("sent");
+                assert_eq!(response.status().as_u16(), 201);
+            }
+        }));
+    }
+
+    // Act: a reader that keeps dropping its socket and resuming after the last id it saw.
+    let mut seen: Vec<i64> = Vec::new();
+    let mut cursor = start;
+    let mut round = 0_usize;
+    loop {
+        let done = writers.iter().all(tokio::task::JoinHandle::is_finished);
+        let mut ws = connect(&app, &w.admin, Some(cursor)).await;
+        hello(&mut ws, &w.admin).await;
+        let take = 3 + round % 7;
+        round += 1;
+        for _ in 0..take {
+            let Ok(Some(f)) = tokio::time::timeout(Duration::from_millis(300), next(&mut ws)).await
+            else {
+                break;
+            };
+            let id = notification_id(&f);
+            seen.push(id);
+            cursor = id;
+        }
+        drop(ws);
+        if done {
+            // One last pass after every writer finished, reading until quiet.
+            let mut ws = connect(&app, &w.admin, Some(cursor)).await;
+            hello(&mut ws, &w.admin).await;
+            while let Ok(Some(f)) =
+                tokio::time::timeout(Duration::from_millis(1500), next(&mut ws)).await
+            {
+                seen.push(notification_id(&f));
+            }
+            break;
+        }
+    }
+    for writer in writers {
+        writer.await.expect("the writer finished");
+    }
+
+    // Assert: strictly increasing (no duplicate, no reordering) and exactly the committed ids.
+    assert!(
+        seen.windows(2).all(|p| p[0] < p[1]),
+        "out of order or duplicated: {seen:?}"
+    );
+    let expected: Vec<i64> =
+        sqlx::query_scalar("select id from notifications where id > $1 order by id")
+            .bind(start)
+            .fetch_all(&pool)
+            .await
+            .expect("ids");
+    assert_eq!(expected.len(), 200);
+    assert_eq!(seen, expected, "the reader missed or invented ids");
+    assert!(round > 3, "the reader reconnected only {round} times");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn an_event_committed_on_one_instance_reaches_sockets_on_another(pool: PgPool) {
+    let a = spawn_app(pool).await;
+    let b = a.second_instance().await;
+    let w = World::new(&a).await;
+    let mut on_b = connect(&b, &w.worker_a, None).await;
+    hello(&mut on_b, &w.worker_a).await;
+    let mut on_a = connect(&a, &w.worker_a, None).await;
+    hello(&mut on_a, &w.worker_a).await;
+
+    let started = std::time::Instant::now();
+    post_message(&a, &w.client_a, w.order_a, "across").await;
+    let got = frame(&mut on_b).await;
+    assert_eq!(got["notification"]["data"]["text"], "across");
+    // Pushed through Redis, not found by the once-a-second safety poll.
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        frame(&mut on_a).await["notification"]["data"]["text"],
+        "across"
+    );
+
+    // Read state crosses instances too.
+    let id = notification_id(&got);
+    send(&mut on_a, json!({"type": "mark_read", "ids": [id]})).await;
+    assert_eq!(frame(&mut on_b).await, json!({"type": "read", "ids": [id]}));
+}
+
+/// A private Redis on a free port, for tests that stop and restart it.
+struct PrivateRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (scripts/setup.sh installs it)");
+        let redis = Self { port, child };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(redis);
+        panic!("redis-server did not start on {port}");
+    }
+
+    fn stop(mut self) -> u16 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.port
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("an address")
+        .port()
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_redis_restart_loses_nothing(pool: PgPool) {
+    let redis = PrivateRedis::start(free_port());
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let app = spawn_app_with(pool, |c| c.redis_url = url.clone()).await;
+    let w = World::new(&app).await;
+    let mut ws = connect(&app, &w.client_a, None).await;
+    hello(&mut ws, &w.client_a).await;
+    post_message(&app, &w.worker_a, w.order_a, "before").await;
+    assert_eq!(
+        frame(&mut ws).await["notification"]["data"]["text"],
+        "before"
+    );
+
+    // Redis goes away: the REST API keeps working and the socket keeps receiving (from PostgreSQL).
+    let port = redis.stop();
+    for text in ["during 1", "during 2"] {
+        post_message(&app, &w.worker_a, w.order_a, text).await;
+    }
+    let redis = PrivateRedis::start(port);
+    post_message(&app, &w.worker_a, w.order_a, "after").await;
+
+    let mut texts = Vec::new();
+    let mut ids = Vec::new();
+    while texts.len() < 3 {
+        let f = frame(&mut ws).await;
+        ids.push(notification_id(&f));
+        texts.push(
+            f["notification"]["data"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert_eq!(texts, ["during 1", "during 2", "after"]);
+    assert!(ids.windows(2).all(|p| p[0] < p[1]));
+    drop(redis);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn clients_of_an_instance_killed_with_sigkill_resume_on_another_without_loss(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let w = World::new(&app).await;
+    let port = free_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("serve")
+        .env("DATABASE_URL", crate::operations::database_url(&pool))
+        .env("JWT_SECRET", &app.jwt_secret)
+        .env("REDIS_URL", &app.redis_url)
+        .env("REDIS_PREFIX", &app.redis_prefix)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server binary starts");
+    let doomed = format!("ws://127.0.0.1:{port}");
+    let mut ws = None;
+    for _ in 0..100 {
+        if let Ok(socket) = try_connect(&doomed, Some(&w.client_a.access), "").await {
+            ws = Some(socket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut ws = ws.expect("the child instance accepts sockets");
+    hello(&mut ws, &w.client_a).await;
+    post_message(&app, &w.worker_a, w.order_a, "seen").await;
+    let last = notification_id(&frame(&mut ws).await);
+
+    child.start_kill().expect("SIGKILL is sent");
+    child.wait().await.expect("the child exits");
+    for text in ["while down 1", "while down 2"] {
+        post_message(&app, &w.worker_a, w.order_a, text).await;
+    }
+    let mut resumed = connect(&app, &w.client_a, Some(last)).await;
+    hello(&mut resumed, &w.client_a).await;
+    post_message(&app, &w.worker_a, w.order_a, "after").await;
+
+    let mut texts = Vec::new();
+    for _ in 0..3 {
+        texts.push(
+            frame(&mut resumed).await["notification"]["data"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert_eq!(texts, ["while down 1", "while down 2", "after"]);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_socket_that_stops_reading_is_told_to_resync_and_memory_stays_bounded(pool: PgPool) {
+    let app = spawn_app_with(pool.clone(), |c| c.feed_capacity = 16).await;
+    let w = World::new(&app).await;
+    // A client with a tiny receive buffer that does not read for a while.
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket.set_recv_buffer_size(4096).expect("a small buffer");
+    let stream = socket
+        .connect(
+            app.base
+                .trim_start_matches("http://")
+                .parse()
+                .expect("an address"),
+        )
+        .await
+        .expect("connected");
+    let mut request = format!("{}/ws/notifications", app.ws_base())
+        .into_client_request()
+        .expect("a request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", w.admin.access)
+            .parse()
+            .expect("a header value"),
+    );
+    let (mut ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+        .await
+        .expect("upgraded");
+    let first_cursor = hello(&mut ws, &w.admin).await;
+
+    // 4 000 events of ~4 KiB each: far more than the socket buffers hold and the feed lets a socket lag.
+    sqlx::query(
+        "insert into notifications (order_id, kind, client_id, worker_id, data)
+         select $1, 'order_message', $2, $3, jsonb_build_object('text', repeat('x', 4000)) from generate_series(1, 4000)",
+    )
+    .bind(w.order_a)
+    .bind(w.client_a.id)
+    .bind(w.worker_a.id)
+    .execute(&pool)
+    .await
+    .expect("events are inserted");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // Now read: some events in order, then `resync`, then the close.
+    let mut ids = Vec::new();
+    let mut resync = false;
+    while let Ok(Some(f)) = tokio::time::timeout(Duration::from_secs(5), next(&mut ws)).await {
+        if f["type"] == "resync" {
+            resync = true;
+            break;
+        }
+        ids.push(notification_id(&f));
+    }
+    assert!(resync, "no resync after {} events", ids.len());
+    assert!(
+        ids.len() < 4000,
+        "every event was delivered: the socket never fell behind"
+    );
+    assert!(ids.windows(2).all(|p| p[0] < p[1]));
+    assert_eq!(
+        next(&mut ws).await,
+        None,
+        "the socket stays open after resync"
+    );
+    // The server is healthy and a fresh socket resumes where the old one stopped.
+    let cursor = ids.last().copied().unwrap_or(first_cursor);
+    let mut again = connect(&app, &w.admin, Some(cursor)).await;
+    hello(&mut again, &w.admin).await;
+    assert_eq!(notification_id(&frame(&mut again).await), cursor + 1);
+}
