@@ -5,7 +5,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicI64, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -86,6 +86,8 @@ struct Inner {
     /// Every event with an id at or below this has been handed to `tx` (or was before this process started).
     delivered: AtomicI64,
     poke: Notify,
+    /// A "committed" message to the other instances is already scheduled (they coalesce under load).
+    publish_pending: AtomicBool,
     next_socket: AtomicU64,
 }
 
@@ -112,6 +114,7 @@ impl Feed {
                 tx,
                 delivered: AtomicI64::new(start),
                 poke: Notify::new(),
+                publish_pending: AtomicBool::new(false),
                 next_socket: AtomicU64::new(1),
             }),
         };
@@ -128,6 +131,14 @@ impl Feed {
     /// Every event at or below this id has been broadcast already (or predates this process).
     pub fn delivered(&self) -> i64 {
         self.inner.delivered.load(Ordering::SeqCst)
+    }
+
+    /// A socket starts at `start` (a stable watermark). If it is the only listener, the relay has had nobody to
+    /// serve and skips straight there instead of broadcasting a backlog nobody needs.
+    pub fn joined(&self, start: i64) {
+        if self.inner.tx.receiver_count() == 1 {
+            self.inner.delivered.fetch_max(start, Ordering::SeqCst);
+        }
     }
 
     /// A process-unique id for a socket.
@@ -198,8 +209,16 @@ impl Feed {
 impl EventSink for Feed {
     fn committed(&self) {
         self.inner.poke.notify_one();
-        self.publish(&Wire::Committed {
-            origin: self.inner.instance.clone(),
+        // One message tells the other instances to look; commits while it is scheduled ride along.
+        if self.inner.publish_pending.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let feed = self.clone();
+        tokio::spawn(async move {
+            feed.inner.publish_pending.store(false, Ordering::SeqCst);
+            feed.publish(&Wire::Committed {
+                origin: feed.inner.instance.clone(),
+            });
         });
     }
 }
@@ -218,8 +237,12 @@ async fn relay(inner: std::sync::Weak<Inner>) {
     }
 }
 
-/// Broadcasts every event up to the stable watermark, in id order.
+/// Broadcasts every event up to the stable watermark, in id order. With no socket listening there is nobody to
+/// serve: the pass is skipped (a socket that joins later starts from its own stable watermark).
 async fn catch_up(feed: &Inner) -> app::domain::Result<()> {
+    if feed.tx.receiver_count() == 0 {
+        return Ok(());
+    }
     let mark = feed::stable_watermark(&feed.db).await?;
     let mut from = feed.delivered.load(Ordering::SeqCst);
     while from < mark {
@@ -227,7 +250,7 @@ async fn catch_up(feed: &Inner) -> app::domain::Result<()> {
         let upto = events.last().map_or(mark, |e| e.id);
         // Published before the events are sent, so a socket that subscribes in between replays them from the
         // database and then drops the duplicates it receives (see `socket::run`).
-        feed.delivered.store(upto, Ordering::SeqCst);
+        feed.delivered.fetch_max(upto, Ordering::SeqCst);
         for event in events {
             let message = FeedMessage::Event {
                 id: event.id,
@@ -237,7 +260,7 @@ async fn catch_up(feed: &Inner) -> app::domain::Result<()> {
             };
             let _ = feed.tx.send(Arc::new(message));
         }
-        from = upto;
+        from = upto.max(feed.delivered.load(Ordering::SeqCst));
     }
     Ok(())
 }

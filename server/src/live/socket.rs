@@ -137,6 +137,7 @@ async fn run(
     let start = feed::stable_watermark(&state.db)
         .await?
         .max(state.feed.delivered());
+    state.feed.joined(start);
     let admin = actor.is_admin();
 
     let last_id = notifications::last_visible_id(&state.db, &actor, start).await?;
