@@ -20,13 +20,16 @@ test: ## The whole suite: fmt, clippy (ssr and wasm32), sqlx cache, tests, OpenA
 
 check: ## fmt and clippy only
 	cargo fmt --all --check
-	cargo clippy -p server --all-targets -- -D warnings
+	cargo clippy -p server -p bench --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 fmt: ## Format the code
 	cargo fmt --all
 
+bench: ## Benchmarks (REST and live feed) on this machine; writes docs/benchmarks.md
+	scripts/bench.sh
+
 prepare: ## Regenerate the sqlx offline cache (.sqlx/) after changing a query; needs DATABASE_URL
 	SQLX_OFFLINE=false cargo sqlx prepare --workspace -- --all-targets
 
-.PHONY: help setup run dev test check fmt prepare
+.PHONY: help setup run dev test check fmt bench prepare

@@ -16,8 +16,8 @@ ensure_redis
 step "cargo fmt --check"
 cargo fmt --all --check
 
-step "clippy: server (ssr)"
-cargo clippy --locked -p server --all-targets -- -D warnings
+step "clippy: server (ssr) and the bench driver"
+cargo clippy --locked -p server -p bench --all-targets -- -D warnings
 
 step "clippy: frontend (hydrate, wasm32)"
 cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings

@@ -76,6 +76,10 @@ pub struct ServeConfig {
     #[arg(long, env = "FEED_CAPACITY", default_value_t = 4096)]
     pub feed_capacity: usize,
 
+    /// Seconds between the server's pings on a live socket; one silent for two intervals is closed.
+    #[arg(long, env = "FEED_PING_SECS", default_value_t = 20)]
+    pub feed_ping_secs: u64,
+
     /// The longest a request may take, in seconds.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,

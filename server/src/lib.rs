@@ -18,7 +18,12 @@ use anyhow::Context as _;
 use app::domain::{auth::Tokens, password::Hasher};
 use leptos::prelude::LeptosOptions;
 use secrecy::ExposeSecret as _;
-use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
+use sqlx::{
+    PgPool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+use std::str::FromStr as _;
 use tokio::net::TcpListener;
 
 use crate::{
@@ -33,10 +38,15 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
 /// Opens the connection pool.
 pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(config.database_url.expose_secret())
+        .context("Invalid DATABASE_URL")?
+        // The scoped queries say `($is_admin or client_id = $me or worker_id = $me)`: planned per call, the
+        // constant folds away and the indexes on client_id / worker_id are used; a cached generic plan would scan.
+        .options([("plan_cache_mode", "force_custom_plan")]);
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(std::time::Duration::from_secs(5))
-        .connect(config.database_url.expose_secret())
+        .connect_with(options)
         .await
         .context("Failed to connect to PostgreSQL (check DATABASE_URL)")
 }

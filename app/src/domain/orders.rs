@@ -203,86 +203,98 @@ pub async fn create(
     errors.check("description", validate::max_text(&description, 5000));
     errors.finish()?;
 
-    let mut tx = db.begin().await?;
-    let service = sqlx::query!(
-        r#"select name, price from services where id = $1 and is_active"#,
-        input.service_id
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| Error::field("service_id", "No such service."))?;
-    let worker = match input.worker_id {
-        Some(worker_id) => Some(
-            service_worker(&mut tx, input.service_id, worker_id)
-                .await?
-                .ok_or_else(|| Error::field("worker_id", "Not an active worker of this service."))?,
-        ),
-        None => {
-            sqlx::query_as!(
-                UserSummary,
-                r#"
-                select u.id, u.username, u.full_name
-                from service_workers sw join users u on u.id = sw.worker_id
-                where sw.service_id = $1 and u.role = 'worker' and u.is_active
-                order by (select count(*) from orders o
-                          where o.worker_id = u.id and o.status in ('pending', 'paid', 'in_process')), u.id
-                limit 1
-                "#,
-                input.service_id
-            )
-            .fetch_optional(&mut *tx)
-            .await?
-        }
-    };
-    let worker_id = worker.as_ref().map(|w| w.id);
+    // The hot path of the API, so one statement (one round trip, one implicit transaction): find the service and
+    // the worker, insert the order and its event. The event takes the feed's shared lock before its id, as
+    // `notifications::record` does.
     let row = sqlx::query!(
         r#"
-        insert into orders (client_id, worker_id, service_id, price, description)
-        values ($1, $2, $3, $4, $5)
-        returning id, status, created_at, updated_at
+        with svc as (
+            select id, name, price from services where id = $2 and is_active
+        ), wk as (
+            select u.id, u.username, u.full_name
+            from service_workers sw join users u on u.id = sw.worker_id
+            where sw.service_id = $2 and u.role = 'worker' and u.is_active and ($3::bigint is null or u.id = $3)
+            order by case when $3::bigint is null then
+                (select count(*) from orders o
+                 where o.worker_id = u.id and o.status in ('pending', 'paid', 'in_process')) end,
+                u.id
+            limit 1
+        ), placed as (
+            insert into orders (client_id, worker_id, service_id, price, description)
+            select $1, wk.id, svc.id, svc.price, $4 from svc left join wk on true
+            where $3::bigint is null or wk.id is not null
+            returning id, worker_id, status, created_at, updated_at
+        ), feed_lock as (
+            select pg_advisory_xact_lock_shared($5)
+        ), event as (
+            insert into notifications (order_id, kind, actor_id, client_id, worker_id, data)
+            select placed.id, 'order_created', $1, $1, placed.worker_id,
+                   jsonb_build_object('status', 'pending', 'service_id', $2::bigint, 'worker_id', placed.worker_id)
+            from placed, feed_lock
+            returning id
+        )
+        select svc.name as "service_name?", svc.price as "price?",
+               wk.id as "worker_id?", wk.username as "worker_username?", wk.full_name as "worker_full_name?",
+               placed.id as "order_id?", placed.status as "status?",
+               placed.created_at as "created_at?", placed.updated_at as "updated_at?",
+               (select count(*) from event) as "events!"
+        from (select 1) as one
+        left join svc on true left join wk on true left join placed on true
         "#,
         actor.id,
-        worker_id,
         input.service_id,
-        service.price,
-        description
+        input.worker_id,
+        description,
+        super::feed::EVENT_LOCK
     )
-    .fetch_one(&mut *tx)
+    .fetch_one(db)
     .await?;
-    notifications::record(
-        &mut tx,
-        NewEvent {
-            order_id: row.id,
-            kind: NotificationKind::OrderCreated,
-            actor_id: Some(actor.id),
-            client_id: actor.id,
-            worker_id,
-            data: json!({ "status": OrderStatus::Pending, "service_id": input.service_id, "worker_id": worker_id }),
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    let (Some(service_name), Some(price)) = (row.service_name, row.price) else {
+        return Err(Error::field("service_id", "No such service."));
+    };
+    let (Some(order_id), Some(status), Some(created_at), Some(updated_at)) =
+        (row.order_id, row.status, row.created_at, row.updated_at)
+    else {
+        return Err(Error::field(
+            "worker_id",
+            "Not an active worker of this service.",
+        ));
+    };
+    if row.events != 1 {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "order {order_id} was placed without its event"
+        )));
+    }
+    let worker = match (row.worker_id, row.worker_username, row.worker_full_name) {
+        (Some(id), Some(username), Some(full_name)) => Some(UserSummary {
+            id,
+            username,
+            full_name,
+        }),
+        _ => None,
+    };
+    let worker_id = worker.as_ref().map(|w| w.id);
     events.committed();
     tracing::info!(
-        order.id = row.id,
+        order.id = order_id,
         user.id = actor.id,
         "Client {} placed order {}",
         actor.id,
-        row.id
+        order_id
     );
     Ok(Order {
-        id: row.id,
+        id: order_id,
         client_id: actor.id,
         worker_id,
         service_id: input.service_id,
-        service_name: service.name,
-        price: service.price,
-        status: parse_column(&row.status)?,
+        service_name,
+        price,
+        status: parse_column(&status)?,
         description,
         client: actor.summary(),
         worker,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
+        created_at,
+        updated_at,
     })
 }
 

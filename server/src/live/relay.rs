@@ -3,6 +3,7 @@
 //! serialized once, to the sockets of this process.
 
 use std::{
+    collections::{BTreeSet, HashMap},
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
@@ -82,10 +83,20 @@ struct Inner {
     redis: redis::aio::ConnectionManager,
     channel: String,
     instance: String,
-    tx: broadcast::Sender<Arc<FeedMessage>>,
-    /// Every event with an id at or below this has been handed to `tx` (or was before this process started).
+    /// The channel of admin sockets: every event.
+    admins: broadcast::Sender<Arc<FeedMessage>>,
+    /// One channel per user with a non-admin socket here: their events, and every user's read changes and
+    /// revocations. Events wake only the sockets that may see them.
+    users: std::sync::Mutex<HashMap<i64, broadcast::Sender<Arc<FeedMessage>>>>,
+    /// Users with an admin socket here (their read changes go to the admin channel).
+    admin_users: std::sync::Mutex<HashMap<i64, usize>>,
+    /// The capacity of a user's channel (small: it exists per user, and one user's burst is short).
+    user_capacity: usize,
+    /// Every event with an id at or below this has been handed to the channels (or was before this process started).
     delivered: AtomicI64,
     poke: Notify,
+    /// The starting points of this process's sockets, lowest first: `(start, socket id)`.
+    starts: std::sync::Mutex<BTreeSet<(i64, u64)>>,
     /// A "committed" message to the other instances is already scheduled (they coalesce under load).
     publish_pending: AtomicBool,
     next_socket: AtomicU64,
@@ -104,16 +115,20 @@ impl Feed {
         let start = feed::stable_watermark(&db)
             .await
             .context("Failed to read the feed's starting point")?;
-        let (tx, _) = broadcast::channel(capacity);
+        let (admins, _) = broadcast::channel(capacity);
         let feed = Self {
             inner: Arc::new(Inner {
                 db,
                 redis,
                 channel: format!("{prefix}:feed"),
                 instance: uuid::Uuid::new_v4().to_string(),
-                tx,
+                admins,
+                users: std::sync::Mutex::default(),
+                admin_users: std::sync::Mutex::default(),
+                user_capacity: (capacity / 64).clamp(16, 256),
                 delivered: AtomicI64::new(start),
                 poke: Notify::new(),
+                starts: std::sync::Mutex::default(),
                 publish_pending: AtomicBool::new(false),
                 next_socket: AtomicU64::new(1),
             }),
@@ -123,32 +138,43 @@ impl Feed {
         Ok(feed)
     }
 
-    /// A receiver of everything the relay broadcasts from now on. Subscribe before reading [`Self::delivered`].
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<FeedMessage>> {
-        self.inner.tx.subscribe()
-    }
-
     /// Every event at or below this id has been broadcast already (or predates this process).
     pub fn delivered(&self) -> i64 {
         self.inner.delivered.load(Ordering::SeqCst)
     }
 
-    /// A socket starts at `start` (a stable watermark). If it is the only listener, the relay has had nobody to
-    /// serve and skips straight there instead of broadcasting a backlog nobody needs.
-    pub fn joined(&self, start: i64) {
-        if self.inner.tx.receiver_count() == 1 {
-            self.inner.delivered.fetch_max(start, Ordering::SeqCst);
+    /// Registers a socket: it subscribes, and its starting point is provisionally what has been broadcast so far
+    /// (a lower bound of the start it will [`Member::start_at`]). The relay never broadcasts below the lowest
+    /// start of its members, so a backlog nobody needs (events from before any socket opened) is skipped.
+    pub fn join(&self, user_id: i64, admin: bool) -> Member {
+        let receiver = if admin {
+            *lock(&self.inner.admin_users).entry(user_id).or_default() += 1;
+            self.inner.admins.subscribe()
+        } else {
+            let mut users = lock(&self.inner.users);
+            users
+                .entry(user_id)
+                .or_insert_with(|| broadcast::channel(self.inner.user_capacity).0)
+                .subscribe()
+        };
+        let id = self.inner.next_socket.fetch_add(1, Ordering::Relaxed);
+        let mut starts = lock(&self.inner.starts);
+        let start = self.delivered();
+        starts.insert((start, id));
+        drop(starts);
+        Member {
+            feed: self.clone(),
+            id,
+            start,
+            user_id,
+            admin,
+            receiver: Some(receiver),
         }
     }
 
-    /// A process-unique id for a socket.
-    pub fn next_socket_id(&self) -> u64 {
-        self.inner.next_socket.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// How many sockets of this process listen.
-    pub fn listeners(&self) -> usize {
-        self.inner.tx.receiver_count()
+    /// Sends a message about `user_id` (read changes, revocation) to that user's sockets.
+    fn to_user(&self, user_id: i64, message: FeedMessage) {
+        self.inner.to_user(user_id, message);
     }
 
     /// Tells this process's sockets and the other instances that notifications became read for `user_id`.
@@ -161,20 +187,20 @@ impl Feed {
             user_id,
             ids: ids.clone(),
         };
-        let _ = self.inner.tx.send(Arc::new(FeedMessage::Read {
+        self.to_user(
             user_id,
-            ids,
-            origin,
-        }));
+            FeedMessage::Read {
+                user_id,
+                ids,
+                origin,
+            },
+        );
         self.publish(&wire);
     }
 
     /// Closes every socket of `user_id`, on every instance.
     pub fn revoke(&self, user_id: i64) {
-        let _ = self
-            .inner
-            .tx
-            .send(Arc::new(FeedMessage::Revoke { user_id }));
+        self.to_user(user_id, FeedMessage::Revoke { user_id });
         self.publish(&Wire::Revoke {
             origin: self.inner.instance.clone(),
             user_id,
@@ -223,6 +249,79 @@ impl EventSink for Feed {
     }
 }
 
+/// A socket's registration with the relay; dropping it unregisters.
+pub struct Member {
+    feed: Feed,
+    /// The socket's id, unique within this process.
+    pub id: u64,
+    start: i64,
+    user_id: i64,
+    admin: bool,
+    /// Always `Some` until dropped (taken first, so the channel's receiver count is exact when unregistering).
+    receiver: Option<broadcast::Receiver<Arc<FeedMessage>>>,
+}
+
+impl Member {
+    /// The next message for this socket.
+    pub async fn recv(&mut self) -> Result<Arc<FeedMessage>, broadcast::error::RecvError> {
+        match &mut self.receiver {
+            Some(receiver) => receiver.recv().await,
+            None => Err(broadcast::error::RecvError::Closed),
+        }
+    }
+
+    /// Sets the socket's real starting point (at or above the provisional one).
+    pub fn start_at(&mut self, start: i64) {
+        let mut starts = lock(&self.feed.inner.starts);
+        starts.remove(&(self.start, self.id));
+        self.start = start.max(self.start);
+        starts.insert((self.start, self.id));
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        drop(self.receiver.take());
+        lock(&self.feed.inner.starts).remove(&(self.start, self.id));
+        if self.admin {
+            let mut admins = lock(&self.feed.inner.admin_users);
+            if let Some(count) = admins.get_mut(&self.user_id) {
+                *count -= 1;
+                if *count == 0 {
+                    admins.remove(&self.user_id);
+                }
+            }
+        } else {
+            let mut users = lock(&self.feed.inner.users);
+            if users
+                .get(&self.user_id)
+                .is_some_and(|c| c.receiver_count() == 0)
+            {
+                users.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (plain maps and sets).
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Inner {
+    fn to_user(&self, user_id: i64, message: FeedMessage) {
+        let message = Arc::new(message);
+        if let Some(channel) = lock(&self.users).get(&user_id) {
+            let _ = channel.send(message.clone());
+        }
+        if lock(&self.admin_users).contains_key(&user_id) {
+            let _ = self.admins.send(message);
+        }
+    }
+}
+
 /// The relay loop: runs while the feed is alive.
 async fn relay(inner: std::sync::Weak<Inner>) {
     loop {
@@ -240,11 +339,11 @@ async fn relay(inner: std::sync::Weak<Inner>) {
 /// Broadcasts every event up to the stable watermark, in id order. With no socket listening there is nobody to
 /// serve: the pass is skipped (a socket that joins later starts from its own stable watermark).
 async fn catch_up(feed: &Inner) -> app::domain::Result<()> {
-    if feed.tx.receiver_count() == 0 {
-        return Ok(());
-    }
+    let floor = lock(&feed.starts).first().map(|(start, _)| *start);
+    let Some(floor) = floor else { return Ok(()) };
     let mark = feed::stable_watermark(&feed.db).await?;
-    let mut from = feed.delivered.load(Ordering::SeqCst);
+    // Nobody needs what lies below every member's start.
+    let mut from = feed.delivered.fetch_max(floor, Ordering::SeqCst).max(floor);
     while from < mark {
         let events = feed::events_between(&feed.db, from, mark, BATCH).await?;
         let upto = events.last().map_or(mark, |e| e.id);
@@ -258,7 +357,19 @@ async fn catch_up(feed: &Inner) -> app::domain::Result<()> {
                 worker_id: event.worker_id,
                 frame: Utf8Bytes::from(event.frame),
             };
-            let _ = feed.tx.send(Arc::new(message));
+            let message = Arc::new(message);
+            if feed.admins.receiver_count() > 0 {
+                let _ = feed.admins.send(message.clone());
+            }
+            let users = lock(&feed.users);
+            for user in [Some(event.client_id), event.worker_id]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(channel) = users.get(&user) {
+                    let _ = channel.send(message.clone());
+                }
+            }
         }
         from = upto.max(feed.delivered.load(Ordering::SeqCst));
     }
@@ -310,14 +421,17 @@ fn deliver(feed: &Inner, wire: Wire) {
         Wire::Committed { .. } => feed.poke.notify_one(),
         Wire::Read { user_id, ids, .. } => {
             // From another instance, every local socket is "another tab".
-            let _ = feed.tx.send(Arc::new(FeedMessage::Read {
+            feed.to_user(
                 user_id,
-                ids,
-                origin: None,
-            }));
+                FeedMessage::Read {
+                    user_id,
+                    ids,
+                    origin: None,
+                },
+            );
         }
         Wire::Revoke { user_id, .. } => {
-            let _ = feed.tx.send(Arc::new(FeedMessage::Revoke { user_id }));
+            feed.to_user(user_id, FeedMessage::Revoke { user_id });
         }
     }
 }

@@ -32,8 +32,6 @@ use crate::{
     state::AppState,
 };
 
-/// How often the server pings; a socket that has not answered for two intervals is closed.
-const PING_EVERY: Duration = Duration::from_secs(20);
 /// How long one frame may take to go out before the socket is given up as too slow.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest client frame accepted.
@@ -132,13 +130,13 @@ async fn run(
     // Subscribe first, then fix the starting point at the stable watermark (at or above what the relay has
     // broadcast): every event at or below it is replayed from the database, every later one arrives through
     // `live`, and the overlap is dropped by id.
-    let mut live = state.feed.subscribe();
-    let socket_id = state.feed.next_socket_id();
+    let admin = actor.is_admin();
+    let mut member = state.feed.join(actor.id, admin);
+    let socket_id = member.id;
     let start = feed::stable_watermark(&state.db)
         .await?
         .max(state.feed.delivered());
-    state.feed.joined(start);
-    let admin = actor.is_admin();
+    member.start_at(start);
 
     let last_id = notifications::last_visible_id(&state.db, &actor, start).await?;
     send_frame(
@@ -155,7 +153,9 @@ async fn run(
     }
     let mut sent_upto = start;
 
-    let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+    // A socket not heard from (not even a pong) for two ping intervals is half-open or dead.
+    let ping_every = Duration::from_secs(state.config.feed_ping_secs.max(1));
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     let mut last_heard = Instant::now();
     let result = loop {
         tokio::select! {
@@ -175,7 +175,7 @@ async fn run(
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break Err(End::Gone),
                 }
             }
-            message = live.recv() => match message {
+            message = member.recv() => match message {
                 Ok(message) => match &*message {
                     FeedMessage::Event { id, client_id, worker_id, frame } if *id > sent_upto => {
                         sent_upto = *id;
@@ -195,7 +195,7 @@ async fn run(
                 Err(RecvError::Closed) => break Err(End::Gone),
             },
             _ = ping.tick() => {
-                if last_heard.elapsed() > 2 * PING_EVERY {
+                if last_heard.elapsed() > 2 * ping_every {
                     break Err(End::Dead);
                 }
                 send(&mut socket, Message::Ping(Default::default())).await?;

@@ -84,6 +84,7 @@ pub fn test_config() -> ServeConfig {
         argon2_memory_kib: 64,
         argon2_iterations: 1,
         feed_capacity: 4096,
+        feed_ping_secs: 20,
         request_timeout_secs: 30,
     }
 }

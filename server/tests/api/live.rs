@@ -391,6 +391,33 @@ async fn every_socket_of_a_user_gets_every_event_and_closing_one_spares_the_othe
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_socket_that_never_answers_pings_is_closed(pool: PgPool) {
+    let app = spawn_app_with(pool, |c| c.feed_ping_secs = 1).await;
+    let user = app.user(Role::Client).await;
+    let mut silent = connect(&app, &user, None).await;
+    let mut alive = connect(&app, &user, None).await;
+    hello(&mut silent, &user).await;
+    hello(&mut alive, &user).await;
+
+    // `alive` keeps reading (so its client answers the server's pings); `silent` reads nothing for 3.5 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(3500);
+    while tokio::time::Instant::now() < deadline {
+        assert!(drain(&mut alive).await.is_empty());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    assert_eq!(
+        next(&mut silent).await,
+        None,
+        "a socket silent for two ping intervals stays open"
+    );
+    assert!(
+        drain(&mut alive).await.is_empty(),
+        "the answering socket was closed too"
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
 async fn a_deactivated_users_sockets_close(pool: PgPool) {
     let app = spawn_app(pool).await;
     let w = World::new(&app).await;

@@ -1,0 +1,513 @@
+//! The benchmark driver behind `make bench` (`scripts/bench.sh` starts the server and calls this).
+//!
+//! It measures a running release server on this machine and prints Markdown tables:
+//! - REST: placing an order (JWT, JSON, order + notification in one transaction) and listing orders, at each
+//!   concurrency, as requests per second and p50/p99 latency;
+//! - live feed: with N authenticated sockets open (10 % admins), the server's RSS per idle socket, then orders at
+//!   a fixed rate, the latency from the order's HTTP request to its frame on every socket that should see it
+//!   (p50/p99), the frames fanned out per second, and lost frames.
+//!
+//! Users are created directly in the database and their tokens signed with the server's secret, so setting up
+//! ten thousand sockets does not spend minutes hashing passwords.
+
+use std::{
+    collections::{HashMap, HashSet},
+    fmt::Write as _,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, bail};
+use clap::Parser;
+use futures_util::StreamExt as _;
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::sync::{Mutex, Semaphore, watch};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest as _};
+
+/// Measures a running Task server.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:3100")]
+    base: String,
+    /// The server's database (for fixtures).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    /// The server's JWT secret (to sign the fixtures' tokens).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    jwt_secret: String,
+    /// The server's process id (for its memory).
+    #[arg(long)]
+    server_pid: u32,
+    /// REST concurrencies.
+    #[arg(long, value_delimiter = ',', default_value = "16,64")]
+    concurrency: Vec<usize>,
+    /// Seconds per REST run.
+    #[arg(long, default_value_t = 15)]
+    rest_seconds: u64,
+    /// Socket counts for the live-feed runs.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    sockets: Vec<usize>,
+    /// Orders per second during a live-feed run.
+    #[arg(long, default_value_t = 20)]
+    orders_per_second: u32,
+    /// Seconds of orders per live-feed run.
+    #[arg(long, default_value_t = 15)]
+    feed_seconds: u64,
+    /// The output of `shared/bench/pg_ceiling.sh` from the same run, if any.
+    #[arg(long, default_value = "")]
+    ceiling: String,
+}
+
+/// A user with a signed access token.
+#[derive(Debug, Clone)]
+struct Fixture {
+    id: i64,
+    token: String,
+}
+
+struct World {
+    admins: Vec<Fixture>,
+    workers: Vec<Fixture>,
+    clients: Vec<Fixture>,
+    service: i64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let db = PgPool::connect(&args.database_url)
+        .await
+        .context("Failed to connect to the bench database")?;
+    let world = fixtures(&db, &args.jwt_secret).await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let mut report = String::new();
+
+    let ceiling: HashMap<usize, f64> = args
+        .ceiling
+        .lines()
+        .filter_map(|line| {
+            let (left, tps) = line.rsplit_once(": ")?;
+            let c = left.rsplit_once("concurrency ")?.1.parse().ok()?;
+            Some((c, tps.trim_end_matches(" tps").parse().ok()?))
+        })
+        .collect();
+
+    writeln!(report, "### REST\n")?;
+    writeln!(
+        report,
+        "| operation | concurrency | requests/s | p50 (ms) | p99 (ms) | errors | PostgreSQL ceiling (tps) | share of ceiling |"
+    )?;
+    writeln!(report, "|---|---:|---:|---:|---:|---:|---:|---:|")?;
+    for &c in &args.concurrency {
+        let run = rest(&http, &args, &world, c, Operation::CreateOrder).await?;
+        let (ceil, share) = match ceiling.get(&c) {
+            Some(t) => (format!("{t:.0}"), format!("{:.0} %", 100.0 * run.rate / t)),
+            None => ("–".to_owned(), "–".to_owned()),
+        };
+        writeln!(
+            report,
+            "| create order | {c} | {:.0} | {:.1} | {:.1} | {} | {ceil} | {share} |",
+            run.rate, run.p50, run.p99, run.errors
+        )?;
+        eprintln!(
+            "create order at {c}: {:.0}/s p99 {:.1} ms",
+            run.rate, run.p99
+        );
+    }
+    for &c in &args.concurrency {
+        let run = rest(&http, &args, &world, c, Operation::ListOrders).await?;
+        writeln!(
+            report,
+            "| list orders (20 per page) | {c} | {:.0} | {:.1} | {:.1} | {} | – | – |",
+            run.rate, run.p50, run.p99, run.errors
+        )?;
+        eprintln!(
+            "list orders at {c}: {:.0}/s p99 {:.1} ms",
+            run.rate, run.p99
+        );
+    }
+
+    writeln!(report, "\n### Live feed\n")?;
+    writeln!(
+        report,
+        "| sockets | RSS per idle socket (KiB) | orders/s | frames expected | frames received | lost | duplicated | delivery p50 (ms) | delivery p99 (ms) | frames/s fanned out |"
+    )?;
+    writeln!(
+        report,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )?;
+    for &n in &args.sockets {
+        let run = feed(&http, &args, &world, n).await?;
+        writeln!(
+            report,
+            "| {n} | {:.1} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.0} |",
+            run.kib_per_socket,
+            args.orders_per_second,
+            run.expected,
+            run.received,
+            run.lost,
+            run.duplicated,
+            run.p50,
+            run.p99,
+            run.fanout
+        )?;
+        eprintln!(
+            "feed with {n} sockets: p99 {:.1} ms, {:.1} KiB/socket, lost {}",
+            run.p99, run.kib_per_socket, run.lost
+        );
+    }
+    println!("{report}");
+    Ok(())
+}
+
+/// Admins, workers serving one service, and clients, inserted directly with signed tokens.
+async fn fixtures(db: &PgPool, secret: &str) -> anyhow::Result<World> {
+    let tag = chrono::Utc::now().timestamp_millis();
+    let make = async |role: &str, n: usize| -> anyhow::Result<Vec<Fixture>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "insert into users (username, password_hash, role, full_name)
+             select $1 || '_' || $2 || '_' || g, 'bench fixture: no password', $1, 'Bench ' || $1
+             from generate_series(1, $3) g returning id",
+        )
+        .bind(role)
+        .bind(tag.to_string())
+        .bind(i64::try_from(n)?)
+        .fetch_all(db)
+        .await?;
+        ids.into_iter()
+            .map(|id| {
+                Ok(Fixture {
+                    id,
+                    token: sign(secret, id)?,
+                })
+            })
+            .collect()
+    };
+    let admins = make("admin", 10).await?;
+    let workers = make("worker", 50).await?;
+    let clients = make("client", 500).await?;
+    let service: i64 = sqlx::query_scalar(
+        "insert into services (name, price) values ('Bench service ' || $1, 100000) returning id",
+    )
+    .bind(tag.to_string())
+    .fetch_one(db)
+    .await?;
+    for w in &workers {
+        sqlx::query("insert into service_workers (service_id, worker_id) values ($1, $2)")
+            .bind(service)
+            .bind(w.id)
+            .execute(db)
+            .await?;
+    }
+    Ok(World {
+        admins,
+        workers,
+        clients,
+        service,
+    })
+}
+
+fn sign(secret: &str, id: i64) -> anyhow::Result<String> {
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": id.to_string(), "typ": "access", "iat": now, "exp": now + 6 * 3600});
+    Ok(jsonwebtoken::encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )?)
+}
+
+#[derive(Clone, Copy)]
+enum Operation {
+    CreateOrder,
+    ListOrders,
+}
+
+struct RestRun {
+    rate: f64,
+    p50: f64,
+    p99: f64,
+    errors: usize,
+}
+
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "a rank within 0..len"
+)]
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p * (sorted.len() - 1) as f64).round();
+    sorted[rank as usize]
+}
+
+/// Places an order: returns its id.
+async fn place_order(
+    http: &reqwest::Client,
+    base: &str,
+    world: &World,
+    i: usize,
+) -> anyhow::Result<i64> {
+    let client = &world.clients[i % world.clients.len()];
+    let worker = &world.workers[i % world.workers.len()];
+    let response = http
+        .post(format!("{base}/api/v1/orders"))
+        .bearer_auth(&client.token)
+        .json(&json!({"service_id": world.service, "worker_id": worker.id, "description": "bench"}))
+        .send()
+        .await?;
+    if response.status().as_u16() != 201 {
+        bail!("create order answered {}", response.status());
+    }
+    let body: Value = response.json().await?;
+    body["id"].as_i64().context("an order id")
+}
+
+/// `c` workers issuing `operation` back to back for the configured time.
+async fn rest(
+    http: &reqwest::Client,
+    args: &Args,
+    world: &World,
+    c: usize,
+    operation: Operation,
+) -> anyhow::Result<RestRun> {
+    let world = Arc::new(World {
+        admins: world.admins.clone(),
+        workers: world.workers.clone(),
+        clients: world.clients.clone(),
+        service: world.service,
+    });
+    let deadline = Instant::now() + Duration::from_secs(args.rest_seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..c {
+        let (http, base, world) = (http.clone(), args.base.clone(), world.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0_usize;
+            let mut i = worker;
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let ok = match operation {
+                    Operation::CreateOrder => place_order(&http, &base, &world, i).await.is_ok(),
+                    Operation::ListOrders => {
+                        let client = &world.clients[i % world.clients.len()];
+                        let response = http
+                            .get(format!("{base}/api/v1/orders?limit=20"))
+                            .bearer_auth(&client.token)
+                            .send()
+                            .await;
+                        match response {
+                            Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                            _ => false,
+                        }
+                    }
+                };
+                if ok {
+                    latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
+                } else {
+                    errors += 1;
+                }
+                i += c;
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (latencies, e) = task.await?;
+        all.extend(latencies);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    Ok(RestRun {
+        rate: all.len() as f64 / elapsed,
+        p50: percentile(&all, 0.5),
+        p99: percentile(&all, 0.99),
+        errors,
+    })
+}
+
+fn rss_kib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("VmRSS")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("a number")?
+        .parse()?)
+}
+
+struct FeedRun {
+    kib_per_socket: f64,
+    expected: usize,
+    received: usize,
+    lost: usize,
+    duplicated: usize,
+    p50: f64,
+    p99: f64,
+    fanout: f64,
+}
+
+/// What one socket saw: (order id, when its frame arrived).
+type Seen = Vec<(i64, Instant)>;
+
+async fn feed(
+    http: &reqwest::Client,
+    args: &Args,
+    world: &World,
+    n: usize,
+) -> anyhow::Result<FeedRun> {
+    // Settle, then measure the server before the sockets.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = rss_kib(args.server_pid)?;
+    let ws_base = args.base.replacen("http://", "ws://", 1);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let gate = Arc::new(Semaphore::new(200));
+    let mut sockets = Vec::new();
+    let mut owners = Vec::new();
+    for i in 0..n {
+        // 10 % admins, 10 % workers, 80 % clients.
+        let (role, user) = match i % 10 {
+            0 => ("admin", world.admins[i / 10 % world.admins.len()].clone()),
+            1 => (
+                "worker",
+                world.workers[i / 10 % world.workers.len()].clone(),
+            ),
+            _ => ("client", world.clients[i % world.clients.len()].clone()),
+        };
+        owners.push((role, user.id));
+        let (ws_base, gate, mut stop) = (ws_base.clone(), gate.clone(), stop_rx.clone());
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+        sockets.push((
+            ready_rx,
+            tokio::spawn(async move {
+                let permit = gate.acquire_owned().await?;
+                let mut request = format!("{ws_base}/ws/notifications").into_client_request()?;
+                request
+                    .headers_mut()
+                    .insert("authorization", format!("Bearer {}", user.token).parse()?);
+                let (mut ws, _) = tokio_tungstenite::connect_async(request)
+                    .await
+                    .context("socket connect")?;
+                let hello = ws.next().await.context("hello")??;
+                anyhow::ensure!(hello.to_text()?.contains("\"hello\""), "no hello");
+                drop(permit);
+                let _ = ready_tx.send(());
+                let mut seen: Seen = Vec::new();
+                loop {
+                    tokio::select! {
+                        message = ws.next() => match message {
+                            Some(Ok(Message::Text(text))) => {
+                                let at = Instant::now();
+                                let frame: Value = serde_json::from_str(&text)?;
+                                if let Some(order) = frame["notification"]["order_id"].as_i64() {
+                                    seen.push((order, at));
+                                }
+                            }
+                            Some(Ok(_)) => {}
+                            _ => break,
+                        },
+                        _ = stop.changed() => break,
+                    }
+                }
+                anyhow::Ok(seen)
+            }),
+        ));
+    }
+    let mut handles = Vec::new();
+    for (ready, handle) in sockets {
+        ready.await.context("a socket failed to open")?;
+        handles.push(handle);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = rss_kib(args.server_pid)?;
+    let kib_per_socket = (after - before) / n as f64;
+
+    // Orders at a fixed rate; remember when each request started.
+    let sent: Arc<Mutex<HashMap<i64, (Instant, usize)>>> = Arc::default();
+    let total = usize::try_from(u64::from(args.orders_per_second) * args.feed_seconds)?;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(
+        1.0 / f64::from(args.orders_per_second),
+    ));
+    let started = Instant::now();
+    let mut requests = Vec::new();
+    let world = Arc::new(World {
+        admins: world.admins.clone(),
+        workers: world.workers.clone(),
+        clients: world.clients.clone(),
+        service: world.service,
+    });
+    for i in 0..total {
+        tick.tick().await;
+        let (http, base, world, sent) =
+            (http.clone(), args.base.clone(), world.clone(), sent.clone());
+        requests.push(tokio::spawn(async move {
+            let t0 = Instant::now();
+            let id = place_order(&http, &base, &world, i).await?;
+            sent.lock().await.insert(id, (t0, i));
+            anyhow::Ok(())
+        }));
+    }
+    for r in requests {
+        r.await??;
+    }
+    let phase = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop_tx.send(true)?;
+
+    let sent = sent.lock().await.clone();
+    let (mut expected, mut received, mut lost, mut duplicated) = (0, 0, 0, 0);
+    let mut latencies = Vec::new();
+    for ((role, user), handle) in owners.into_iter().zip(handles) {
+        let seen = handle.await??;
+        let wanted: HashSet<i64> = sent
+            .iter()
+            .filter(|(_, (_, i))| match role {
+                "admin" => true,
+                "worker" => world.workers[i % world.workers.len()].id == user,
+                _ => world.clients[i % world.clients.len()].id == user,
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        let mut got = HashSet::new();
+        for (order, at) in seen {
+            if !sent.contains_key(&order) {
+                continue;
+            }
+            if !got.insert(order) {
+                duplicated += 1;
+                continue;
+            }
+            if let Some((t0, _)) = sent.get(&order) {
+                latencies.push(at.duration_since(*t0).as_secs_f64() * 1000.0);
+            }
+        }
+        expected += wanted.len();
+        received += got.intersection(&wanted).count();
+        lost += wanted.difference(&got).count();
+    }
+    latencies.sort_by(f64::total_cmp);
+    Ok(FeedRun {
+        kib_per_socket,
+        expected,
+        received,
+        lost,
+        duplicated,
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        fanout: received as f64 / phase,
+    })
+}
