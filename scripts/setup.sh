@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 
 step "Checking system packages"
 need_commands cc:build-essential make:make pkg-config:pkg-config perl:perl curl:curl git:git node:nodejs npm:npm \
-  python3:python3 psql:postgresql-client redis-cli:redis-tools redis-server:redis-server
+  python3:python3 psql:postgresql-client redis-cli:redis-tools redis-server:redis-server chromium:chromium
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
 
 step "Checking the Rust toolchain"
@@ -27,6 +27,10 @@ step "Checking npm build tools (wasm-opt, sass)"
 if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/sass ] || [ package-lock.json -nt node_modules ]; then
   npm ci --no-audit --no-fund --loglevel=error
   touch node_modules
+fi
+
+if [ ! -d end2end/node_modules/playwright-core ] || [ end2end/package-lock.json -nt end2end/node_modules ]; then
+  (cd end2end && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
 fi
 
 step "Checking Python checkers"

@@ -45,7 +45,19 @@ for f in target/site/pkg/task.wasm target/site/pkg/task.js target/site/pkg/task.
   info "$f: $(stat -c %s "$f") bytes"
 done
 
-passed=$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$LOG" | awk '{ s += $1 } END { print s + 0 }')
+step "Browser smoke test (Chromium): the page renders, hydrates, and the API docs load"
+psql "$(database_url postgres)" -qc "drop database if exists task_e2e" -c "create database task_e2e"
+E2E_LOG="$CACHE_DIR/e2e-server.log"
+DATABASE_URL=$(database_url task_e2e) JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n') \
+  REDIS_PREFIX="e2e-$$" LEPTOS_SITE_ADDR=127.0.0.1:3300 LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=task \
+  LEPTOS_ENV=PROD COOKIE_SECURE=false RUST_LOG=warn "$CARGO_TARGET_DIR/release/server" serve > "$E2E_LOG" 2>&1 &
+E2E_SERVER=$!
+trap 'kill $E2E_SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -sf http://127.0.0.1:3300/readyz >/dev/null && break; sleep 0.2; done
+(cd end2end && BASE_URL=http://127.0.0.1:3300 node smoke.mjs) 2>&1 | tee -a "$LOG"
+kill $E2E_SERVER 2>/dev/null || true
+
+passed=$( (sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$LOG"; sed -n 's/^browser: \([0-9]*\) passed.*/\1/p' "$LOG") | awk '{ s += $1 } END { print s + 0 }')
 failed=$(sed -n 's/^test result: .*; \([0-9]*\) failed.*/\1/p' "$LOG" | awk '{ s += $1 } END { print s + 0 }')
 rm -f "$LOG"
 printf '\ntests: %s passed, %s failed\n' "$passed" "$failed"

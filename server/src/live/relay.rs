@@ -6,7 +6,7 @@ use std::{
     collections::{BTreeSet, HashMap},
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
+        atomic::{AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -97,8 +97,8 @@ struct Inner {
     poke: Notify,
     /// The starting points of this process's sockets, lowest first: `(start, socket id)`.
     starts: std::sync::Mutex<BTreeSet<(i64, u64)>>,
-    /// A "committed" message to the other instances is already scheduled (they coalesce under load).
-    publish_pending: AtomicBool,
+    /// Commits not yet announced to the other instances (non-zero while an announcement is in flight).
+    unannounced: AtomicU64,
     next_socket: AtomicU64,
 }
 
@@ -129,7 +129,7 @@ impl Feed {
                 delivered: AtomicI64::new(start),
                 poke: Notify::new(),
                 starts: std::sync::Mutex::default(),
-                publish_pending: AtomicBool::new(false),
+                unannounced: AtomicU64::new(0),
                 next_socket: AtomicU64::new(1),
             }),
         };
@@ -158,14 +158,10 @@ impl Feed {
                 .subscribe()
         };
         let id = self.inner.next_socket.fetch_add(1, Ordering::Relaxed);
-        let mut starts = lock(&self.inner.starts);
-        let start = self.delivered();
-        starts.insert((start, id));
-        drop(starts);
         Member {
             feed: self.clone(),
             id,
-            start,
+            start: None,
             user_id,
             admin,
             receiver: Some(receiver),
@@ -207,44 +203,50 @@ impl Feed {
         });
     }
 
+    /// Publishes `wire` to the other instances in the background.
     fn publish(&self, wire: &Wire) {
-        let Ok(payload) = serde_json::to_string(wire) else {
-            return;
-        };
+        let Ok(payload) = serde_json::to_string(wire) else { return };
+        let feed = self.clone();
+        tokio::spawn(async move { feed.send_payload(payload).await });
+    }
+
+    /// Publishes `wire` to the other instances and waits (at most a second) for Redis to take it.
+    async fn send_wire(&self, wire: &Wire) {
+        if let Ok(payload) = serde_json::to_string(wire) {
+            self.send_payload(payload).await;
+        }
+    }
+
+    async fn send_payload(&self, payload: String) {
         let mut redis = self.inner.redis.clone();
-        let channel = self.inner.channel.clone();
-        tokio::spawn(async move {
-            let sent = tokio::time::timeout(
-                Duration::from_secs(1),
-                redis::cmd("PUBLISH")
-                    .arg(&channel)
-                    .arg(payload)
-                    .query_async::<i64>(&mut redis),
-            )
-            .await;
-            if !matches!(sent, Ok(Ok(_))) {
-                // Other instances still catch up within a second on their own.
-                tracing::warn!(
-                    "Failed to publish on the feed channel; other instances will catch up by polling"
-                );
-            }
-        });
+        let mut command = redis::cmd("PUBLISH");
+        command.arg(&self.inner.channel).arg(payload);
+        let publish = command.query_async::<i64>(&mut redis);
+        if !matches!(tokio::time::timeout(Duration::from_secs(1), publish).await, Ok(Ok(_))) {
+            // Other instances still catch up within a second on their own.
+            tracing::warn!("Failed to publish on the feed channel; other instances will catch up by polling");
+        }
     }
 }
 
 impl EventSink for Feed {
     fn committed(&self) {
         self.inner.poke.notify_one();
-        // One message tells the other instances to look; commits while it is scheduled ride along.
-        if self.inner.publish_pending.swap(true, Ordering::SeqCst) {
+        // At most one "look" message is in flight; the commits made meanwhile are covered by one more after it.
+        if self.inner.unannounced.fetch_add(1, Ordering::SeqCst) > 0 {
             return;
         }
         let feed = self.clone();
         tokio::spawn(async move {
-            feed.inner.publish_pending.store(false, Ordering::SeqCst);
-            feed.publish(&Wire::Committed {
-                origin: feed.inner.instance.clone(),
-            });
+            let wire = Wire::Committed { origin: feed.inner.instance.clone() };
+            loop {
+                let announced = feed.inner.unannounced.load(Ordering::SeqCst);
+                feed.send_wire(&wire).await;
+                let done = feed.inner.unannounced.compare_exchange(announced, 0, Ordering::SeqCst, Ordering::SeqCst);
+                if done.is_ok() {
+                    break;
+                }
+            }
         });
     }
 }
@@ -254,7 +256,8 @@ pub struct Member {
     feed: Feed,
     /// The socket's id, unique within this process.
     pub id: u64,
-    start: i64,
+    /// The registered starting point, once [`Self::start_at`] was called.
+    start: Option<i64>,
     user_id: i64,
     admin: bool,
     /// Always `Some` until dropped (taken first, so the channel's receiver count is exact when unregistering).
@@ -271,18 +274,28 @@ impl Member {
     }
 
     /// Sets the socket's real starting point (at or above the provisional one).
-    pub fn start_at(&mut self, start: i64) {
+    /// Registers the socket's starting point: `stable` (a stable watermark read after subscribing), raised to
+    /// what the relay has already passed. Returns the start to use: every later event will arrive through
+    /// [`Self::recv`]; the socket replays what it needs at or below it from the database.
+    pub fn start_at(&mut self, stable: i64) -> i64 {
+        // Under the lock the relay decides where to start from, so it cannot skip past a registering socket.
         let mut starts = lock(&self.feed.inner.starts);
-        starts.remove(&(self.start, self.id));
-        self.start = start.max(self.start);
-        starts.insert((self.start, self.id));
+        if let Some(old) = self.start.take() {
+            starts.remove(&(old, self.id));
+        }
+        let start = stable.max(self.feed.inner.delivered.load(Ordering::SeqCst));
+        starts.insert((start, self.id));
+        self.start = Some(start);
+        start
     }
 }
 
 impl Drop for Member {
     fn drop(&mut self) {
         drop(self.receiver.take());
-        lock(&self.feed.inner.starts).remove(&(self.start, self.id));
+        if let Some(start) = self.start {
+            lock(&self.feed.inner.starts).remove(&(start, self.id));
+        }
         if self.admin {
             let mut admins = lock(&self.feed.inner.admin_users);
             if let Some(count) = admins.get_mut(&self.user_id) {
@@ -339,11 +352,14 @@ async fn relay(inner: std::sync::Weak<Inner>) {
 /// Broadcasts every event up to the stable watermark, in id order. With no socket listening there is nobody to
 /// serve: the pass is skipped (a socket that joins later starts from its own stable watermark).
 async fn catch_up(feed: &Inner) -> app::domain::Result<()> {
-    let floor = lock(&feed.starts).first().map(|(start, _)| *start);
-    let Some(floor) = floor else { return Ok(()) };
+    let mut from = {
+        // Nobody needs what lies below every registered socket's start; sockets registering later start at or
+        // above what is decided here (see `Member::start_at`).
+        let starts = lock(&feed.starts);
+        let Some(&(floor, _)) = starts.first() else { return Ok(()) };
+        feed.delivered.fetch_max(floor, Ordering::SeqCst).max(floor)
+    };
     let mark = feed::stable_watermark(&feed.db).await?;
-    // Nobody needs what lies below every member's start.
-    let mut from = feed.delivered.fetch_max(floor, Ordering::SeqCst).max(floor);
     while from < mark {
         let events = feed::events_between(&feed.db, from, mark, BATCH).await?;
         let upto = events.last().map_or(mark, |e| e.id);

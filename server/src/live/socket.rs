@@ -133,10 +133,7 @@ async fn run(
     let admin = actor.is_admin();
     let mut member = state.feed.join(actor.id, admin);
     let socket_id = member.id;
-    let start = feed::stable_watermark(&state.db)
-        .await?
-        .max(state.feed.delivered());
-    member.start_at(start);
+    let start = member.start_at(feed::stable_watermark(&state.db).await?);
 
     let last_id = notifications::last_visible_id(&state.db, &actor, start).await?;
     send_frame(
