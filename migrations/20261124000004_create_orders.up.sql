@@ -16,21 +16,21 @@ create index orders_client_idx on orders (client_id, id);
 create index orders_worker_idx on orders (worker_id, id);
 create index orders_status_idx on orders (status, id);
 create index orders_service_idx on orders (service_id, id);
--- Finds the worker with the fewest open orders quickly.
-create index orders_open_by_worker_idx on orders (worker_id)
-    where status in ('pending', 'paid', 'in_process');
 select trigger_updated_at('orders');
 
 -- One row per order event. The audience is fixed when the event happens: its order's client and the worker the
--- event concerns; admins see every row.
+-- event concerns; admins see every row. `actor_id`, `client_id` and `worker_id` are copies taken from the order
+-- (whose own foreign keys guarantee them) at the time of the event, and users are never deleted (only
+-- deactivated), so they carry no foreign keys of their own: each would cost a row lock per event on the hottest
+-- path.
 create table notifications (
     id bigserial primary key,
     order_id bigint not null references orders (id),
     kind text not null check (kind in ('order_created', 'order_assigned', 'order_status_changed',
         'payment_confirmed', 'payment_canceled', 'order_message')),
-    actor_id bigint references users (id),
-    client_id bigint not null references users (id),
-    worker_id bigint references users (id),
+    actor_id bigint,
+    client_id bigint not null,
+    worker_id bigint,
     data jsonb not null default '{}',
     created_at timestamptz not null default now()
 );

@@ -226,7 +226,15 @@ where
         }
         let state = AppState::from_ref(state);
         let token = access_token(&parts.headers).ok_or(Error::NotAuthenticated)?;
-        let actor = auth::authenticate(&state.db, &state.tokens, token).await?;
+        let user_id = state.tokens.verify_access(token)?;
+        let actor = match state.feed.actors().get(user_id) {
+            Some(actor) => actor,
+            None => {
+                let actor = auth::load_actor(&state.db, user_id).await?;
+                state.feed.actors().put(actor.clone());
+                actor
+            }
+        };
         parts.extensions.insert(actor.clone());
         Ok(Self(actor))
     }

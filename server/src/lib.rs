@@ -1,6 +1,7 @@
 //! Task's server: the HTTP adapters (REST, operations, the Leptos app) over the domain layer in `app`, its
 //! configuration, and the command line. `main.rs` only calls [`cli::main`].
 
+pub mod actors;
 pub mod cli;
 pub mod config;
 pub mod extract;
@@ -39,10 +40,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 /// Opens the connection pool.
 pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(config.database_url.expose_secret())
-        .context("Invalid DATABASE_URL")?
-        // The scoped queries say `($is_admin or client_id = $me or worker_id = $me)`: planned per call, the
-        // constant folds away and the indexes on client_id / worker_id are used; a cached generic plan would scan.
-        .options([("plan_cache_mode", "force_custom_plan")]);
+        .context("Invalid DATABASE_URL")?;
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(std::time::Duration::from_secs(5))

@@ -91,7 +91,11 @@ impl Tokens {
 
 /// Resolves an access token to its user, fresh from the database: an inactive or deleted user is refused at once.
 pub async fn authenticate(db: &PgPool, tokens: &Tokens, token: &str) -> Result<Actor> {
-    let user_id = tokens.verify_access(token)?;
+    load_actor(db, tokens.verify_access(token)?).await
+}
+
+/// The active user `user_id` as a caller; `token_invalid` if they are gone or inactive.
+pub async fn load_actor(db: &PgPool, user_id: i64) -> Result<Actor> {
     let row = sqlx::query!(
         r#"select id, role, username, full_name from users where id = $1 and is_active"#,
         user_id

@@ -17,6 +17,8 @@ use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
+
+use crate::actors::ActorCache;
 use tokio::sync::{Notify, broadcast};
 
 /// What the relay hands to sockets.
@@ -80,6 +82,7 @@ pub struct Feed {
 
 struct Inner {
     db: PgPool,
+    actors: ActorCache,
     redis: redis::aio::ConnectionManager,
     channel: String,
     instance: String,
@@ -119,6 +122,7 @@ impl Feed {
         let feed = Self {
             inner: Arc::new(Inner {
                 db,
+                actors: ActorCache::default(),
                 redis,
                 channel: format!("{prefix}:feed"),
                 instance: uuid::Uuid::new_v4().to_string(),
@@ -194,8 +198,20 @@ impl Feed {
         self.publish(&wire);
     }
 
-    /// Closes every socket of `user_id`, on every instance.
+    /// The cache of recently authenticated users, which revocations clear.
+    pub fn actors(&self) -> &ActorCache {
+        &self.inner.actors
+    }
+
+    /// Closes every socket of `user_id` and forgets their cached access, on every instance.
     pub fn revoke(&self, user_id: i64) {
+        self.inner.actors.forget(user_id);
+        // A request that read the user just before the change may cache it just after: forget once more.
+        let feed = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            feed.inner.actors.forget(user_id);
+        });
         self.to_user(user_id, FeedMessage::Revoke { user_id });
         self.publish(&Wire::Revoke {
             origin: self.inner.instance.clone(),
@@ -205,7 +221,9 @@ impl Feed {
 
     /// Publishes `wire` to the other instances in the background.
     fn publish(&self, wire: &Wire) {
-        let Ok(payload) = serde_json::to_string(wire) else { return };
+        let Ok(payload) = serde_json::to_string(wire) else {
+            return;
+        };
         let feed = self.clone();
         tokio::spawn(async move { feed.send_payload(payload).await });
     }
@@ -222,9 +240,14 @@ impl Feed {
         let mut command = redis::cmd("PUBLISH");
         command.arg(&self.inner.channel).arg(payload);
         let publish = command.query_async::<i64>(&mut redis);
-        if !matches!(tokio::time::timeout(Duration::from_secs(1), publish).await, Ok(Ok(_))) {
+        if !matches!(
+            tokio::time::timeout(Duration::from_secs(1), publish).await,
+            Ok(Ok(_))
+        ) {
             // Other instances still catch up within a second on their own.
-            tracing::warn!("Failed to publish on the feed channel; other instances will catch up by polling");
+            tracing::warn!(
+                "Failed to publish on the feed channel; other instances will catch up by polling"
+            );
         }
     }
 }
@@ -238,11 +261,18 @@ impl EventSink for Feed {
         }
         let feed = self.clone();
         tokio::spawn(async move {
-            let wire = Wire::Committed { origin: feed.inner.instance.clone() };
+            let wire = Wire::Committed {
+                origin: feed.inner.instance.clone(),
+            };
             loop {
                 let announced = feed.inner.unannounced.load(Ordering::SeqCst);
                 feed.send_wire(&wire).await;
-                let done = feed.inner.unannounced.compare_exchange(announced, 0, Ordering::SeqCst, Ordering::SeqCst);
+                let done = feed.inner.unannounced.compare_exchange(
+                    announced,
+                    0,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
                 if done.is_ok() {
                     break;
                 }
@@ -356,7 +386,9 @@ async fn catch_up(feed: &Inner) -> app::domain::Result<()> {
         // Nobody needs what lies below every registered socket's start; sockets registering later start at or
         // above what is decided here (see `Member::start_at`).
         let starts = lock(&feed.starts);
-        let Some(&(floor, _)) = starts.first() else { return Ok(()) };
+        let Some(&(floor, _)) = starts.first() else {
+            return Ok(());
+        };
         feed.delivered.fetch_max(floor, Ordering::SeqCst).max(floor)
     };
     let mark = feed::stable_watermark(&feed.db).await?;
@@ -447,6 +479,7 @@ fn deliver(feed: &Inner, wire: Wire) {
             );
         }
         Wire::Revoke { user_id, .. } => {
+            feed.actors.forget(user_id);
             feed.to_user(user_id, FeedMessage::Revoke { user_id });
         }
     }
