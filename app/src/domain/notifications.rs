@@ -116,7 +116,7 @@ pub async fn feed_upto(
     let count = sqlx::query_scalar!(
         r#"
         select count(*) as "n!" from notifications n join users u on u.id = $1
-        where ($2 or n.client_id = $1 or n.worker_id = $1)
+        where ($2 = 'admin' or ($2 = 'client' and n.client_id = $1) or ($2 = 'worker' and n.worker_id = $1))
           and ($3::text is null or n.kind = $3)
           and ($4::bigint is null or n.order_id = $4)
           and ($5::bigint is null or n.id > $5)
@@ -125,7 +125,7 @@ pub async fn feed_upto(
           and ($7::bigint is null or n.id <= $7)
         "#,
         actor.id,
-        actor.is_admin(),
+        actor.role.as_str(),
         kind,
         filter.order_id,
         filter.after_id,
@@ -141,7 +141,7 @@ pub async fn feed_upto(
                (n.id <= u.notifications_read_upto or exists (
                    select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)) as "read!"
         from notifications n join users u on u.id = $1
-        where ($2 or n.client_id = $1 or n.worker_id = $1)
+        where ($2 = 'admin' or ($2 = 'client' and n.client_id = $1) or ($2 = 'worker' and n.worker_id = $1))
           and ($3::text is null or n.kind = $3)
           and ($4::bigint is null or n.order_id = $4)
           and ($5::bigint is null or n.id > $5)
@@ -152,7 +152,7 @@ pub async fn feed_upto(
         limit $7 offset $8
         "#,
         actor.id,
-        actor.is_admin(),
+        actor.role.as_str(),
         kind,
         filter.order_id,
         filter.after_id,
@@ -214,11 +214,14 @@ pub async fn of_order(
 pub async fn last_visible_id(db: &PgPool, actor: &Actor, upto: i64) -> Result<i64> {
     Ok(sqlx::query_scalar!(
         r#"
-        select coalesce(max(n.id), 0) as "id!" from notifications n
-        where ($2 or n.client_id = $1 or n.worker_id = $1) and n.id <= $3
+        select coalesce(greatest(
+            (select max(n.id) from notifications n where $2 = 'admin' and n.id <= $3),
+            (select max(n.id) from notifications n where $2 = 'client' and n.client_id = $1 and n.id <= $3),
+            (select max(n.id) from notifications n where $2 = 'worker' and n.worker_id = $1 and n.id <= $3)
+        ), 0) as "id!"
         "#,
         actor.id,
-        actor.is_admin(),
+        actor.role.as_str(),
         upto
     )
     .fetch_one(db)
@@ -229,13 +232,19 @@ pub async fn last_visible_id(db: &PgPool, actor: &Actor, upto: i64) -> Result<i6
 pub async fn unread_count(db: &PgPool, actor: &Actor) -> Result<UnreadCount> {
     let count = sqlx::query_scalar!(
         r#"
-        select count(*) as "n!" from notifications n join users u on u.id = $1
-        where ($2 or n.client_id = $1 or n.worker_id = $1)
-          and n.id > u.notifications_read_upto
-          and not exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)
+        with mark as (select notifications_read_upto as upto from users where id = $1),
+        unread as (
+            (select n.id from notifications n, mark where $2 = 'admin' and n.id > mark.upto)
+            union all
+            (select n.id from notifications n, mark where $2 = 'client' and n.client_id = $1 and n.id > mark.upto)
+            union all
+            (select n.id from notifications n, mark where $2 = 'worker' and n.worker_id = $1 and n.id > mark.upto)
+        )
+        select count(*) as "n!" from unread
+        where not exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = unread.id)
         "#,
         actor.id,
-        actor.is_admin()
+        actor.role.as_str()
     )
     .fetch_one(db)
     .await?;
@@ -249,7 +258,7 @@ pub async fn mark_read(db: &PgPool, actor: &Actor, ids: &[i64]) -> Result<Vec<i6
         r#"
         with visible as (
             select n.id from notifications n
-            where n.id = any($3) and ($2 or n.client_id = $1 or n.worker_id = $1)
+            where n.id = any($3) and ($2 = 'admin' or ($2 = 'client' and n.client_id = $1) or ($2 = 'worker' and n.worker_id = $1))
         ), marked as (
             insert into notification_reads (user_id, notification_id)
             select $1, id from visible on conflict do nothing
@@ -257,7 +266,7 @@ pub async fn mark_read(db: &PgPool, actor: &Actor, ids: &[i64]) -> Result<Vec<i6
         select id as "id!" from visible order by id
         "#,
         actor.id,
-        actor.is_admin(),
+        actor.role.as_str(),
         ids
     )
     .fetch_all(db)
@@ -290,12 +299,12 @@ pub async fn read_all(db: &PgPool, actor: &Actor) -> Result<Vec<i64>> {
     let ids = sqlx::query_scalar!(
         r#"
         select n.id from notifications n
-        where ($2 or n.client_id = $1 or n.worker_id = $1) and n.id > $3 and n.id <= $4
+        where ($2 = 'admin' or ($2 = 'client' and n.client_id = $1) or ($2 = 'worker' and n.worker_id = $1)) and n.id > $3 and n.id <= $4
           and not exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)
         order by n.id
         "#,
         actor.id,
-        actor.is_admin(),
+        actor.role.as_str(),
         upto,
         stable
     )
