@@ -337,6 +337,13 @@ async fn rest(
     })
 }
 
+/// The `order_id` of a notification frame, found without parsing the whole frame.
+fn order_id_of(frame: &str) -> Option<i64> {
+    let rest = &frame[frame.find("\"order_id\":")? + "\"order_id\":".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 fn rss_kib(pid: u32) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
@@ -412,8 +419,8 @@ async fn feed(
                         message = ws.next() => match message {
                             Some(Ok(Message::Text(text))) => {
                                 let at = Instant::now();
-                                let frame: Value = serde_json::from_str(&text)?;
-                                if let Some(order) = frame["notification"]["order_id"].as_i64() {
+                                // A cheap scan instead of a JSON parse: the load generator shares the cores.
+                                if let Some(order) = order_id_of(&text) {
                                     seen.push((order, at));
                                 }
                             }

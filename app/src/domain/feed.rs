@@ -33,32 +33,33 @@ pub async fn stable_watermark(db: &PgPool) -> Result<i64> {
     Ok(try_watermark(db, true).await?.unwrap_or_default())
 }
 
-/// Takes the exclusive lock (waiting for it if `wait`) and reads the sequence inside it.
+/// Takes the exclusive lock (waiting for it if `wait`) and reads the sequence while holding it: one statement, so
+/// one round trip, and the lock ends with the statement's own transaction.
 async fn try_watermark(db: &PgPool, wait: bool) -> Result<Option<i64>> {
-    let mut tx = db.begin().await?;
-    let locked = if wait {
-        sqlx::query!(r#"select pg_advisory_xact_lock($1)"#, EVENT_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        true
-    } else {
-        sqlx::query_scalar!(
-            r#"select pg_try_advisory_xact_lock($1) as "locked!""#,
+    if wait {
+        let mark = sqlx::query_scalar!(
+            r#"
+            with locked as (select pg_advisory_xact_lock($1))
+            select (select case when is_called then last_value else 0 end from notifications_id_seq) as "mark!"
+            from locked
+            "#,
             EVENT_LOCK
         )
-        .fetch_one(&mut *tx)
-        .await?
-    };
-    if !locked {
-        return Ok(None);
+        .fetch_one(db)
+        .await?;
+        return Ok(Some(mark));
     }
-    let mark = sqlx::query_scalar!(
-        r#"select case when is_called then last_value else 0 end as "mark!" from notifications_id_seq"#
+    // The sequence is read in the CASE's branch, which runs only once the lock is held.
+    Ok(sqlx::query_scalar!(
+        r#"
+        select case when pg_try_advisory_xact_lock($1)
+                    then (select case when is_called then last_value else 0 end from notifications_id_seq)
+               end as mark
+        "#,
+        EVENT_LOCK
     )
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(Some(mark))
+    .fetch_one(db)
+    .await?)
 }
 
 /// A committed event as the live feed fans it out: its audience and its frame, serialized once for every socket.
