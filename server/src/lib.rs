@@ -17,6 +17,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
 use app::domain::{auth::Tokens, password::Hasher};
+use axum::serve::ListenerExt as _;
 use leptos::prelude::LeptosOptions;
 use secrecy::ExposeSecret as _;
 use sqlx::{
@@ -131,8 +132,14 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // Small frames and responses go out at once rather than waiting on Nagle's algorithm.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "Failed to set TCP_NODELAY on a connection");
+            }
+        });
         axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

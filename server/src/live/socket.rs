@@ -23,6 +23,7 @@ use axum::{
     response::Response,
     routing::get,
 };
+use futures_util::FutureExt as _;
 use serde::Deserialize;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
@@ -97,11 +98,15 @@ enum End {
 }
 
 async fn send(socket: &mut WebSocket, message: Message) -> Result<(), End> {
-    match tokio::time::timeout(SEND_TIMEOUT, socket.send(message)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(End::Gone),
-        Err(_) => Err(End::Slow),
-    }
+    let mut sending = std::pin::pin!(socket.send(message));
+    // Almost always the socket takes the frame at once; only a stalled one needs (and pays for) a timer.
+    let sent = match (&mut sending).now_or_never() {
+        Some(sent) => sent,
+        None => tokio::time::timeout(SEND_TIMEOUT, sending)
+            .await
+            .map_err(|_| End::Slow)?,
+    };
+    sent.map_err(|_| End::Gone)
 }
 
 async fn send_frame(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), End> {
