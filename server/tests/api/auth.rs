@@ -142,22 +142,8 @@ async fn login_answers_the_same_for_an_unknown_user_and_a_wrong_password(pool: P
     let app = spawn_app(pool).await;
     let user = app.user(Role::Client).await;
 
-    let unknown = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"username": "ghost", "password": "whatever1"})),
-        )
-        .await;
-    let wrong = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"username": user.username, "password": "wrong pw 1"})),
-        )
-        .await;
+    let unknown = app.login("ghost", "whatever1").await;
+    let wrong = app.login(&user.username, "wrong pw 1").await;
 
     assert_eq!((unknown.status, unknown.code()), (401, "bad_credentials"));
     assert_eq!((wrong.status, wrong.code()), (401, "bad_credentials"));
@@ -170,12 +156,7 @@ async fn login_returns_tokens_the_user_and_http_only_cookies(pool: PgPool) {
     let user = app.user(Role::Worker).await;
 
     let answer = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"username": user.username.to_uppercase(), "password": user.password})),
-        )
+        .login(user.username.to_uppercase(), &user.password)
         .await;
 
     let body = answer.expect(200);
@@ -228,23 +209,9 @@ async fn a_refresh_token_rotates_and_works_only_once(pool: PgPool) {
     let app = spawn_app(pool).await;
     let user = app.user(Role::Client).await;
 
-    let first = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/token/refresh",
-            None,
-            Some(json!({"refresh": user.refresh})),
-        )
-        .await;
+    let first = app.refresh(&user.refresh).await;
     let pair = first.expect(200).clone();
-    let again = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/token/refresh",
-            None,
-            Some(json!({"refresh": user.refresh})),
-        )
-        .await;
+    let again = app.refresh(&user.refresh).await;
 
     assert_ne!(pair["refresh"], user.refresh.as_str());
     app.get("/api/v1/me", pair["access"].as_str().expect("a token"))
@@ -266,14 +233,7 @@ async fn logout_ends_the_session_of_the_refresh_token(pool: PgPool) {
     )
     .await
     .expect(204);
-    let refresh = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/token/refresh",
-            None,
-            Some(json!({"refresh": user.refresh})),
-        )
-        .await;
+    let refresh = app.refresh(&user.refresh).await;
     let unknown = app
         .call(
             Method::POST,
@@ -331,32 +291,13 @@ async fn changing_the_password_ends_other_sessions_and_the_new_one_works(pool: P
     .await
     .expect(200);
 
-    let refresh = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/token/refresh",
-            None,
-            Some(json!({"refresh": user.refresh})),
-        )
-        .await;
+    let refresh = app.refresh(&user.refresh).await;
     assert_eq!(refresh.status, 401);
-    let old = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"username": user.username, "password": user.password})),
-        )
-        .await;
+    let old = app.login(&user.username, &user.password).await;
     assert_eq!(old.status, 401);
-    app.call(
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": user.username, "password": "a brand new secret"})),
-    )
-    .await
-    .expect(200);
+    app.login(&user.username, "a brand new secret")
+        .await
+        .expect(200);
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]

@@ -227,6 +227,28 @@ impl TestApp {
         }
     }
 
+    /// `POST /api/v1/auth/login`.
+    pub async fn login(
+        &self,
+        username: impl serde::Serialize,
+        password: impl serde::Serialize,
+    ) -> Answer {
+        let body = json!({ "username": username, "password": password });
+        self.call(Method::POST, "/api/v1/auth/login", None, Some(body))
+            .await
+    }
+
+    /// `POST /api/v1/auth/token/refresh`.
+    pub async fn refresh(&self, refresh: impl serde::Serialize) -> Answer {
+        self.call(
+            Method::POST,
+            "/api/v1/auth/token/refresh",
+            None,
+            Some(json!({ "refresh": refresh })),
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Answer {
         self.call(Method::GET, path, Some(token), None).await
     }
@@ -268,14 +290,7 @@ impl TestApp {
         let user = users::create_unchecked(&self.db, &self.hasher, input)
             .await
             .expect("the user is created");
-        let login = self
-            .call(
-                Method::POST,
-                "/api/v1/auth/login",
-                None,
-                Some(json!({ "username": username, "password": password })),
-            )
-            .await;
+        let login = self.login(&username, &password).await;
         let body = login.expect(200);
         TestUser {
             id: user.id,

@@ -109,36 +109,15 @@ async fn no_credentials_is_not_authenticated(pool: PgPool) {
 async fn reusing_a_rotated_refresh_token_revokes_the_whole_session(pool: PgPool) {
     let app = spawn_app(pool).await;
     let user = app.user(Role::Client).await;
-    let rotated = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/token/refresh",
-            None,
-            Some(json!({"refresh": user.refresh})),
-        )
-        .await;
+    let rotated = app.refresh(&user.refresh).await;
     let newest = rotated.expect(200)["refresh"]
         .as_str()
         .expect("a token")
         .to_owned();
 
     // Someone replays the old token: refused, and the legitimate newest token dies with it.
-    let replay = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/token/refresh",
-            None,
-            Some(json!({"refresh": user.refresh})),
-        )
-        .await;
-    let after = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/token/refresh",
-            None,
-            Some(json!({"refresh": newest})),
-        )
-        .await;
+    let replay = app.refresh(&user.refresh).await;
+    let after = app.refresh(&newest).await;
 
     assert_eq!((replay.status, replay.code()), (401, "token_invalid"));
     assert_eq!((after.status, after.code()), (401, "token_invalid"));
@@ -158,22 +137,8 @@ async fn a_deactivated_user_loses_access_at_once(pool: PgPool) {
     let access = app
         .call(Method::GET, "/api/v1/me", Some(&user.access), None)
         .await;
-    let refresh = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/token/refresh",
-            None,
-            Some(json!({"refresh": user.refresh})),
-        )
-        .await;
-    let login = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"username": user.username, "password": user.password})),
-        )
-        .await;
+    let refresh = app.refresh(&user.refresh).await;
+    let login = app.login(&user.username, &user.password).await;
     assert_eq!((access.status, access.code()), (401, "token_invalid"));
     assert_eq!((refresh.status, refresh.code()), (401, "token_invalid"));
     assert_eq!((login.status, login.code()), (401, "bad_credentials"));
