@@ -8,6 +8,8 @@ CACHE_DIR=${TASK_CACHE_DIR:-$HOME/.cache/task}
 # One shared target directory outside the clone, so fresh clones (and CI) build incrementally.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE_DIR/target}
 export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+# Queries are checked against the committed .sqlx cache, so building needs no (migrated) database.
+export SQLX_OFFLINE=${SQLX_OFFLINE:-true}
 # A project-local PostgreSQL or Redis, when none is reachable, lives here.
 LOCAL_DIR=${TASK_LOCAL_DIR:-$CACHE_DIR/local}
 

@@ -17,6 +17,11 @@ if [ ! -f .env ]; then
   sed -e "s|^JWT_SECRET=.*|JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n')|" \
       -e "s|^COOKIE_SECURE=.*|COOKIE_SECURE=false|" .env.example > .env
 fi
+if ! grep -qE '^JWT_SECRET=.{32,}' .env; then
+  step "Adding a fresh JWT secret to .env"
+  sed -i '/^JWT_SECRET=/d' .env
+  echo "JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n')" >> .env
+fi
 set -a; source .env; set +a
 # The URLs found above win over the ones in .env.
 export DATABASE_URL=${TASK_DATABASE_URL:-$(database_url task)}

@@ -23,8 +23,8 @@ step "clippy: frontend (hydrate, wasm32)"
 cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "sqlx offline cache matches the queries"
-ensure_database task_sqlx_check
-SQLX_OFFLINE=false DATABASE_URL=$(database_url task_sqlx_check) sqlx migrate run --source migrations >/dev/null
+psql "$(database_url postgres)" -qc "drop database if exists task_sqlx_check" -c "create database task_sqlx_check"
+SQLX_OFFLINE=false DATABASE_URL=$(database_url task_sqlx_check) sqlx migrate run --source migrations
 SQLX_OFFLINE=false DATABASE_URL=$(database_url task_sqlx_check) cargo sqlx prepare --workspace --check -- --all-targets
 
 step "Unit and integration tests (real PostgreSQL, a fresh database per test, and Redis)"
