@@ -6,7 +6,8 @@ source "$(dirname "$0")/lib.sh"
 
 step "Checking system packages"
 need_commands cc:build-essential make:make pkg-config:pkg-config perl:perl curl:curl git:git node:nodejs npm:npm \
-  python3:python3 psql:postgresql-client redis-cli:redis-tools redis-server:redis-server chromium:chromium
+  python3:python3 psql:postgresql-client redis-cli:redis-tools redis-server:redis-server chromium:chromium \
+  nginx:nginx systemd-analyze:systemd openssl:openssl
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
 
 step "Checking the Rust toolchain"

@@ -45,6 +45,8 @@ for f in target/site/pkg/task.wasm target/site/pkg/task.js target/site/pkg/task.
   info "$f: $(stat -c %s "$f") bytes"
 done
 
+"$ROOT/scripts/check-deploy.sh"
+
 step "Browser smoke test (Chromium): the page renders, hydrates, and the API docs load"
 psql "$(database_url postgres)" -qc "drop database if exists task_e2e" -c "create database task_e2e"
 E2E_LOG="$CACHE_DIR/e2e-server.log"
