@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod health;
+pub mod metrics;
 pub mod notifications;
 pub mod orders;
 pub mod services;

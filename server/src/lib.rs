@@ -86,6 +86,7 @@ pub async fn build_state(
         config.feed_capacity,
     )
     .await?;
+    http::metrics::handle();
     let tokens = Tokens::new(
         &config.jwt_secret,
         config.access_ttl(),

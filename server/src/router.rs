@@ -81,12 +81,16 @@ pub fn build(state: AppState) -> Router {
     Router::new()
         .merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", spec))
         .merge(http::health::router())
+        .merge(http::metrics::router())
         .merge(crate::live::socket::router())
         .merge(api)
+        // Counted by route template: only routes that matched (the app's pages and files are the fallback).
+        .route_layer(middleware::from_fn(http::metrics::track))
         .merge(web)
         .with_state(state)
         .layer(middleware::from_fn(log_failures))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(middleware::map_response(envelope_for_timeouts))
         .layer(CatchPanicLayer::custom(|_| {
             Error::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
         }))
@@ -112,6 +116,20 @@ async fn method_not_allowed() -> Response {
     .into_response();
     *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     response
+}
+
+/// The timeout layer answers 408 with an empty body: give it the error envelope like every other error.
+async fn envelope_for_timeouts(response: Response) -> Response {
+    if response.status() != StatusCode::REQUEST_TIMEOUT {
+        return response;
+    }
+    let mut timed_out = Error::BadRequest {
+        code: "timeout",
+        detail: "The request took too long and was abandoned.".to_owned(),
+    }
+    .into_response();
+    *timed_out.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    timed_out
 }
 
 /// Logs the cause of every 5xx once, here at the boundary, inside the request's span.

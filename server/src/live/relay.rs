@@ -162,6 +162,7 @@ impl Feed {
                 .subscribe()
         };
         let id = self.inner.next_socket.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge!("feed_sockets_open").increment(1.0);
         Member {
             feed: self.clone(),
             id,
@@ -240,10 +241,13 @@ impl Feed {
         let mut command = redis::cmd("PUBLISH");
         command.arg(&self.inner.channel).arg(payload);
         let publish = command.query_async::<i64>(&mut redis);
-        if !matches!(
+        if matches!(
             tokio::time::timeout(Duration::from_secs(1), publish).await,
             Ok(Ok(_))
         ) {
+            metrics::counter!("feed_redis_published_total").increment(1);
+        } else {
+            metrics::counter!("feed_redis_publish_failures_total").increment(1);
             // Other instances still catch up within a second on their own.
             tracing::warn!(
                 "Failed to publish on the feed channel; other instances will catch up by polling"
@@ -322,6 +326,7 @@ impl Member {
 
 impl Drop for Member {
     fn drop(&mut self) {
+        metrics::gauge!("feed_sockets_open").decrement(1.0);
         drop(self.receiver.take());
         if let Some(start) = self.start {
             lock(&self.feed.inner.starts).remove(&(start, self.id));
@@ -398,6 +403,7 @@ async fn catch_up(feed: &Inner) -> app::domain::Result<()> {
         // Published before the events are sent, so a socket that subscribes in between replays them from the
         // database and then drops the duplicates it receives (see `socket::run`).
         feed.delivered.fetch_max(upto, Ordering::SeqCst);
+        metrics::counter!("feed_events_broadcast_total").increment(events.len() as u64);
         for event in events {
             let message = FeedMessage::Event {
                 id: event.id,

@@ -183,6 +183,7 @@ async fn run(
                         sent_upto = *id;
                         if admin || *client_id == actor.id || *worker_id == Some(actor.id) {
                             send(&mut socket, Message::Text(frame.clone())).await?;
+                            metrics::counter!("feed_frames_sent_total").increment(1);
                         }
                     }
                     FeedMessage::Event { .. } => {}

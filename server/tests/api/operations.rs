@@ -157,3 +157,36 @@ async fn serve_refuses_to_start_without_a_jwt_secret(pool: PgPool) {
         "{stderr}"
     );
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn metrics_count_requests_by_route_and_status_in_prometheus_format(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let user = app.user(app::models::Role::Client).await;
+    app.get("/api/v1/orders/999999", &user.access)
+        .await
+        .expect(404);
+
+    let response = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("served");
+
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.text().await.expect("text");
+    let counted = text.lines().any(|l| {
+        l.starts_with("http_requests_total{")
+            && l.contains(r#"route="/api/v1/orders/{id}""#)
+            && l.contains(r#"status="404""#)
+    });
+    assert!(counted, "no counter for the 404 in:\n{text}");
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{"),
+        "no latency histogram"
+    );
+    assert!(
+        text.contains("db_pool_connections{state=\"idle\"}"),
+        "no pool gauge"
+    );
+}
