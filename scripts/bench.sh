@@ -39,7 +39,7 @@ if [ -x "$ROOT/../shared/bench/pg_ceiling.sh" ] || [ -f "$ROOT/../shared/bench/p
 fi
 
 step "Running the benchmarks"
-TABLES=$("$CARGO_TARGET_DIR/release/bench" --server-pid "$SERVER" --ceiling "$CEILING" "$@")
+TABLES=$("$CARGO_TARGET_DIR/release/bench" --server-pid "$SERVER" --ceiling "$CEILING" --plot docs/latency.svg "$@")
 echo "$TABLES"
 
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
@@ -60,5 +60,9 @@ MEM=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
     echo
   fi
   echo "$TABLES"
+  echo
+  echo "Latency by percentile of every run above:"
+  echo
+  echo "![Latency by percentile](latency.svg)"
 } > docs/benchmarks.md
 info "Wrote docs/benchmarks.md"

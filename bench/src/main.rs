@@ -59,6 +59,9 @@ struct Args {
     /// The output of `shared/bench/pg_ceiling.sh` from the same run, if any.
     #[arg(long, default_value = "")]
     ceiling: String,
+    /// Where to write the latency plot (SVG), if anywhere.
+    #[arg(long)]
+    plot: Option<std::path::PathBuf>,
 }
 
 /// A user with a signed access token.
@@ -97,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
 
+    let mut curves: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     writeln!(report, "### REST\n")?;
     writeln!(
         report,
@@ -105,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
     writeln!(report, "|---|---:|---:|---:|---:|---:|---:|---:|")?;
     for &c in &args.concurrency {
         let run = rest(&http, &args, &world, c, Operation::CreateOrder).await?;
+        curves.push((format!("create order, c={c}"), percentiles(&run.latencies)));
         let (ceil, share) = match ceiling.get(&c) {
             Some(t) => (format!("{t:.0}"), format!("{:.0} %", 100.0 * run.rate / t)),
             None => ("–".to_owned(), "–".to_owned()),
@@ -121,6 +126,7 @@ async fn main() -> anyhow::Result<()> {
     }
     for &c in &args.concurrency {
         let run = rest(&http, &args, &world, c, Operation::ListOrders).await?;
+        curves.push((format!("list orders, c={c}"), percentiles(&run.latencies)));
         writeln!(
             report,
             "| list orders (20 per page) | {c} | {:.0} | {:.1} | {:.1} | {} | – | – |",
@@ -143,6 +149,10 @@ async fn main() -> anyhow::Result<()> {
     )?;
     for &n in &args.sockets {
         let run = feed(&http, &args, &world, n).await?;
+        curves.push((
+            format!("feed delivery, {n} sockets"),
+            percentiles(&run.latencies),
+        ));
         writeln!(
             report,
             "| {n} | {:.1} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.0} |",
@@ -160,6 +170,10 @@ async fn main() -> anyhow::Result<()> {
             "feed with {n} sockets: p99 {:.1} ms, {:.1} KiB/socket, lost {}",
             run.p99, run.kib_per_socket, run.lost
         );
+    }
+    if let Some(path) = &args.plot {
+        std::fs::write(path, plot(&curves))
+            .with_context(|| format!("Failed to write {}", path.display()))?;
     }
     println!("{report}");
     Ok(())
@@ -229,6 +243,8 @@ enum Operation {
 }
 
 struct RestRun {
+    /// Every latency, sorted (ms).
+    latencies: Vec<f64>,
     rate: f64,
     p50: f64,
     p99: f64,
@@ -334,7 +350,83 @@ async fn rest(
         p50: percentile(&all, 0.5),
         p99: percentile(&all, 0.99),
         errors,
+        latencies: all,
     })
+}
+
+/// The latency at each plotted percentile of a sorted sample: (percentile, ms).
+fn percentiles(sorted: &[f64]) -> Vec<(f64, f64)> {
+    [0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9]
+        .iter()
+        .map(|&p| (p, percentile(sorted, p / 100.0)))
+        .collect()
+}
+
+/// An SVG chart of latency by percentile, one line per run (the percentile axis is stretched towards the tail).
+fn plot(curves: &[(String, Vec<(f64, f64)>)]) -> String {
+    const COLORS: [&str; 8] = [
+        "#0b6bcb", "#d1495b", "#2a9d8f", "#e9a03b", "#6a4c93", "#3d5a80", "#8d6e63", "#111111",
+    ];
+    let (width, height, left, right, top, bottom) = (760.0, 420.0, 60.0, 230.0, 20.0, 50.0);
+    let max_ms = curves
+        .iter()
+        .flat_map(|(_, c)| c.iter().map(|(_, ms)| *ms))
+        .filter(|v| v.is_finite())
+        .fold(1.0, f64::max);
+    // x: -log10(1 - p/100), so 50, 90, 99, 99.9 are evenly spaced.
+    let tail = |p: f64| -(1.0 - p / 100.0).max(0.0005).log10();
+    let x = |p: f64| left + (width - left - right) * tail(p) / tail(99.9);
+    let y = |ms: f64| top + (height - top - bottom) * (1.0 - ms / max_ms);
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">"#
+    );
+    svg.push_str(&format!(
+        r#"<rect width="{width}" height="{height}" fill="white"/>"#
+    ));
+    for p in [0.0, 50.0, 90.0, 99.0, 99.9] {
+        let px = x(p);
+        svg.push_str(&format!(
+            r##"<line x1="{px:.1}" y1="{top}" x2="{px:.1}" y2="{:.1}" stroke="#ddd"/><text x="{px:.1}" y="{:.1}" text-anchor="middle">p{p}</text>"##,
+            height - bottom,
+            height - bottom + 16.0
+        ));
+    }
+    for i in 0..=4 {
+        let ms = max_ms * f64::from(i) / 4.0;
+        let py = y(ms);
+        svg.push_str(&format!(
+            r##"<line x1="{left}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="end">{ms:.0} ms</text>"##,
+            width - right,
+            left - 6.0,
+            py + 4.0
+        ));
+    }
+    for (i, (label, points)) in curves.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let path: Vec<String> = points
+            .iter()
+            .filter(|(_, ms)| ms.is_finite())
+            .map(|(p, ms)| format!("{:.1},{:.1}", x(*p), y(*ms)))
+            .collect();
+        svg.push_str(&format!(
+            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
+            path.join(" ")
+        ));
+        let ly = top + 18.0 * (i as f64 + 1.0);
+        svg.push_str(&format!(
+            r#"<rect x="{:.1}" y="{:.1}" width="12" height="3" fill="{color}"/><text x="{:.1}" y="{:.1}">{label}</text>"#,
+            width - right + 14.0,
+            ly - 4.0,
+            width - right + 32.0,
+            ly
+        ));
+    }
+    svg.push_str(&format!(
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">percentile (tail stretched)</text></svg>"#,
+        left + (width - left - right) / 2.0,
+        height - 10.0
+    ));
+    svg
 }
 
 /// The `order_id` of a notification frame, found without parsing the whole frame.
@@ -358,6 +450,8 @@ fn rss_kib(pid: u32) -> anyhow::Result<f64> {
 }
 
 struct FeedRun {
+    /// Every delivery latency, sorted (ms).
+    latencies: Vec<f64>,
     kib_per_socket: f64,
     expected: usize,
     received: usize,
@@ -516,5 +610,6 @@ async fn feed(
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
         fanout: received as f64 / phase,
+        latencies,
     })
 }
