@@ -227,11 +227,12 @@ where
         let state = AppState::from_ref(state);
         let token = access_token(&parts.headers).ok_or(Error::NotAuthenticated)?;
         let user_id = state.tokens.verify_access(token)?;
-        let actor = match state.feed.actors().get(user_id) {
+        let cached = state.feed.actors().get(user_id);
+        let actor = match cached.actor {
             Some(actor) => actor,
             None => {
                 let actor = auth::load_actor(&state.db, user_id).await?;
-                state.feed.actors().put(actor.clone());
+                state.feed.actors().put(actor.clone(), cached.generation);
                 actor
             }
         };

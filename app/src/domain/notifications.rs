@@ -286,16 +286,19 @@ pub async fn mark_one_read(db: &PgPool, actor: &Actor, id: i64) -> Result<()> {
 /// Marks every notification of the caller's feed read; returns the ids that were unread (for the `read` frame of
 /// the caller's sockets) — their count is the REST answer's `updated`.
 pub async fn read_all(db: &PgPool, actor: &Actor) -> Result<Vec<i64>> {
+    // Only up to the stable watermark: an event still being committed below it must not be marked unseen. Read
+    // before taking any row lock: waiting for the watermark while holding one could deadlock with an event
+    // transaction that waits for that row.
+    let stable = feed::stable_watermark(db).await?;
     let mut tx = db.begin().await?;
-    // Lock the user's row so two concurrent "read all" calls count each notification once.
+    // Lock the user's row so two concurrent "read all" calls count each notification once. `no key update`
+    // leaves the foreign-key checks of concurrent orders (`for key share`) unblocked.
     let upto = sqlx::query_scalar!(
-        r#"select notifications_read_upto from users where id = $1 for update"#,
+        r#"select notifications_read_upto from users where id = $1 for no key update"#,
         actor.id
     )
     .fetch_one(&mut *tx)
     .await?;
-    // Only up to the stable watermark: an event still being committed below it must not be marked unseen.
-    let stable = feed::stable_watermark(db).await?;
     let ids = sqlx::query_scalar!(
         r#"
         select n.id from notifications n

@@ -207,12 +207,6 @@ impl Feed {
     /// Closes every socket of `user_id` and forgets their cached access, on every instance.
     pub fn revoke(&self, user_id: i64) {
         self.inner.actors.forget(user_id);
-        // A request that read the user just before the change may cache it just after: forget once more.
-        let feed = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            feed.inner.actors.forget(user_id);
-        });
         self.to_user(user_id, FeedMessage::Revoke { user_id });
         self.publish(&Wire::Revoke {
             origin: self.inner.instance.clone(),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use app::{
     domain::{
-        Actor, Error, feed,
+        Actor, Error, auth, feed,
         notifications::{self, FeedFilter},
         page::PageParams,
     },
@@ -139,6 +139,15 @@ async fn run(
     let mut member = state.feed.join(actor.id, admin);
     let socket_id = member.id;
     let start = member.start_at(feed::stable_watermark(&state.db).await?);
+    // The caller was authenticated (perhaps from the cache) before this socket joined; a revocation broadcast
+    // in between would have been missed. Reading the user again now closes that window.
+    let still_allowed = auth::load_actor(&state.db, actor.id)
+        .await
+        .is_ok_and(|current| current.role == actor.role);
+    if !still_allowed {
+        close(&mut socket, CLOSE_REVOKED, "access revoked").await;
+        return Err(End::Revoked);
+    }
 
     let last_id = notifications::last_visible_id(&state.db, &actor, start).await?;
     send_frame(
@@ -153,10 +162,11 @@ async fn run(
     if let Some(after) = after_id {
         replay(&state, &actor, &mut socket, after, start).await?;
     }
-    let mut sent_upto = start;
+    // A client may resume above our start (it saw more elsewhere): never send what it already has.
+    let mut sent_upto = start.max(after_id.unwrap_or(start));
 
     // A socket not heard from (not even a pong) for two ping intervals is half-open or dead.
-    let ping_every = Duration::from_secs(state.config.feed_ping_secs.max(1));
+    let ping_every = Duration::from_secs(state.config.feed_ping_secs.clamp(1, 3600));
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     let mut last_heard = Instant::now();
     let result = loop {

@@ -213,3 +213,44 @@ async fn the_feed_filters_by_kind_and_order(pool: PgPool) {
     assert_eq!(order_ids(&of_a), vec![w.order_a]);
     assert_eq!((bad.status, bad.code()), (400, "invalid"));
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn read_all_and_new_orders_for_the_same_worker_never_block_each_other(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let app = std::sync::Arc::new(app);
+
+    // Orders auto-assigned to worker A (the only worker of this service) while A keeps marking all read.
+    let service = app.service(&w.admin, &[&w.worker_a]).await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (app, w) = (app.clone(), w.clone());
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                app.post(
+                    "/api/v1/orders",
+                    &w.client_a.access,
+                    json!({"service_id": service}),
+                )
+                .await
+                .expect(201);
+            } else {
+                app.post(
+                    "/api/v1/notifications/read-all",
+                    &w.worker_a.access,
+                    json!({}),
+                )
+                .await
+                .expect(200);
+            }
+        }));
+    }
+
+    let all = futures_util::future::join_all(tasks);
+    let done = tokio::time::timeout(std::time::Duration::from_secs(20), all)
+        .await
+        .expect("no deadlock");
+    for result in done {
+        result.expect("every request finished");
+    }
+}
