@@ -210,6 +210,37 @@ pub async fn of_order(
     .try_map(Notification::try_from)
 }
 
+/// One page of the caller's feed in `(after, upto]`, oldest first, with read state: the live socket's replay,
+/// which pages by cursor and needs no count.
+pub async fn replay_page(
+    db: &PgPool,
+    actor: &Actor,
+    after: i64,
+    upto: i64,
+    limit: i64,
+) -> Result<Vec<Notification>> {
+    let rows = sqlx::query_as!(
+        NotificationRow,
+        r#"
+        select n.id, n.kind, n.order_id, n.actor_id, n.data, n.created_at,
+               (n.id <= u.notifications_read_upto or exists (
+                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)) as "read!"
+        from notifications n join users u on u.id = $1
+        where ($2 = 'admin' or ($2 = 'client' and n.client_id = $1) or ($2 = 'worker' and n.worker_id = $1))
+          and n.id > $3 and n.id <= $4
+        order by n.id limit $5
+        "#,
+        actor.id,
+        actor.role.as_str(),
+        after,
+        upto,
+        limit
+    )
+    .fetch_all(db)
+    .await?;
+    rows.into_iter().map(Notification::try_from).collect()
+}
+
 /// The newest id of the caller's feed at or below `upto` (0 when the feed is empty).
 pub async fn last_visible_id(db: &PgPool, actor: &Actor, upto: i64) -> Result<i64> {
     Ok(sqlx::query_scalar!(

@@ -4,11 +4,7 @@
 use std::time::Duration;
 
 use app::{
-    domain::{
-        Actor, Error, auth, feed,
-        notifications::{self, FeedFilter},
-        page::PageParams,
-    },
+    domain::{Actor, Error, auth, feed, notifications},
     models::{ClientFrame, ServerFrame},
 };
 use axum::{
@@ -236,20 +232,11 @@ async fn replay(
 ) -> Result<(), End> {
     let mut cursor = after;
     loop {
-        let filter = FeedFilter {
-            after_id: Some(cursor),
-            ..FeedFilter::default()
-        };
-        let window = PageParams {
-            limit: Some(100),
-            offset: None,
-        }
-        .window()?;
-        let page = notifications::feed_upto(&state.db, actor, filter, Some(upto), window).await?;
-        let Some(last) = page.results.last().map(|n| n.id) else {
+        let page = notifications::replay_page(&state.db, actor, cursor, upto, 100).await?;
+        let Some(last) = page.last().map(|n| n.id) else {
             return Ok(());
         };
-        for notification in page.results {
+        for notification in page {
             send_frame(socket, &ServerFrame::Notification { notification }).await?;
         }
         cursor = last;
