@@ -72,10 +72,13 @@ pub struct FeedEvent {
     pub frame: String,
 }
 
-impl FeedEvent {
-    /// Whether a user may see this event: admins all, the order's client, the worker it concerns.
-    pub fn visible_to(&self, user_id: i64, admin: bool) -> bool {
-        admin || self.client_id == user_id || self.worker_id == Some(user_id)
+/// Whether `viewer` may see an event with this audience — the rule the feed's queries apply in SQL: admins see
+/// every event, a client those of its orders, a worker those that concern it.
+pub fn audience_includes(viewer: &super::Actor, client_id: i64, worker_id: Option<i64>) -> bool {
+    match viewer.role {
+        crate::models::Role::Admin => true,
+        crate::models::Role::Client => client_id == viewer.id,
+        crate::models::Role::Worker => worker_id == Some(viewer.id),
     }
 }
 

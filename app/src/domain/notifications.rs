@@ -100,17 +100,6 @@ pub async fn feed(
         Some(_) => Some(feed::stable_watermark(db).await?),
         None => None,
     };
-    feed_upto(db, actor, filter, upto, window).await
-}
-
-/// [`feed`] with an explicit upper bound on ids.
-pub async fn feed_upto(
-    db: &PgPool,
-    actor: &Actor,
-    filter: FeedFilter,
-    upto: Option<i64>,
-    window: Window,
-) -> Result<Slice<Notification>> {
     let unread = filter.unread.unwrap_or(false);
     let kind = filter.kind.map(NotificationKind::as_str);
     let count = sqlx::query_scalar!(

@@ -142,11 +142,6 @@ impl Feed {
         Ok(feed)
     }
 
-    /// Every event at or below this id has been broadcast already (or predates this process).
-    pub fn delivered(&self) -> i64 {
-        self.inner.delivered.load(Ordering::SeqCst)
-    }
-
     /// Registers a socket: it subscribes, and its starting point is provisionally what has been broadcast so far
     /// (a lower bound of the start it will [`Member::start_at`]). The relay never broadcasts below the lowest
     /// start of its members, so a backlog nobody needs (events from before any socket opened) is skipped.

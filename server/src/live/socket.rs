@@ -187,7 +187,7 @@ async fn run(
                 Ok(message) => match &*message {
                     FeedMessage::Event { id, client_id, worker_id, frame } if *id > sent_upto => {
                         sent_upto = *id;
-                        if admin || *client_id == actor.id || *worker_id == Some(actor.id) {
+                        if feed::audience_includes(&actor, *client_id, *worker_id) {
                             send(&mut socket, Message::Text(frame.clone())).await?;
                             metrics::counter!("feed_frames_sent_total").increment(1);
                         }
