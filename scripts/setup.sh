@@ -9,6 +9,7 @@ need_commands cc:build-essential make:make pkg-config:pkg-config perl:perl curl:
   python3:python3 psql:postgresql-client redis-cli:redis-tools redis-server:redis-server chromium:chromium \
   nginx:nginx systemd-analyze:systemd openssl:openssl
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+apt_install libssl-dev  # TLS for the outgoing calls to Click's merchant API
 
 step "Checking the Rust toolchain"
 if ! command -v rustup >/dev/null; then

@@ -9,6 +9,7 @@ pub mod notifications;
 pub mod orders;
 pub mod page;
 pub mod password;
+pub mod payments;
 pub mod services;
 pub mod transactions;
 pub mod users;

@@ -595,6 +595,35 @@ pub struct ChangeStatusInput {
     pub status: OrderStatus,
 }
 
+/// `POST /api/v1/payments`: the order's client starts paying for a pending order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CreatePaymentInput {
+    pub order_id: i64,
+    pub provider: PaymentProvider,
+}
+
+/// The answer to `POST /api/v1/payments`: where to send the payer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PaymentCheckout {
+    pub transaction_id: i64,
+    /// The provider's real checkout page for this order and amount.
+    pub payment_url: String,
+    /// The built-in gateway sandbox for this payment, when the deployment enables it (demo and tests only).
+    pub sandbox_url: Option<String>,
+}
+
+/// `GET /api/v1/transactions/{id}/receipt`: the fiscal receipt of a confirmed Click payment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FiscalReceipt {
+    pub transaction_id: i64,
+    /// The receipt's page on the tax authority's site (its QR code encodes the same URL).
+    pub qr_code_url: String,
+}
+
 /// `POST /api/v1/orders/{id}/assign` (admin).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -9,15 +9,20 @@ use std::{
 use anyhow::Context as _;
 use app::{
     domain::{Actor, Error, feed::NoSink, orders, password::Hasher, services, users},
-    models::{CreateOrderInput, CreateServiceInput, CreateUserInput, Role, SetWorkersInput},
+    models::{
+        CreateOrderInput, CreateServiceInput, CreateUserInput, PaymentProvider, Role,
+        SetWorkersInput,
+    },
 };
 use clap::{Parser, Subcommand};
 use sqlx::PgPool;
 
 use crate::{
     Application, MIGRATOR, build_state,
-    config::{DatabaseConfig, ServeConfig},
-    connect, leptos_options, shutdown_signal, telemetry,
+    config::{DatabaseConfig, PaymentConfig, ServeConfig},
+    connect, leptos_options,
+    sandbox::{self, Action},
+    shutdown_signal, telemetry,
 };
 
 /// Task: order services, follow them live, pay with Payme or Click.
@@ -65,6 +70,32 @@ enum Command {
     },
     /// Print the OpenAPI 3.1 document of the REST API (the one served at `/api/v1/openapi.json`).
     Openapi,
+    /// Play Payme or Click against a running server's webhooks (the built-in gateway sandbox), e.g.
+    /// `server sandbox payme --order 5 --action pay`. Uses the same payment credentials as the server.
+    Sandbox {
+        /// `payme` or `click`.
+        #[arg(value_parser = provider)]
+        provider: PaymentProvider,
+        /// The order to pay.
+        #[arg(long)]
+        order: i64,
+        /// What the payer or the provider does.
+        #[arg(long, value_enum)]
+        action: Action,
+        /// The server whose webhooks are called.
+        #[arg(long, env = "SANDBOX_TARGET_URL", default_value = "http://127.0.0.1:3000")]
+        target: String,
+        #[command(flatten)]
+        db: DatabaseConfig,
+        #[command(flatten)]
+        payments: Box<PaymentConfig>,
+    },
+}
+
+fn provider(value: &str) -> Result<PaymentProvider, String> {
+    value
+        .parse()
+        .map_err(|_| "expected `payme` or `click`".to_owned())
 }
 
 /// Parses the command line (no subcommand means `serve`) and runs it.
@@ -185,6 +216,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
             // A closed pipe (`server openapi | head`) is not an error worth a panic.
             let _ = writeln!(std::io::stdout().lock(), "{json}");
             Ok(())
+        }
+        Command::Sandbox {
+            provider,
+            order,
+            action,
+            target,
+            db,
+            payments,
+        } => {
+            let pool = connect(&db).await?;
+            let settings = payments.settings(&target)?;
+            sandbox::cli(&pool, settings, &target, provider, order, action).await
         }
         Command::SeedDemo { db } => {
             let pool = connect(&db).await?;

@@ -2,6 +2,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
+use app::domain::payments::{ClickSettings, Clock, PaymeSettings, Settings};
 use clap::Args;
 use secrecy::{ExposeSecret as _, SecretString};
 
@@ -83,6 +84,111 @@ pub struct ServeConfig {
     /// The longest a request may take, in seconds.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+
+    #[command(flatten)]
+    pub payments: PaymentConfig,
+}
+
+/// The payment providers' credentials (a provider without its credentials is off) and the sandbox switch.
+#[derive(Debug, Clone, Args)]
+pub struct PaymentConfig {
+    /// Payme: the cashbox (merchant) id.
+    #[arg(long, env = "PAYME_MERCHANT_ID")]
+    pub payme_merchant_id: Option<String>,
+
+    /// Payme: the cashbox key, the Basic-auth password Payme's server sends as `Paycom:<key>`.
+    #[arg(long, env = "PAYME_KEY", hide_env_values = true, value_parser = secret)]
+    pub payme_key: Option<SecretString>,
+
+    /// Payme: the test key of Payme's sandbox (test.paycom.uz), accepted too while set. Unset it in production
+    /// once the cashbox is certified.
+    #[arg(long, env = "PAYME_TEST_KEY", hide_env_values = true, value_parser = secret)]
+    pub payme_test_key: Option<SecretString>,
+
+    /// Payme: the checkout page (`https://test.paycom.uz` for Payme's sandbox).
+    #[arg(long, env = "PAYME_CHECKOUT_URL", default_value = "https://checkout.paycom.uz")]
+    pub payme_checkout_url: String,
+
+    /// Click: the service id.
+    #[arg(long, env = "CLICK_SERVICE_ID")]
+    pub click_service_id: Option<i64>,
+
+    /// Click: the merchant id.
+    #[arg(long, env = "CLICK_MERCHANT_ID")]
+    pub click_merchant_id: Option<i64>,
+
+    /// Click: the merchant user id (for the merchant API's `Auth` header).
+    #[arg(long, env = "CLICK_MERCHANT_USER_ID")]
+    pub click_merchant_user_id: Option<i64>,
+
+    /// Click: the secret key (signs the SHOP API requests and the merchant API's `Auth` header).
+    #[arg(long, env = "CLICK_SECRET_KEY", hide_env_values = true, value_parser = secret)]
+    pub click_secret_key: Option<SecretString>,
+
+    /// Click: the pay page.
+    #[arg(long, env = "CLICK_CHECKOUT_URL", default_value = "https://my.click.uz/services/pay")]
+    pub click_checkout_url: String,
+
+    /// Click: the merchant API's base URL (fiscal receipts).
+    #[arg(long, env = "CLICK_API_URL", default_value = "https://api.click.uz/v2/merchant")]
+    pub click_api_url: String,
+
+    /// Click: how long the merchant API may take to answer, in seconds.
+    #[arg(long, env = "CLICK_API_TIMEOUT_SECS", default_value_t = 10)]
+    pub click_api_timeout_secs: u64,
+
+    /// Click: how long a prepared payment reserves its order without a complete, in seconds.
+    #[arg(long, env = "CLICK_PREPARE_TTL_SECS", default_value_t = 1800)]
+    pub click_prepare_ttl_secs: u64,
+
+    /// Serve the built-in gateway sandbox (`/sandbox/...`), which plays Payme and Click against this server's
+    /// webhooks with the real credentials. For demos and tests only; never turn it on in production.
+    #[arg(long, env = "PAYMENT_SANDBOX", default_value_t = false, action = clap::ArgAction::Set)]
+    pub payment_sandbox: bool,
+}
+
+impl PaymentConfig {
+    /// The domain's payment settings. A provider is on when all its credentials are set; a partial set is an error.
+    pub fn settings(&self, public_url: &str) -> anyhow::Result<Settings> {
+        let payme = match (&self.payme_merchant_id, &self.payme_key) {
+            (Some(merchant_id), Some(key)) => Some(PaymeSettings {
+                merchant_id: merchant_id.clone(),
+                key: key.clone(),
+                test_key: self.payme_test_key.clone(),
+                checkout_url: self.payme_checkout_url.clone(),
+            }),
+            (None, None) => None,
+            _ => anyhow::bail!("set both PAYME_MERCHANT_ID and PAYME_KEY, or neither"),
+        };
+        let click = match (
+            self.click_service_id,
+            self.click_merchant_id,
+            self.click_merchant_user_id,
+            &self.click_secret_key,
+        ) {
+            (Some(service_id), Some(merchant_id), Some(merchant_user_id), Some(secret_key)) => {
+                Some(ClickSettings {
+                    service_id,
+                    merchant_id,
+                    merchant_user_id,
+                    secret_key: secret_key.clone(),
+                    checkout_url: self.click_checkout_url.clone(),
+                    prepare_ttl: Duration::from_secs(self.click_prepare_ttl_secs),
+                })
+            }
+            (None, None, None, None) => None,
+            _ => anyhow::bail!(
+                "set all of CLICK_SERVICE_ID, CLICK_MERCHANT_ID, CLICK_MERCHANT_USER_ID and CLICK_SECRET_KEY, or none"
+            ),
+        };
+        Ok(Settings {
+            payme,
+            click,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            sandbox: self.payment_sandbox,
+            clock: Clock::system(),
+        })
+    }
 }
 
 impl ServeConfig {

@@ -5,6 +5,7 @@ pub mod health;
 pub mod metrics;
 pub mod notifications;
 pub mod orders;
+pub mod payments;
 pub mod services;
 pub mod transactions;
 pub mod users;

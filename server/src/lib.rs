@@ -2,6 +2,7 @@
 //! configuration, and the command line. `main.rs` only calls [`cli::main`].
 
 pub mod actors;
+pub mod click_api;
 pub mod cli;
 pub mod config;
 pub mod extract;
@@ -10,13 +11,18 @@ pub mod live;
 pub mod openapi;
 pub mod ratelimit;
 pub mod router;
+pub mod sandbox;
 pub mod state;
 pub mod telemetry;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use app::domain::{auth::Tokens, password::Hasher};
+use app::domain::{
+    auth::Tokens,
+    password::Hasher,
+    payments::{self, Settings},
+};
 use axum::serve::ListenerExt as _;
 use leptos::prelude::LeptosOptions;
 use secrecy::ExposeSecret as _;
@@ -29,6 +35,7 @@ use std::str::FromStr as _;
 use tokio::net::TcpListener;
 
 use crate::{
+    click_api::ClickApi,
     config::{DatabaseConfig, ServeConfig},
     live::Feed,
     ratelimit::RateLimiter,
@@ -93,6 +100,12 @@ pub async fn build_state(
         config.refresh_ttl(),
     );
     let hasher = Hasher::new(config.argon2_memory_kib, config.argon2_iterations)?;
+    let payments = Arc::new(config.payments.settings(config.base_url())?);
+    let click_api = ClickApi::new(
+        &config.payments.click_api_url,
+        Duration::from_secs(config.payments.click_api_timeout_secs),
+    )?;
+    tokio::spawn(sweep_payments(db.clone(), feed.clone(), payments.clone()));
     Ok(AppState {
         leptos_options,
         db,
@@ -102,7 +115,25 @@ pub async fn build_state(
         tokens: Arc::new(tokens),
         hasher,
         config: Arc::new(config),
+        payments,
+        click_api,
+        sandbox: None,
     })
+}
+
+/// Cancels expired payment reservations every minute (Payme's 12 hours, Click's prepare TTL), so an abandoned
+/// payment does not hold its order; the webhooks also expire them lazily.
+async fn sweep_payments(db: PgPool, feed: Feed, settings: Arc<Settings>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match payments::sweep(&db, &feed, &settings).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("Released {n} expired payment reservations"),
+            Err(e) => tracing::warn!(error = %e, "Payment sweep failed"),
+        }
+    }
 }
 
 /// A bound, not yet running server.
@@ -113,10 +144,20 @@ pub struct Application {
 
 impl Application {
     /// Binds `state.config.listen` (port 0 picks a free port) and assembles the router.
-    pub async fn bind(state: AppState) -> anyhow::Result<Self> {
+    pub async fn bind(mut state: AppState) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(state.config.listen)
             .await
             .with_context(|| format!("Failed to listen on {}", state.config.listen))?;
+        if state.payments.sandbox {
+            let mut own = listener.local_addr()?;
+            if own.ip().is_unspecified() {
+                own.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            state.sandbox = Some(sandbox::Gateway::new(
+                &format!("http://{own}"),
+                state.payments.clone(),
+            )?);
+        }
         Ok(Self {
             listener,
             router: router::build(state),

@@ -22,7 +22,7 @@ use utoipa::{
         (name = "services", description = "The service catalogue"),
         (name = "orders", description = "Orders, their status machine, timeline and conversation"),
         (name = "notifications", description = "The caller's event feed"),
-        (name = "payments", description = "Payment transactions"),
+        (name = "payments", description = "Checkout, payment transactions, fiscal receipts and the Payme and Click webhooks"),
     )
 )]
 struct ApiDoc;
@@ -38,6 +38,15 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "payme",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some("Payme's server: `Paycom:<cashbox key>`"))
                     .build(),
             ),
         );

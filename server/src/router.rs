@@ -43,7 +43,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(http::services::router())
                 .merge(http::orders::router())
                 .merge(http::notifications::router())
-                .merge(http::transactions::router()),
+                .merge(http::transactions::router())
+                .merge(http::payments::router()),
         )
         .split_for_parts()
 }
@@ -56,6 +57,14 @@ pub fn build(state: AppState) -> Router {
             "/api/v1/notification-page/",
             get(|| async { Redirect::permanent("/notifications") }),
         )
+        // Payme wants a JSON-RPC error (-32300, HTTP 200) for any method but POST.
+        .route(
+            "/api/v1/payment/payme",
+            get(http::payments::payme_not_post)
+                .put(http::payments::payme_not_post)
+                .patch(http::payments::payme_not_post)
+                .delete(http::payments::payme_not_post),
+        )
         .route(
             "/api/v1/{*rest}",
             axum::routing::any(|| async { Error::NotFound }),
@@ -67,6 +76,7 @@ pub fn build(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let context_state = state.clone();
     let web = Router::new()
+        .merge(crate::sandbox::router())
         .leptos_routes_with_context(
             &state,
             routes,

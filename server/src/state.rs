@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use app::domain::{auth::Tokens, password::Hasher};
+use app::domain::{auth::Tokens, password::Hasher, payments::Settings};
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 
-use crate::{config::ServeConfig, live::Feed, ratelimit::RateLimiter};
+use crate::{click_api::ClickApi, sandbox::Gateway, config::ServeConfig, live::Feed, ratelimit::RateLimiter};
 
 /// Cheap to clone: everything inside is shared.
 #[derive(Clone, FromRef)]
@@ -20,4 +20,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     pub feed: Feed,
     pub config: Arc<ServeConfig>,
+    pub payments: Arc<Settings>,
+    pub click_api: ClickApi,
+    /// The gateway sandbox, aimed at this server's own address (set when it is bound, if enabled).
+    pub sandbox: Option<Gateway>,
 }

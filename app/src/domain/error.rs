@@ -52,6 +52,9 @@ pub enum Error {
     /// 429 `throttled`, with `Retry-After`.
     #[error("Request was throttled. Try again in {retry_after} seconds.")]
     Throttled { retry_after: u64 },
+    /// 502 `bad_gateway`: an outside service we depend on (a payment provider's API) failed or did not answer.
+    #[error("{0}")]
+    BadGateway(String),
     /// 503 `unavailable`: a dependency is down.
     #[error("The service is temporarily unavailable.")]
     Unavailable,
@@ -84,6 +87,7 @@ impl Error {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -104,6 +108,7 @@ impl Error {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Throttled { .. } => "throttled",
+            Self::BadGateway(_) => "bad_gateway",
             Self::Unavailable => "unavailable",
             Self::Database(_) | Self::Internal(_) => "server_error",
         }

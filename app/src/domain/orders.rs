@@ -375,10 +375,9 @@ pub async fn transition(
         Transition::Forbidden => return Err(Error::PermissionDenied),
         Transition::Allowed => {}
     }
-    if to == OrderStatus::Canceled
-        && order.status == OrderStatus::Pending
-        && party != Party::Payment
-    {
+    // A payment in progress reserves a pending order (PAYMENTS.md): only the payment itself may move it (to paid,
+    // or back through a refund), so nobody cancels it or takes cash for it meanwhile.
+    if order.status == OrderStatus::Pending && party != Party::Payment {
         let reserved = sqlx::query_scalar!(
             r#"select exists (select 1 from transactions where order_id = $1 and status = 'processing') as "r!""#,
             order.id
@@ -387,7 +386,7 @@ pub async fn transition(
         .await?;
         if reserved {
             return Err(Error::Conflict(
-                "A payment in progress reserves this order; it cannot be canceled now.".to_owned(),
+                "A payment in progress reserves this order; it cannot change status now.".to_owned(),
             ));
         }
     }

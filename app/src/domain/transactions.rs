@@ -139,3 +139,52 @@ pub async fn get(db: &PgPool, actor: &Actor, id: i64) -> Result<Transaction> {
     .ok_or(Error::NotFound)?
     .try_into()
 }
+
+/// What a fiscal receipt needs: the confirmed Click payment's id at Click, and the receipt URL if already fetched.
+pub struct ReceiptTarget {
+    pub transaction_id: i64,
+    /// Click's payment id (`click_paydoc_id`), the key of its merchant API.
+    pub click_payment_id: i64,
+    pub stored_url: Option<String>,
+}
+
+/// The receipt target of a transaction the caller may see (clients their own, admins all). Only a confirmed Click
+/// payment has a fiscal receipt: 409 otherwise.
+pub async fn receipt_target(db: &PgPool, actor: &Actor, id: i64) -> Result<ReceiptTarget> {
+    require_reader(actor)?;
+    let row = sqlx::query!(
+        r#"
+        select t.id, t.provider, t.status, t.click_paydoc_id, t.receipt_url
+        from transactions t join orders o on o.id = t.order_id
+        where t.id = $1 and ($3 or o.client_id = $2)
+        "#,
+        id,
+        actor.id,
+        actor.is_admin()
+    )
+    .fetch_optional(db)
+    .await?
+    .ok_or(Error::NotFound)?;
+    match (row.provider.as_str(), row.status.as_str(), row.click_paydoc_id) {
+        ("click", "confirmed", Some(click_payment_id)) => Ok(ReceiptTarget {
+            transaction_id: row.id,
+            click_payment_id,
+            stored_url: row.receipt_url,
+        }),
+        _ => Err(Error::Conflict(
+            "Only a confirmed Click payment has a fiscal receipt.".to_owned(),
+        )),
+    }
+}
+
+/// Keeps a fetched receipt URL, so later asks do not call Click again.
+pub async fn save_receipt(db: &PgPool, id: i64, url: &str) -> Result<()> {
+    sqlx::query!(
+        r#"update transactions set receipt_url = $2 where id = $1"#,
+        id,
+        url
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -1,12 +1,12 @@
-//! Payment transactions, read side.
+//! Payment transactions, read side, and the fiscal receipt of a confirmed Click payment.
 
 use app::{
     domain::{
-        Result,
+        Error, Result,
         page::PageParams,
         transactions::{self, TransactionFilter},
     },
-    models::{ErrorBody, Page, Transaction},
+    models::{ErrorBody, FiscalReceipt, Page, Transaction},
 };
 use axum::extract::{OriginalUri, State};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_transactions))
         .routes(routes!(get_transaction))
+        .routes(routes!(get_receipt))
 }
 
 /// Payment attempts, newest first: admins all, clients those of their orders; workers are refused.
@@ -53,4 +54,38 @@ async fn get_transaction(
     transactions::get(&state.db, &actor, id)
         .await
         .map(axum::Json)
+}
+
+/// The fiscal receipt of a confirmed Click payment (the client's own, or any for an admin), fetched once from
+/// Click's merchant API and kept. 409 for any other transaction; 502 `bad_gateway` when Click cannot be reached.
+#[utoipa::path(get, path = "/transactions/{id}/receipt", tag = "payments", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "Success", body = FiscalReceipt), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 403, description = "The caller's role may not do this", body = ErrorBody),
+              (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody),
+              (status = 409, description = "Not a confirmed Click payment", body = ErrorBody),
+              (status = 502, description = "Click's merchant API failed or did not answer in time", body = ErrorBody)))]
+async fn get_receipt(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Id(id): Id,
+) -> Result<axum::Json<FiscalReceipt>> {
+    let target = transactions::receipt_target(&state.db, &actor, id).await?;
+    let qr_code_url = match target.stored_url {
+        Some(url) => url,
+        None => {
+            let click = state.payments.click.as_ref().ok_or_else(|| {
+                Error::Conflict("Click payments are not enabled on this server.".to_owned())
+            })?;
+            let url = state
+                .click_api
+                .receipt_url(click, target.click_payment_id)
+                .await?;
+            transactions::save_receipt(&state.db, target.transaction_id, &url).await?;
+            url
+        }
+    };
+    Ok(axum::Json(FiscalReceipt {
+        transaction_id: target.transaction_id,
+        qr_code_url,
+    }))
 }

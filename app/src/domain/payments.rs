@@ -1,0 +1,459 @@
+//! Payments through Payme and Click: the checkout link, the effects of a payment on its order, and the expiry of
+//! reservations, written once for both providers' webhooks ([`payme`], [`click`]), the REST API and the sandbox.
+//!
+//! The rules (PAYMENTS.md, decisions block):
+//! - a live Payme transaction (state 1) or a prepared Click attempt (status `processing`) *reserves* its order: no
+//!   transaction of the other provider may start, and nobody but a payment may move the order meanwhile;
+//! - a perform / a successful complete confirms the transaction and moves the order `pending → paid`;
+//! - a cancel before perform releases the order (it stays `pending`, payable again);
+//! - a cancel after perform (a Payme refund) cancels a `paid` order, and is refused once work started;
+//! - every change happens under the order's row lock, in one database transaction with its notifications.
+
+pub mod click;
+pub mod payme;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde_json::json;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use super::{
+    Actor, Error, Result,
+    feed::EventSink,
+    notifications::{self, NewEvent},
+    orders::{self, LockedOrder},
+};
+use crate::models::{
+    CreatePaymentInput, NotificationKind, OrderStatus, Party, PaymentCheckout, PaymentProvider,
+    Role, TransactionStatus,
+};
+
+/// Payme cancels a transaction that was not performed within 12 hours of its creation (PAYMENTS.md 1.8).
+pub const PAYME_TIMEOUT_MS: i64 = 43_200_000;
+
+/// The cancel reason of a timeout (Payme's reason 4; also used for stale Click preparations).
+pub const REASON_TIMEOUT: i32 = 4;
+
+/// The time as payments see it. Tests move it forward to cross the 12-hour timeout; production never does.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    /// Now, in milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> i64 {
+        Utc::now().timestamp_millis() + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Now, at millisecond precision (so a stored time reads back as the same number of milliseconds).
+    pub fn now(&self) -> DateTime<Utc> {
+        from_ms(self.now_ms())
+    }
+
+    /// Moves this clock (and every clone of it) forward.
+    pub fn advance(&self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Milliseconds of an optional time, `0` when unset (Payme's convention).
+fn ms(time: Option<DateTime<Utc>>) -> i64 {
+    time.map_or(0, |t| t.timestamp_millis())
+}
+
+/// The Payme cashbox.
+#[derive(Debug, Clone)]
+pub struct PaymeSettings {
+    pub merchant_id: String,
+    /// The cashbox key (Basic auth password of `Paycom`).
+    pub key: SecretString,
+    /// The key of Payme's test sandbox, accepted as well while set.
+    pub test_key: Option<SecretString>,
+    /// Payme's checkout page, e.g. `https://checkout.paycom.uz` (`https://test.paycom.uz` for tests).
+    pub checkout_url: String,
+}
+
+/// The Click service.
+#[derive(Debug, Clone)]
+pub struct ClickSettings {
+    pub service_id: i64,
+    pub merchant_id: i64,
+    pub merchant_user_id: i64,
+    pub secret_key: SecretString,
+    /// Click's pay page, e.g. `https://my.click.uz/services/pay`.
+    pub checkout_url: String,
+    /// How long a prepared attempt reserves its order without a complete.
+    pub prepare_ttl: Duration,
+}
+
+/// Everything payments need from configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub payme: Option<PaymeSettings>,
+    pub click: Option<ClickSettings>,
+    /// The public base URL (return links and sandbox links), without a trailing slash.
+    pub public_url: String,
+    /// Whether the built-in gateway sandbox is served (demo and tests; never in production).
+    pub sandbox: bool,
+    pub clock: Clock,
+}
+
+impl Settings {
+    fn enabled(&self, provider: PaymentProvider) -> bool {
+        match provider {
+            PaymentProvider::Payme => self.payme.is_some(),
+            PaymentProvider::Click => self.click.is_some(),
+        }
+    }
+
+    fn click_ttl_ms(&self) -> i64 {
+        self.click.as_ref().map_or(i64::MAX, |c| {
+            i64::try_from(c.prepare_ttl.as_millis()).unwrap_or(i64::MAX)
+        })
+    }
+}
+
+/// A transaction row as the webhooks need it.
+#[derive(Debug, Clone)]
+pub(crate) struct TxnRow {
+    pub id: i64,
+    pub order_id: i64,
+    pub provider: String,
+    pub amount: i64,
+    pub status: String,
+    pub provider_transaction_id: Option<String>,
+    pub state: i32,
+    pub reason: Option<i32>,
+    pub provider_time: Option<i64>,
+    pub reserved_at: Option<DateTime<Utc>>,
+    pub performed_at: Option<DateTime<Utc>>,
+    pub canceled_at: Option<DateTime<Utc>>,
+}
+
+impl TxnRow {
+    /// Whether this reservation has run out at `now_ms` (Payme: 12 h from Payme's `time`; Click: the prepare TTL).
+    fn expired(&self, settings: &Settings, now_ms: i64) -> bool {
+        if self.status != TransactionStatus::Processing.as_str() {
+            return false;
+        }
+        if self.provider == PaymentProvider::Payme.as_str() {
+            self.provider_time
+                .is_some_and(|t| now_ms - t > PAYME_TIMEOUT_MS)
+        } else {
+            ms(self.reserved_at).saturating_add(settings.click_ttl_ms()) < now_ms
+        }
+    }
+}
+
+/// Locks one transaction row (after its order's, always in that order).
+pub(crate) async fn lock_txn(tx: &mut Transaction<'_, Postgres>, id: i64) -> Result<TxnRow> {
+    Ok(sqlx::query_as!(
+        TxnRow,
+        r#"
+        select id, order_id, provider, amount, status, provider_transaction_id, state, reason, provider_time,
+               reserved_at, performed_at, canceled_at
+        from transactions where id = $1 for update
+        "#,
+        id
+    )
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// The transactions of an order that reserve or paid it (status `processing` or `confirmed`).
+async fn holding(db: impl sqlx::PgExecutor<'_>, order_id: i64) -> Result<Vec<TxnRow>> {
+    Ok(sqlx::query_as!(
+        TxnRow,
+        r#"
+        select id, order_id, provider, amount, status, provider_transaction_id, state, reason, provider_time,
+               reserved_at, performed_at, canceled_at
+        from transactions where order_id = $1 and status in ('processing', 'confirmed') order by id
+        "#,
+        order_id
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// The live holders of an order at `now_ms` (expired reservations do not count).
+async fn live_holders(
+    db: impl sqlx::PgExecutor<'_>,
+    settings: &Settings,
+    order_id: i64,
+) -> Result<Vec<TxnRow>> {
+    let now = settings.clock.now_ms();
+    Ok(holding(db, order_id)
+        .await?
+        .into_iter()
+        .filter(|t| !t.expired(settings, now))
+        .collect())
+}
+
+fn payment_data(txn: &TxnRow) -> serde_json::Value {
+    json!({ "transaction_id": txn.id, "provider": txn.provider, "amount": txn.amount })
+}
+
+/// Confirms a reserving transaction and moves its `pending` order to `paid`, with both events.
+async fn confirm(
+    tx: &mut Transaction<'_, Postgres>,
+    order: &LockedOrder,
+    txn: &TxnRow,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query!(
+        r#"update transactions set status = 'confirmed', state = 2, performed_at = $2 where id = $1"#,
+        txn.id,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    notifications::record(
+        tx,
+        NewEvent {
+            order_id: order.id,
+            kind: NotificationKind::PaymentConfirmed,
+            actor_id: None,
+            client_id: order.client_id,
+            worker_id: order.worker_id,
+            data: payment_data(txn),
+        },
+    )
+    .await?;
+    orders::transition(tx, order, OrderStatus::Paid, Party::Payment, None).await?;
+    Ok(())
+}
+
+/// Cancels a transaction: before perform (`state` -1, the order stays payable) or after it (`state` -2, a refund:
+/// a `paid` order is canceled). Records the events.
+async fn cancel(
+    tx: &mut Transaction<'_, Postgres>,
+    order: &LockedOrder,
+    txn: &TxnRow,
+    state: i32,
+    reason: Option<i32>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query!(
+        r#"update transactions set status = 'canceled', state = $2, reason = $3, canceled_at = $4 where id = $1"#,
+        txn.id,
+        state,
+        reason,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    let mut data = payment_data(txn);
+    data["reason"] = json!(reason);
+    data["refund"] = json!(state == -2);
+    notifications::record(
+        tx,
+        NewEvent {
+            order_id: order.id,
+            kind: NotificationKind::PaymentCanceled,
+            actor_id: None,
+            client_id: order.client_id,
+            worker_id: order.worker_id,
+            data,
+        },
+    )
+    .await?;
+    if state == -2 && order.status == OrderStatus::Paid {
+        orders::transition(tx, order, OrderStatus::Canceled, Party::Payment, None).await?;
+    }
+    Ok(())
+}
+
+/// Cancels the expired reservations of a locked order (reason 4), with their events. Returns how many.
+async fn release_expired(
+    tx: &mut Transaction<'_, Postgres>,
+    settings: &Settings,
+    order: &LockedOrder,
+) -> Result<usize> {
+    let now_ms = settings.clock.now_ms();
+    let mut released = 0;
+    for txn in holding(&mut **tx, order.id).await? {
+        if txn.expired(settings, now_ms) {
+            cancel(tx, order, &txn, -1, Some(REASON_TIMEOUT), from_ms(now_ms)).await?;
+            tracing::info!(
+                transaction.id = txn.id,
+                order.id = order.id,
+                "Payment {} for order {} timed out",
+                txn.id,
+                order.id
+            );
+            released += 1;
+        }
+    }
+    Ok(released)
+}
+
+/// Cancels every expired reservation (run periodically, so an abandoned payment does not hold its order).
+pub async fn sweep(db: &PgPool, events: &dyn EventSink, settings: &Settings) -> Result<usize> {
+    let now_ms = settings.clock.now_ms();
+    let click_before = from_ms(now_ms.saturating_sub(settings.click_ttl_ms()));
+    let orders = sqlx::query_scalar!(
+        r#"
+        select distinct order_id as "order_id!" from transactions
+        where status = 'processing'
+          and ((provider = 'payme' and provider_time < $1) or (provider = 'click' and reserved_at < $2))
+        limit 500
+        "#,
+        now_ms - PAYME_TIMEOUT_MS,
+        click_before
+    )
+    .fetch_all(db)
+    .await?;
+    let mut released = 0;
+    for order_id in orders {
+        let mut tx = db.begin().await?;
+        let order = orders::lock(&mut tx, None, order_id).await?;
+        released += release_expired(&mut tx, settings, &order).await?;
+        tx.commit().await?;
+    }
+    if released > 0 {
+        events.committed();
+    }
+    Ok(released)
+}
+
+/// `POST /api/v1/payments`: the order's client starts paying for a `pending` order. Returns a transaction in
+/// `waiting` (reused while one is open for the same provider) with the provider's checkout link and, in a demo,
+/// the sandbox's.
+pub async fn checkout(
+    db: &PgPool,
+    events: &dyn EventSink,
+    settings: &Settings,
+    actor: &Actor,
+    input: CreatePaymentInput,
+) -> Result<PaymentCheckout> {
+    actor.require(Role::Client)?;
+    if !settings.enabled(input.provider) {
+        return Err(Error::field(
+            "provider",
+            "This payment provider is not enabled on this server.",
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let order = orders::lock(&mut tx, Some(actor), input.order_id).await?;
+    let released = release_expired(&mut tx, settings, &order).await?;
+    if order.status != OrderStatus::Pending {
+        return Err(Error::Conflict(format!(
+            "Only a pending order can be paid; this one is {}.",
+            order.status.label()
+        )));
+    }
+    if !holding(&mut *tx, order.id).await?.is_empty() {
+        if released > 0 {
+            tx.commit().await?;
+            events.committed();
+        }
+        return Err(Error::Conflict(
+            "A payment for this order is already in progress.".to_owned(),
+        ));
+    }
+    let provider = input.provider.as_str();
+    let existing = sqlx::query_scalar!(
+        r#"select id from transactions where order_id = $1 and provider = $2 and status = 'waiting' order by id desc limit 1"#,
+        order.id,
+        provider
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let transaction_id = match existing {
+        Some(id) => id,
+        None => {
+            sqlx::query_scalar!(
+                r#"insert into transactions (order_id, provider, amount) values ($1, $2, $3) returning id"#,
+                order.id,
+                provider,
+                order.price
+            )
+            .fetch_one(&mut *tx)
+            .await?
+        }
+    };
+    tx.commit().await?;
+    if released > 0 {
+        events.committed();
+    }
+    let return_url = format!("{}/orders/{}", settings.public_url, order.id);
+    let payment_url = match input.provider {
+        PaymentProvider::Payme => {
+            let payme = settings.payme.as_ref().ok_or(Error::NotFound)?;
+            payme_checkout_url(payme, order.id, order.price, &return_url)
+        }
+        PaymentProvider::Click => {
+            let click = settings.click.as_ref().ok_or(Error::NotFound)?;
+            click_checkout_url(click, order.id, order.price, &return_url)
+        }
+    };
+    let sandbox_url = settings
+        .sandbox
+        .then(|| format!("{}/sandbox/{provider}/{}", settings.public_url, order.id));
+    Ok(PaymentCheckout {
+        transaction_id,
+        payment_url,
+        sandbox_url,
+    })
+}
+
+/// Payme's checkout link: its base URL and base64 of `m=<merchant>;ac.order_id=<order>;a=<tiyin>;c=<return url>`.
+pub fn payme_checkout_url(
+    payme: &PaymeSettings,
+    order_id: i64,
+    amount: i64,
+    return_url: &str,
+) -> String {
+    let params = format!(
+        "m={};ac.order_id={order_id};a={amount};c={return_url}",
+        payme.merchant_id
+    );
+    format!(
+        "{}/{}",
+        payme.checkout_url.trim_end_matches('/'),
+        base64::engine::general_purpose::STANDARD.encode(params)
+    )
+}
+
+/// Click's pay link: `services/pay?service_id=…&merchant_id=…&amount=<so'm>&transaction_param=<order>&return_url=…`.
+pub fn click_checkout_url(
+    click: &ClickSettings,
+    order_id: i64,
+    amount: i64,
+    return_url: &str,
+) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("service_id", &click.service_id.to_string())
+        .append_pair("merchant_id", &click.merchant_id.to_string())
+        .append_pair("amount", &click::format_sum(amount))
+        .append_pair("transaction_param", &order_id.to_string())
+        .append_pair("return_url", return_url)
+        .finish();
+    format!("{}?{query}", click.checkout_url)
+}
+
+/// Compares two secrets in constant time (for equal lengths; a length mismatch is not secret).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq as _;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}

@@ -1,0 +1,515 @@
+//! Click's SHOP API (Prepare and Complete on one URL, form-encoded), merchant side, as PAYMENTS.md section 2
+//! specifies: the MD5 signature over the raw fields as received, so'm parsed exactly into tiyin, and the checks in
+//! the order of section 2.6 (which passes Click's official test matrix, section 2.8).
+
+use std::collections::BTreeMap;
+
+use md5::{Digest as _, Md5};
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::{
+    Settings, TxnRow, cancel, confirm, constant_time_eq,
+    live_holders, lock_txn, release_expired,
+};
+use crate::{
+    domain::{Error, feed::EventSink, orders},
+    models::OrderStatus,
+};
+
+/// Click's error codes with their `error_note` texts (PAYMENTS.md 2.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    Success,
+    SignFailed,
+    IncorrectAmount,
+    ActionNotFound,
+    AlreadyPaid,
+    UserNotFound,
+    TransactionNotFound,
+    UpdateFailed,
+    BadRequest,
+    Cancelled,
+}
+
+impl Code {
+    /// The numeric `error`.
+    pub fn error(self) -> i32 {
+        match self {
+            Self::Success => 0,
+            Self::SignFailed => -1,
+            Self::IncorrectAmount => -2,
+            Self::ActionNotFound => -3,
+            Self::AlreadyPaid => -4,
+            Self::UserNotFound => -5,
+            Self::TransactionNotFound => -6,
+            Self::UpdateFailed => -7,
+            Self::BadRequest => -8,
+            Self::Cancelled => -9,
+        }
+    }
+
+    /// The `error_note`.
+    pub fn note(self) -> &'static str {
+        match self {
+            Self::Success => "Success",
+            Self::SignFailed => "SIGN CHECK FAILED!",
+            Self::IncorrectAmount => "Incorrect parameter amount",
+            Self::ActionNotFound => "Action not found",
+            Self::AlreadyPaid => "Already paid",
+            Self::UserNotFound => "User does not exist",
+            Self::TransactionNotFound => "Transaction does not exist",
+            Self::UpdateFailed => "Failed to update user",
+            Self::BadRequest => "Error in request from click",
+            Self::Cancelled => "Transaction cancelled",
+        }
+    }
+}
+
+impl From<Error> for Code {
+    fn from(error: Error) -> Self {
+        tracing::error!(error = %error, "Click request failed");
+        Self::UpdateFailed
+    }
+}
+
+impl From<sqlx::Error> for Code {
+    fn from(error: sqlx::Error) -> Self {
+        Error::from(error).into()
+    }
+}
+
+/// Formats tiyin as Click's so'm with two decimals (`500000` → `"5000.00"`).
+pub fn format_sum(tiyin: i64) -> String {
+    format!("{}.{:02}", tiyin / 100, (tiyin % 100).abs())
+}
+
+/// Parses Click's so'm amount exactly into tiyin: `"5000"`, `"5000.5"`, `"5000.00"` (extra decimals only if
+/// zero). `None` for anything else (no floats anywhere).
+pub fn parse_sum(raw: &str) -> Option<i64> {
+    let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
+    if whole.is_empty()
+        || whole.len() > 15
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+        || (raw.contains('.') && fraction.is_empty())
+    {
+        return None;
+    }
+    let (cents, rest) = fraction.split_at(fraction.len().min(2));
+    if rest.bytes().any(|b| b != b'0') {
+        return None;
+    }
+    let cents: i64 = format!("{cents:0<2}").parse().ok()?;
+    whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(cents)
+}
+
+/// The MD5 `sign_string` Click computes over the raw fields (`merchant_prepare_id` only in Complete).
+pub fn sign(
+    secret_key: &str,
+    fields: &BTreeMap<String, String>,
+    merchant_prepare_id: Option<&str>,
+) -> String {
+    let field = |name: &str| fields.get(name).map_or("", String::as_str);
+    let mut md5 = Md5::new();
+    for part in [
+        field("click_trans_id"),
+        field("service_id"),
+        secret_key,
+        field("merchant_trans_id"),
+        merchant_prepare_id.unwrap_or(""),
+        field("amount"),
+        field("action"),
+        field("sign_time"),
+    ] {
+        md5.update(part.as_bytes());
+    }
+    hex::encode(md5.finalize())
+}
+
+/// What the answer echoes besides the code.
+#[derive(Debug, Default)]
+struct Echo {
+    click_trans_id: Option<i64>,
+    merchant_trans_id: Option<String>,
+    merchant_prepare_id: Option<i64>,
+    merchant_confirm_id: Option<i64>,
+    complete: bool,
+}
+
+fn reply(echo: &Echo, code: Code) -> Value {
+    let mut body = json!({
+        "click_trans_id": echo.click_trans_id,
+        "merchant_trans_id": echo.merchant_trans_id,
+        "error": code.error(),
+        "error_note": code.note(),
+    });
+    if echo.complete {
+        body["merchant_confirm_id"] = json!(echo.merchant_confirm_id);
+        if let Some(prepare) = echo.merchant_prepare_id {
+            body["merchant_prepare_id"] = json!(prepare);
+        }
+    } else {
+        body["merchant_prepare_id"] = json!(echo.merchant_prepare_id);
+    }
+    body
+}
+
+const REQUIRED: [&str; 9] = [
+    "click_trans_id",
+    "service_id",
+    "click_paydoc_id",
+    "merchant_trans_id",
+    "amount",
+    "action",
+    "error",
+    "sign_time",
+    "sign_string",
+];
+
+/// A request whose fields are present, signed and well-formed.
+struct Request {
+    click_trans_id: i64,
+    click_paydoc_id: i64,
+    order_id: Option<i64>,
+    amount: i64,
+    error: i64,
+    merchant_prepare_id: Option<i64>,
+}
+
+/// Handles one Prepare or Complete request and returns the JSON body to answer with (always with HTTP 200).
+pub async fn handle(
+    db: &PgPool,
+    events: &dyn EventSink,
+    settings: &Settings,
+    body: &[u8],
+) -> Value {
+    let mut fields = BTreeMap::new();
+    let mut duplicate = false;
+    for (name, value) in form_urlencoded::parse(body) {
+        duplicate |= fields
+            .insert(name.into_owned(), value.into_owned())
+            .is_some();
+    }
+    let mut echo = Echo {
+        click_trans_id: fields.get("click_trans_id").and_then(|v| v.parse().ok()),
+        merchant_trans_id: fields.get("merchant_trans_id").cloned(),
+        complete: fields.get("action").is_some_and(|a| a == "1"),
+        ..Echo::default()
+    };
+    let request = match check(settings, &fields, duplicate) {
+        Ok(request) => request,
+        Err(code) => return reply(&echo, code),
+    };
+    echo.merchant_prepare_id = request.merchant_prepare_id;
+    let shop = Shop {
+        db,
+        events,
+        settings,
+    };
+    let code = if echo.complete {
+        shop.complete(&request, &mut echo).await
+    } else {
+        shop.prepare(&request, &mut echo).await
+    };
+    reply(&echo, code.unwrap_or_else(|code| code))
+}
+
+/// Steps 1–4 of PAYMENTS.md 2.6 and the parsing of the fields: presence (-8), signature (-1), action (-3),
+/// service (-8), well-formed numbers (-8).
+fn check(
+    settings: &Settings,
+    fields: &BTreeMap<String, String>,
+    duplicate: bool,
+) -> Result<Request, Code> {
+    let complete = fields.get("action").is_some_and(|a| a == "1");
+    if duplicate
+        || REQUIRED.iter().any(|f| fields.get(*f).is_none_or(String::is_empty))
+        || (complete && fields.get("merchant_prepare_id").is_none_or(String::is_empty))
+    {
+        return Err(Code::BadRequest);
+    }
+    let click = settings.click.as_ref().ok_or(Code::SignFailed)?;
+    let prepare_id = complete
+        .then(|| fields.get("merchant_prepare_id").map(String::as_str))
+        .flatten();
+    let expected = sign(click.secret_key.expose_secret(), fields, prepare_id);
+    let given = fields["sign_string"].to_ascii_lowercase();
+    if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
+        return Err(Code::SignFailed);
+    }
+    if !matches!(fields["action"].as_str(), "0" | "1") {
+        return Err(Code::ActionNotFound);
+    }
+    let number = |name: &str| fields.get(name).and_then(|v| v.parse::<i64>().ok());
+    if number("service_id") != Some(click.service_id) {
+        return Err(Code::BadRequest);
+    }
+    let order_id = fields["merchant_trans_id"]
+        .parse::<i64>()
+        .ok()
+        .filter(|&id| id > 0);
+    Ok(Request {
+        click_trans_id: number("click_trans_id").ok_or(Code::BadRequest)?,
+        click_paydoc_id: number("click_paydoc_id").ok_or(Code::BadRequest)?,
+        order_id,
+        amount: parse_sum(&fields["amount"]).ok_or(Code::BadRequest)?,
+        error: number("error").ok_or(Code::BadRequest)?,
+        merchant_prepare_id: if complete {
+            Some(number("merchant_prepare_id").ok_or(Code::BadRequest)?)
+        } else {
+            None
+        },
+    })
+}
+
+struct Shop<'a> {
+    db: &'a PgPool,
+    events: &'a dyn EventSink,
+    settings: &'a Settings,
+}
+
+impl Shop<'_> {
+    /// Prepare: reserve the order for this attempt (PAYMENTS.md 2.6, steps 5–11).
+    async fn prepare(&self, request: &Request, echo: &mut Echo) -> Result<Code, Code> {
+        let order_id = request.order_id.ok_or(Code::UserNotFound)?;
+        let mut tx = self.db.begin().await?;
+        let order = match orders::lock(&mut tx, None, order_id).await {
+            Ok(order) => order,
+            Err(Error::NotFound) => return Err(Code::UserNotFound),
+            Err(e) => return Err(e.into()),
+        };
+        if request.error < 0 {
+            return Err(Code::Cancelled);
+        }
+        let attempt = request.click_trans_id.to_string();
+        let existing = sqlx::query!(
+            r#"select id, status from transactions where provider = 'click' and provider_transaction_id = $1"#,
+            attempt
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(existing) = existing {
+            if existing.status == "confirmed" {
+                return Err(Code::AlreadyPaid);
+            }
+            echo.merchant_prepare_id = Some(existing.id);
+            return match existing.status.as_str() {
+                "processing" => Ok(Code::Success),
+                _ => Err(Code::Cancelled),
+            };
+        }
+        let released = release_expired(&mut tx, self.settings, &order).await?;
+        let outcome = self.reserve(&mut tx, &order, request, &attempt).await;
+        if outcome.is_ok() || released > 0 {
+            tx.commit().await?;
+            self.events.committed();
+        }
+        echo.merchant_prepare_id = Some(outcome?);
+        Ok(Code::Success)
+    }
+
+    async fn reserve(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        order: &orders::LockedOrder,
+        request: &Request,
+        attempt: &str,
+    ) -> Result<i64, Code> {
+        match order.status {
+            OrderStatus::Pending => {}
+            OrderStatus::Canceled => return Err(Code::Cancelled),
+            OrderStatus::Paid | OrderStatus::InProcess | OrderStatus::Completed => {
+                return Err(Code::AlreadyPaid);
+            }
+        }
+        if request.amount != order.price {
+            return Err(Code::IncorrectAmount);
+        }
+        // Several prepared Click attempts may coexist; a live Payme transaction reserves the order for itself.
+        let holders = live_holders(&mut **tx, self.settings, order.id).await?;
+        if holders.iter().any(|t| t.status == "confirmed") {
+            return Err(Code::AlreadyPaid);
+        }
+        if holders.iter().any(|t| t.provider != "click") {
+            return Err(Code::Cancelled);
+        }
+        let now = self.settings.clock.now();
+        let id = sqlx::query_scalar!(
+            r#"
+            with adopted as (
+                update transactions set status = 'processing', state = 1, provider_transaction_id = $2,
+                       click_paydoc_id = $3, reserved_at = $4
+                where id = (select id from transactions
+                            where order_id = $1 and provider = 'click' and status = 'waiting'
+                            order by id desc limit 1)
+                returning id
+            ), inserted as (
+                insert into transactions (order_id, provider, amount, status, state, provider_transaction_id,
+                                          click_paydoc_id, reserved_at)
+                select $1, 'click', $5, 'processing', 1, $2, $3, $4 where not exists (select 1 from adopted)
+                returning id
+            )
+            select id as "id!" from adopted union all select id from inserted
+            "#,
+            order.id,
+            attempt,
+            request.click_paydoc_id,
+            now,
+            request.amount
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        tracing::info!(
+            transaction.id = id,
+            order.id = order.id,
+            "Click prepared transaction {id} for order {}",
+            order.id
+        );
+        Ok(id)
+    }
+
+    /// Complete: confirm or cancel a prepared attempt (PAYMENTS.md 2.6, Complete steps 4–10).
+    async fn complete(&self, request: &Request, echo: &mut Echo) -> Result<Code, Code> {
+        let prepare_id = request
+            .merchant_prepare_id
+            .ok_or(Code::TransactionNotFound)?;
+        let attempt = request.click_trans_id.to_string();
+        let found = sqlx::query!(
+            r#"
+            select order_id from transactions
+            where id = $1 and provider = 'click' and provider_transaction_id = $2 and order_id = $3
+            "#,
+            prepare_id,
+            attempt,
+            request.order_id
+        )
+        .fetch_optional(self.db)
+        .await?
+        .ok_or(Code::TransactionNotFound)?;
+        let mut tx = self.db.begin().await?;
+        let order = orders::lock(&mut tx, None, found.order_id).await?;
+        let txn = lock_txn(&mut tx, prepare_id).await?;
+        if txn.status == "confirmed" {
+            echo.merchant_confirm_id = Some(txn.id);
+        }
+        if request.error < 0 {
+            return self.click_canceled(tx, &order, &txn, request.error).await;
+        }
+        match txn.status.as_str() {
+            "confirmed" => return Err(Code::AlreadyPaid),
+            "canceled" => return Err(Code::Cancelled),
+            _ => {}
+        }
+        if txn.expired(self.settings, self.settings.clock.now_ms()) {
+            release_expired(&mut tx, self.settings, &order).await?;
+            tx.commit().await?;
+            self.events.committed();
+            return Err(Code::Cancelled);
+        }
+        if request.amount != txn.amount {
+            return Err(Code::IncorrectAmount);
+        }
+        match order.status {
+            OrderStatus::Pending => {}
+            OrderStatus::Canceled => return Err(Code::Cancelled),
+            _ => return Err(Code::AlreadyPaid),
+        }
+        confirm(&mut tx, &order, &txn, self.settings.clock.now()).await?;
+        tx.commit().await?;
+        self.events.committed();
+        echo.merchant_confirm_id = Some(txn.id);
+        tracing::info!(
+            transaction.id = txn.id,
+            order.id = order.id,
+            "Click confirmed transaction {}: order {} is paid",
+            txn.id,
+            order.id
+        );
+        Ok(Code::Success)
+    }
+
+    /// Click reports a failure or cancellation (`error < 0`): cancel a prepared attempt and answer -9.
+    async fn click_canceled(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        order: &orders::LockedOrder,
+        txn: &TxnRow,
+        click_error: i64,
+    ) -> Result<Code, Code> {
+        match txn.status.as_str() {
+            "processing" => {
+                let reason = i32::try_from(click_error).unwrap_or(i32::MIN);
+                cancel(&mut tx, order, txn, -1, Some(reason), self.settings.clock.now()).await?;
+                tx.commit().await?;
+                self.events.committed();
+                tracing::info!(
+                    transaction.id = txn.id,
+                    order.id = order.id,
+                    "Click canceled transaction {} (error {click_error})",
+                    txn.id
+                );
+            }
+            "confirmed" => {
+                // PAYMENTS.md 2.6: answered -9 and flagged for manual review; the payment stays confirmed.
+                metrics_alert();
+                tracing::warn!(
+                    transaction.id = txn.id,
+                    order.id = order.id,
+                    click.error = click_error,
+                    "Click reported error {click_error} on confirmed transaction {}: needs manual review",
+                    txn.id
+                );
+            }
+            _ => {}
+        }
+        Err(Code::Cancelled)
+    }
+}
+
+/// Counted on `/metrics` as `task_click_cancel_after_confirm_total`, for an alert.
+fn metrics_alert() {
+    metrics::counter!("task_click_cancel_after_confirm_total").increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_parse_exactly_into_tiyin() {
+        assert_eq!(parse_sum("5000"), Some(500_000));
+        assert_eq!(parse_sum("5000.00"), Some(500_000));
+        assert_eq!(parse_sum("1000.5"), Some(100_050));
+        assert_eq!(parse_sum("0.01"), Some(1));
+        assert_eq!(parse_sum("12.340"), Some(1234));
+        for bad in ["", ".5", "5.", "5.001", "-5", "5e3", "1,000.00", " 5", "5.0.0", "9999999999999999"] {
+            assert_eq!(parse_sum(bad), None, "{bad:?}");
+        }
+        assert_eq!(format_sum(500_000), "5000.00");
+        assert_eq!(format_sum(100_050), "1000.50");
+    }
+
+    #[test]
+    fn signatures_match_the_worked_examples_of_the_spec() {
+        let fields: BTreeMap<String, String> = [
+            ("click_trans_id", "2000000001"),
+            ("service_id", "12345"),
+            ("merchant_trans_id", "1003"),
+            ("amount", "5000.00"),
+            ("action", "0"),
+            ("sign_time", "2025-01-15 10:00:00"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(sign("SECRETKEY", &fields, None), "ec2ed122d152626f37596d9d5e93bbbf");
+        let mut complete = fields.clone();
+        complete.insert("action".to_owned(), "1".to_owned());
+        assert_eq!(sign("SECRETKEY", &complete, Some("1")), "9d15778b0ef4c7e1bbae79ad4d0cf406");
+        let mut whole = fields;
+        whole.insert("amount".to_owned(), "5000".to_owned());
+        assert_eq!(sign("SECRETKEY", &whole, None), "4b717d66e4d7c1418f212b801581126b");
+    }
+}

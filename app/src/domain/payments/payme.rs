@@ -1,0 +1,604 @@
+//! Payme's Merchant API (JSON-RPC over HTTP POST), merchant side, as PAYMENTS.md section 1 specifies.
+//!
+//! Every answer is HTTP 200 with `{"jsonrpc":"2.0","id":…,"result"|"error":…}`; the request's `id` is echoed as
+//! sent. Repeated Create, Perform and Cancel calls answer exactly as the first did and change nothing, also when
+//! they arrive concurrently: each runs under its order's row lock and re-reads the transaction inside it.
+
+use base64::Engine as _;
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::{
+    PAYME_TIMEOUT_MS, Settings, TxnRow, cancel, confirm, constant_time_eq, live_holders, lock_txn, ms,
+    release_expired,
+};
+use crate::{
+    domain::{Error, feed::EventSink, orders},
+    models::OrderStatus,
+};
+
+/// A Payme error: its code, localized message and `data`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub code: i32,
+    pub message: [&'static str; 3],
+    pub data: Option<String>,
+}
+
+impl Fault {
+    fn new(code: i32, message: [&'static str; 3]) -> Self {
+        Self {
+            code,
+            message,
+            data: None,
+        }
+    }
+
+    fn with_data(mut self, data: impl Into<String>) -> Self {
+        self.data = Some(data.into());
+        self
+    }
+
+    /// -32300: the HTTP method is not POST.
+    pub fn not_post() -> Self {
+        Self::new(
+            -32300,
+            [
+                "Метод запроса должен быть POST",
+                "So‘rov usuli POST bo‘lishi kerak",
+                "Request method must be POST",
+            ],
+        )
+    }
+
+    /// -32700: the body is not JSON.
+    pub fn parse_error() -> Self {
+        Self::new(
+            -32700,
+            [
+                "Ошибка при разборе JSON",
+                "JSON ni tahlil qilishda xatolik",
+                "Error parsing JSON",
+            ],
+        )
+    }
+
+    fn invalid_request(field: &str) -> Self {
+        Self::new(
+            -32600,
+            [
+                "Некорректные поля запроса",
+                "So‘rovdagi maydonlar noto‘g‘ri",
+                "Invalid RPC fields",
+            ],
+        )
+        .with_data(field)
+    }
+
+    fn method_not_found(method: &str) -> Self {
+        Self::new(
+            -32601,
+            [
+                "Запрашиваемый метод не найден.",
+                "Metod topilmadi.",
+                "Method not found.",
+            ],
+        )
+        .with_data(method)
+    }
+
+    fn insufficient_privilege() -> Self {
+        Self::new(
+            -32504,
+            [
+                "Недостаточно привилегий для выполнения метода",
+                "Amalni bajarish uchun huquqlar yetarli emas",
+                "Insufficient privilege to perform this method.",
+            ],
+        )
+    }
+
+    fn internal() -> Self {
+        Self::new(
+            -32400,
+            [
+                "Внутренняя ошибка сервиса.",
+                "Tizimda xatolik yuzaga keldi.",
+                "Internal service error.",
+            ],
+        )
+    }
+
+    fn incorrect_amount() -> Self {
+        Self::new(
+            -31001,
+            ["Неверная сумма", "Noto'g'ri summa", "Incorrect amount"],
+        )
+    }
+
+    fn transaction_not_found() -> Self {
+        Self::new(
+            -31003,
+            [
+                "Транзакция не найдена",
+                "Tranzaksiya topilmadi",
+                "Transaction not found.",
+            ],
+        )
+    }
+
+    fn cannot_cancel() -> Self {
+        Self::new(
+            -31007,
+            [
+                "Заказ выполнен. Невозможно отменить транзакцию. Товар или услуга предоставлена покупателю в полном объеме.",
+                "Tranzaksiyani bekor qilib bo‘lmaydi — xizmat ko‘rsatilgan",
+                "Could not cancel transaction. Order is delivered/Service is completed.",
+            ],
+        )
+    }
+
+    fn cannot_perform() -> Self {
+        Self::new(
+            -31008,
+            [
+                "Невозможно выполнить операцию",
+                "Amalni bajarib bo‘lmaydi",
+                "Unable to perform operation",
+            ],
+        )
+    }
+
+    fn bad_order() -> Self {
+        Self::new(
+            -31050,
+            [
+                "Неверный код заказа.",
+                "Harid kodida xatolik.",
+                "Incorrect order code.",
+            ],
+        )
+        .with_data("order_id")
+    }
+
+    fn to_json(&self) -> Value {
+        let [ru, uz, en] = self.message;
+        json!({ "code": self.code, "message": { "ru": ru, "uz": uz, "en": en }, "data": self.data })
+    }
+}
+
+impl From<Error> for Fault {
+    fn from(error: Error) -> Self {
+        tracing::error!(error = %error, "Payme request failed");
+        Self::internal()
+    }
+}
+
+impl From<sqlx::Error> for Fault {
+    fn from(error: sqlx::Error) -> Self {
+        Error::from(error).into()
+    }
+}
+
+type Outcome = Result<Value, Fault>;
+
+/// A JSON-RPC answer.
+pub fn answer(id: &Value, outcome: Outcome) -> Value {
+    match outcome {
+        Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+        Err(fault) => json!({ "jsonrpc": "2.0", "id": id, "error": fault.to_json() }),
+    }
+}
+
+/// Whether `authorization` is `Basic base64("Paycom:" + key)` for the cashbox key or the test key.
+fn authorized(settings: &Settings, authorization: Option<&str>) -> bool {
+    let Some(payme) = &settings.payme else {
+        return false;
+    };
+    let Some((scheme, token)) = authorization.map(str::trim).and_then(|h| h.split_once(' ')) else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token.trim()) else {
+        return false;
+    };
+    let Some(password) = decoded.strip_prefix(b"Paycom:") else {
+        return false;
+    };
+    let mut ok = constant_time_eq(password, payme.key.expose_secret().as_bytes());
+    if let Some(test_key) = &payme.test_key {
+        ok |= constant_time_eq(password, test_key.expose_secret().as_bytes());
+    }
+    ok
+}
+
+/// Handles one Merchant API request and returns the JSON body to answer with (always with HTTP 200).
+pub async fn handle(
+    db: &PgPool,
+    events: &dyn EventSink,
+    settings: &Settings,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Value {
+    let parsed = serde_json::from_slice::<Value>(body);
+    let id = parsed
+        .as_ref()
+        .ok()
+        .and_then(|v| v.get("id"))
+        .filter(|id| id.is_number() || id.is_string())
+        .cloned()
+        .unwrap_or(Value::Null);
+    if !authorized(settings, authorization) {
+        return answer(&id, Err(Fault::insufficient_privilege()));
+    }
+    let Ok(request) = parsed else {
+        return answer(&Value::Null, Err(Fault::parse_error()));
+    };
+    let Some(request) = request.as_object() else {
+        return answer(&id, Err(Fault::invalid_request("request")));
+    };
+    if id.is_null() {
+        return answer(&id, Err(Fault::invalid_request("id")));
+    }
+    let Some(method) = request.get("method").and_then(Value::as_str) else {
+        return answer(&id, Err(Fault::invalid_request("method")));
+    };
+    let Some(params) = request.get("params").and_then(Value::as_object) else {
+        return answer(&id, Err(Fault::invalid_request("params")));
+    };
+    let payme = Payme {
+        db,
+        events,
+        settings,
+    };
+    let outcome = match method {
+        "CheckPerformTransaction" => payme.check_perform(params).await,
+        "CreateTransaction" => payme.create(params).await,
+        "PerformTransaction" => payme.perform(params).await,
+        "CancelTransaction" => payme.cancel(params).await,
+        "CheckTransaction" => payme.check(params).await,
+        "GetStatement" => payme.statement(params).await,
+        // Keys come from configuration, so Payme cannot change them: answered as an unknown method, one of the
+        // two answers PAYMENTS.md 1.5.7 allows.
+        other => Err(Fault::method_not_found(other)),
+    };
+    answer(&id, outcome)
+}
+
+type Params = serde_json::Map<String, Value>;
+
+/// A required integer parameter (`-32600` naming it otherwise).
+fn integer(params: &Params, name: &str) -> Result<i64, Fault> {
+    params
+        .get(name)
+        .and_then(Value::as_i64)
+        .ok_or_else(|| Fault::invalid_request(name))
+}
+
+/// Payme's transaction id: a non-empty string of at most 64 characters.
+fn payme_id(params: &Params) -> Result<&str, Fault> {
+    params
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty() && id.len() <= 64)
+        .ok_or_else(|| Fault::invalid_request("id"))
+}
+
+/// The amount in tiyin: a positive integer, `-31001` otherwise.
+fn amount(params: &Params) -> Result<i64, Fault> {
+    params
+        .get("amount")
+        .and_then(Value::as_i64)
+        .filter(|&a| a > 0)
+        .ok_or_else(Fault::incorrect_amount)
+}
+
+/// The order id of `account.order_id` (a string or a number), `-31050` otherwise.
+fn account_order(params: &Params) -> Result<i64, Fault> {
+    let value = params
+        .get("account")
+        .and_then(|a| a.get("order_id"))
+        .ok_or_else(Fault::bad_order)?;
+    let id = match value {
+        Value::String(s) if s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    };
+    id.filter(|&id| id > 0).ok_or_else(Fault::bad_order)
+}
+
+struct Payme<'a> {
+    db: &'a PgPool,
+    events: &'a dyn EventSink,
+    settings: &'a Settings,
+}
+
+impl Payme<'_> {
+    async fn find(&self, payme_id: &str) -> Result<Option<TxnRow>, Fault> {
+        Ok(sqlx::query_as!(
+            TxnRow,
+            r#"
+            select id, order_id, provider, amount, status, provider_transaction_id, state, reason, provider_time,
+                   reserved_at, performed_at, canceled_at
+            from transactions where provider = 'payme' and provider_transaction_id = $1
+            "#,
+            payme_id
+        )
+        .fetch_optional(self.db)
+        .await?)
+    }
+
+    /// Validates a payment of `amount` for the order of `account` (CheckPerformTransaction, CreateTransaction).
+    async fn validate(&self, order_id: i64, amount: i64) -> Result<(), Fault> {
+        let order = sqlx::query!(
+            r#"select status, price from orders where id = $1"#,
+            order_id
+        )
+        .fetch_optional(self.db)
+        .await?
+        .ok_or_else(Fault::bad_order)?;
+        if order.price != amount {
+            return Err(Fault::incorrect_amount());
+        }
+        if order.status != OrderStatus::Pending.as_str() {
+            return Err(Fault::cannot_perform());
+        }
+        Ok(())
+    }
+
+    async fn check_perform(&self, params: &Params) -> Outcome {
+        let order_id = account_order(params)?;
+        let amount = amount(params)?;
+        self.validate(order_id, amount).await?;
+        if !live_holders(self.db, self.settings, order_id)
+            .await?
+            .is_empty()
+        {
+            return Err(Fault::cannot_perform());
+        }
+        Ok(json!({ "allow": true }))
+    }
+
+    fn created(txn: &TxnRow) -> Value {
+        json!({ "create_time": ms(txn.reserved_at), "transaction": txn.id.to_string(), "state": txn.state })
+    }
+
+    /// The answer to a Create for an existing transaction, locked with its order.
+    async fn create_again(&self, found: &TxnRow) -> Outcome {
+        let mut tx = self.db.begin().await?;
+        let order = orders::lock(&mut tx, None, found.order_id).await?;
+        let txn = lock_txn(&mut tx, found.id).await?;
+        if txn.state != 1 {
+            return Err(Fault::cannot_perform());
+        }
+        if txn.expired(self.settings, self.settings.clock.now_ms()) {
+            release_expired(&mut tx, self.settings, &order).await?;
+            tx.commit().await?;
+            self.events.committed();
+            return Err(Fault::cannot_perform());
+        }
+        Ok(Self::created(&txn))
+    }
+
+    async fn create(&self, params: &Params) -> Outcome {
+        let payme_id = payme_id(params)?;
+        let time = integer(params, "time")?;
+        if let Some(found) = self.find(payme_id).await? {
+            return self.create_again(&found).await;
+        }
+        let order_id = account_order(params)?;
+        let amount = amount(params)?;
+        self.validate(order_id, amount).await?;
+
+        let now = self.settings.clock.now();
+        let mut tx = self.db.begin().await?;
+        let order = orders::lock(&mut tx, None, order_id).await?;
+        // A concurrent twin of this call may have created it while this one waited for the lock.
+        if let Some(found) = self.find(payme_id).await? {
+            drop(tx);
+            return self.create_again(&found).await;
+        }
+        let released = release_expired(&mut tx, self.settings, &order).await?;
+        let refuse = order.status != OrderStatus::Pending
+            || !live_holders(&mut *tx, self.settings, order.id)
+                .await?
+                .is_empty()
+            || now.timestamp_millis() - time > PAYME_TIMEOUT_MS;
+        if refuse {
+            if released > 0 {
+                tx.commit().await?;
+                self.events.committed();
+            }
+            return Err(Fault::cannot_perform());
+        }
+        // The checkout link's `waiting` transaction becomes this attempt; without one, a new row is the attempt.
+        let txn = sqlx::query_as!(
+            TxnRow,
+            r#"
+            with adopted as (
+                update transactions set status = 'processing', state = 1, provider_transaction_id = $2,
+                       provider_time = $3, reserved_at = $4
+                where id = (select id from transactions
+                            where order_id = $1 and provider = 'payme' and status = 'waiting'
+                            order by id desc limit 1)
+                returning *
+            ), inserted as (
+                insert into transactions (order_id, provider, amount, status, state, provider_transaction_id,
+                                          provider_time, reserved_at)
+                select $1, 'payme', $5, 'processing', 1, $2, $3, $4 where not exists (select 1 from adopted)
+                returning *
+            )
+            select id as "id!", order_id as "order_id!", provider as "provider!", amount as "amount!",
+                   status as "status!", provider_transaction_id, state as "state!", reason, provider_time,
+                   reserved_at, performed_at, canceled_at
+            from (select * from adopted union all select * from inserted) as t
+            "#,
+            order.id,
+            payme_id,
+            time,
+            now,
+            amount
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if released > 0 {
+            self.events.committed();
+        }
+        tracing::info!(
+            transaction.id = txn.id,
+            order.id = order.id,
+            "Payme reserved order {} with transaction {}",
+            order.id,
+            txn.id
+        );
+        Ok(Self::created(&txn))
+    }
+
+    async fn perform(&self, params: &Params) -> Outcome {
+        let payme_id = payme_id(params)?;
+        let found = self
+            .find(payme_id)
+            .await?
+            .ok_or_else(Fault::transaction_not_found)?;
+        let mut tx = self.db.begin().await?;
+        let order = orders::lock(&mut tx, None, found.order_id).await?;
+        let txn = lock_txn(&mut tx, found.id).await?;
+        let performed = |t: &TxnRow| {
+            json!({ "transaction": t.id.to_string(), "perform_time": ms(t.performed_at), "state": 2 })
+        };
+        match txn.state {
+            2 => Ok(performed(&txn)),
+            1 if txn.expired(self.settings, self.settings.clock.now_ms()) => {
+                release_expired(&mut tx, self.settings, &order).await?;
+                tx.commit().await?;
+                self.events.committed();
+                Err(Fault::cannot_perform())
+            }
+            1 if order.status == OrderStatus::Pending => {
+                let now = self.settings.clock.now();
+                confirm(&mut tx, &order, &txn, now).await?;
+                tx.commit().await?;
+                self.events.committed();
+                tracing::info!(
+                    transaction.id = txn.id,
+                    order.id = order.id,
+                    "Payme performed transaction {}: order {} is paid",
+                    txn.id,
+                    order.id
+                );
+                Ok(performed(&TxnRow {
+                    performed_at: Some(now),
+                    ..txn
+                }))
+            }
+            _ => Err(Fault::cannot_perform()),
+        }
+    }
+
+    async fn cancel(&self, params: &Params) -> Outcome {
+        let payme_id = payme_id(params)?;
+        let reason = params
+            .get("reason")
+            .and_then(Value::as_i64)
+            .and_then(|r| i32::try_from(r).ok())
+            .ok_or_else(|| Fault::invalid_request("reason"))?;
+        let found = self
+            .find(payme_id)
+            .await?
+            .ok_or_else(Fault::transaction_not_found)?;
+        let mut tx = self.db.begin().await?;
+        let order = orders::lock(&mut tx, None, found.order_id).await?;
+        let txn = lock_txn(&mut tx, found.id).await?;
+        let canceled = |t: &TxnRow, state: i32| {
+            json!({ "transaction": t.id.to_string(), "cancel_time": ms(t.canceled_at), "state": state })
+        };
+        let state = match txn.state {
+            -1 | -2 => return Ok(canceled(&txn, txn.state)),
+            1 => -1,
+            2 if matches!(
+                order.status,
+                OrderStatus::InProcess | OrderStatus::Completed
+            ) =>
+            {
+                return Err(Fault::cannot_cancel());
+            }
+            2 => -2,
+            _ => return Err(Fault::cannot_perform()),
+        };
+        let now = self.settings.clock.now();
+        cancel(&mut tx, &order, &txn, state, Some(reason), now).await?;
+        tx.commit().await?;
+        self.events.committed();
+        tracing::info!(
+            transaction.id = txn.id,
+            order.id = order.id,
+            "Payme canceled transaction {} (state {state}, reason {reason})",
+            txn.id
+        );
+        Ok(canceled(
+            &TxnRow {
+                canceled_at: Some(now),
+                ..txn
+            },
+            state,
+        ))
+    }
+
+    async fn check(&self, params: &Params) -> Outcome {
+        let payme_id = payme_id(params)?;
+        let txn = self
+            .find(payme_id)
+            .await?
+            .ok_or_else(Fault::transaction_not_found)?;
+        Ok(json!({
+            "create_time": ms(txn.reserved_at),
+            "perform_time": ms(txn.performed_at),
+            "cancel_time": ms(txn.canceled_at),
+            "transaction": txn.id.to_string(),
+            "state": txn.state,
+            "reason": txn.reason,
+        }))
+    }
+
+    async fn statement(&self, params: &Params) -> Outcome {
+        let from = integer(params, "from")?;
+        let to = integer(params, "to")?;
+        let rows = sqlx::query_as!(
+            TxnRow,
+            r#"
+            select id, order_id, provider, amount, status, provider_transaction_id, state, reason, provider_time,
+                   reserved_at, performed_at, canceled_at
+            from transactions
+            where provider = 'payme' and provider_time between $1 and $2 and reserved_at is not null
+            order by provider_time, id
+            "#,
+            from,
+            to
+        )
+        .fetch_all(self.db)
+        .await?;
+        let transactions: Vec<Value> = rows
+            .iter()
+            .map(|t| {
+                json!({
+                    "id": t.provider_transaction_id,
+                    "time": t.provider_time,
+                    "amount": t.amount,
+                    "account": { "order_id": t.order_id.to_string() },
+                    "create_time": ms(t.reserved_at),
+                    "perform_time": ms(t.performed_at),
+                    "cancel_time": ms(t.canceled_at),
+                    "transaction": t.id.to_string(),
+                    "state": t.state,
+                    "reason": t.reason,
+                    "receivers": null,
+                })
+            })
+            .collect();
+        Ok(json!({ "transactions": transactions }))
+    }
+}

@@ -1,0 +1,79 @@
+//! Click's merchant API (the calls *we* make to Click): today only the fiscal receipt of a confirmed payment.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use app::domain::{Error, Result, payments::ClickSettings};
+use secrecy::ExposeSecret as _;
+use sha1::{Digest as _, Sha1};
+
+/// A client of `https://api.click.uz/v2/merchant` (the base URL is configuration, so tests use a local mock).
+#[derive(Clone)]
+pub struct ClickApi {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl ClickApi {
+    /// A client with `timeout` for each call.
+    pub fn new(base_url: &str, timeout: Duration) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                .build()?,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The `Auth` header: `<merchant_user_id>:<sha1(timestamp + secret_key)>:<timestamp>`.
+    pub fn auth_header(click: &ClickSettings, timestamp: u64) -> String {
+        let digest = Sha1::digest(format!("{timestamp}{}", click.secret_key.expose_secret()));
+        format!("{}:{}:{timestamp}", click.merchant_user_id, hex::encode(digest))
+    }
+
+    /// `GET /payment/ofd_data/{service_id}/{payment_id}`: the fiscal receipt's QR URL of a confirmed payment.
+    pub async fn receipt_url(&self, click: &ClickSettings, payment_id: i64) -> Result<String> {
+        let unavailable =
+            |why: &str| Error::BadGateway(format!("Click's merchant API {why}; try again later."));
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let url = format!(
+            "{}/payment/ofd_data/{}/{payment_id}",
+            self.base_url, click.service_id
+        );
+        let response = self
+            .http
+            .get(&url)
+            .header("Accept", "application/json")
+            .header("Auth", Self::auth_header(click, timestamp))
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "Click merchant API unreachable");
+                if e.is_timeout() {
+                    unavailable("did not answer in time")
+                } else {
+                    unavailable("is unreachable")
+                }
+            })?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.map_err(|e| {
+            tracing::warn!(error = %e, %status, "Click merchant API sent no JSON");
+            unavailable("gave an unreadable answer")
+        })?;
+        if let Some(url) = body.get("qrCodeURL").and_then(serde_json::Value::as_str) {
+            if status.is_success() && url.starts_with("http") {
+                return Ok(url.to_owned());
+            }
+        }
+        let note = body
+            .get("error_note")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("no receipt");
+        tracing::warn!(%status, note, "Click merchant API refused the receipt");
+        Err(Error::BadGateway(format!(
+            "Click has no fiscal receipt for this payment yet ({note})."
+        )))
+    }
+}
