@@ -3,14 +3,17 @@
 use std::sync::Arc;
 
 use app::{
-    domain::{password::Hasher, users},
+    domain::{password::Hasher, payments::Clock, users},
     models::{CreateUserInput, Role},
 };
 use leptos::prelude::LeptosOptions;
 use reqwest::{Method, header::HeaderMap};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use server::{Application, build_state, config::ServeConfig};
+use server::{
+    Application, build_state,
+    config::{PaymentConfig, ServeConfig},
+};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 
@@ -24,6 +27,8 @@ pub struct TestApp {
     pub redis_prefix: String,
     pub redis_url: String,
     hasher: Hasher,
+    /// The payments' clock (tests move it forward to cross timeouts).
+    pub clock: Clock,
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -86,8 +91,33 @@ pub fn test_config() -> ServeConfig {
         feed_capacity: 4096,
         feed_ping_secs: 20,
         request_timeout_secs: 30,
+        payments: PaymentConfig {
+            payme_merchant_id: Some(PAYME_MERCHANT.to_owned()),
+            payme_key: Some(SecretString::from(PAYME_KEY)),
+            payme_test_key: None,
+            payme_checkout_url: "https://checkout.paycom.uz".to_owned(),
+            click_service_id: Some(CLICK_SERVICE),
+            click_merchant_id: Some(CLICK_MERCHANT),
+            click_merchant_user_id: Some(CLICK_MERCHANT_USER),
+            click_secret_key: Some(SecretString::from(CLICK_SECRET)),
+            click_checkout_url: "https://my.click.uz/services/pay".to_owned(),
+            // Nothing listens there: a test that needs Click's merchant API points this at its own mock.
+            click_api_url: "http://127.0.0.1:9".to_owned(),
+            click_api_timeout_secs: 2,
+            click_prepare_ttl_secs: 1800,
+            payment_sandbox: true,
+        },
     }
 }
+
+/// The test cashbox of Payme.
+pub const PAYME_MERCHANT: &str = "5e730e8e0b852a417aa49ceb";
+pub const PAYME_KEY: &str = "test-payme-key-0123456789abcdefghijkl";
+/// The test service of Click.
+pub const CLICK_SERVICE: i64 = 12345;
+pub const CLICK_MERCHANT: i64 = 777;
+pub const CLICK_MERCHANT_USER: i64 = 4321;
+pub const CLICK_SECRET: &str = "SECRETKEY";
 
 /// Starts the app on a free port over `db`.
 pub async fn spawn_app(db: PgPool) -> TestApp {
@@ -106,6 +136,7 @@ pub async fn spawn_app_with(db: PgPool, tweak: impl FnOnce(&mut ServeConfig)) ->
     let state = build_state(config, db.clone(), options)
         .await
         .expect("the app state builds");
+    let clock = state.payments.clock.clone();
     let app = Application::bind(state)
         .await
         .expect("the app binds a free port");
@@ -122,6 +153,7 @@ pub async fn spawn_app_with(db: PgPool, tweak: impl FnOnce(&mut ServeConfig)) ->
         redis_prefix,
         redis_url,
         hasher,
+        clock,
         _shutdown: tx,
     }
 }

@@ -316,9 +316,9 @@ struct Payme<'a> {
     settings: &'a Settings,
 }
 
-impl Payme<'_> {
-    async fn find(&self, payme_id: &str) -> Result<Option<TxnRow>, Fault> {
-        Ok(sqlx::query_as!(
+/// The Payme transaction with Payme's id `payme_id`.
+async fn find(db: impl sqlx::PgExecutor<'_>, payme_id: &str) -> Result<Option<TxnRow>, Fault> {
+    Ok(sqlx::query_as!(
             TxnRow,
             r#"
             select id, order_id, provider, amount, status, provider_transaction_id, state, reason, provider_time,
@@ -327,10 +327,11 @@ impl Payme<'_> {
             "#,
             payme_id
         )
-        .fetch_optional(self.db)
+        .fetch_optional(db)
         .await?)
-    }
+}
 
+impl Payme<'_> {
     /// Validates a payment of `amount` for the order of `account` (CheckPerformTransaction, CreateTransaction).
     async fn validate(&self, order_id: i64, amount: i64) -> Result<(), Fault> {
         let order = sqlx::query!(
@@ -386,7 +387,7 @@ impl Payme<'_> {
     async fn create(&self, params: &Params) -> Outcome {
         let payme_id = payme_id(params)?;
         let time = integer(params, "time")?;
-        if let Some(found) = self.find(payme_id).await? {
+        if let Some(found) = find(self.db, payme_id).await? {
             return self.create_again(&found).await;
         }
         let order_id = account_order(params)?;
@@ -396,8 +397,9 @@ impl Payme<'_> {
         let now = self.settings.clock.now();
         let mut tx = self.db.begin().await?;
         let order = orders::lock(&mut tx, None, order_id).await?;
-        // A concurrent twin of this call may have created it while this one waited for the lock.
-        if let Some(found) = self.find(payme_id).await? {
+        // A concurrent twin of this call may have created it while this one waited for the lock. (Read on this
+        // transaction's own connection: asking the pool while holding the lock could starve it.)
+        if let Some(found) = find(&mut *tx, payme_id).await? {
             drop(tx);
             return self.create_again(&found).await;
         }
@@ -460,8 +462,7 @@ impl Payme<'_> {
 
     async fn perform(&self, params: &Params) -> Outcome {
         let payme_id = payme_id(params)?;
-        let found = self
-            .find(payme_id)
+        let found = find(self.db, payme_id)
             .await?
             .ok_or_else(Fault::transaction_not_found)?;
         let mut tx = self.db.begin().await?;
@@ -506,8 +507,7 @@ impl Payme<'_> {
             .and_then(Value::as_i64)
             .and_then(|r| i32::try_from(r).ok())
             .ok_or_else(|| Fault::invalid_request("reason"))?;
-        let found = self
-            .find(payme_id)
+        let found = find(self.db, payme_id)
             .await?
             .ok_or_else(Fault::transaction_not_found)?;
         let mut tx = self.db.begin().await?;
@@ -550,8 +550,7 @@ impl Payme<'_> {
 
     async fn check(&self, params: &Params) -> Outcome {
         let payme_id = payme_id(params)?;
-        let txn = self
-            .find(payme_id)
+        let txn = find(self.db, payme_id)
             .await?
             .ok_or_else(Fault::transaction_not_found)?;
         Ok(json!({
