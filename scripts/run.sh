@@ -22,6 +22,19 @@ if ! grep -qE '^JWT_SECRET=.{32,}' .env; then
   sed -i '/^JWT_SECRET=/d' .env
   echo "JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n')" >> .env
 fi
+if ! grep -qE '^PAYME_KEY=.+' .env; then
+  step "Adding demo payment credentials and the gateway sandbox to .env"
+  sed -i -E '/^(PAYME_MERCHANT_ID|PAYME_KEY|CLICK_SERVICE_ID|CLICK_MERCHANT_ID|CLICK_MERCHANT_USER_ID|CLICK_SECRET_KEY|PAYMENT_SANDBOX)=/d' .env
+  {
+    echo "PAYME_MERCHANT_ID=demo$(head -c 10 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    echo "PAYME_KEY=$(head -c 27 /dev/urandom | base64 | tr -d '\n/+=')"
+    echo "CLICK_SERVICE_ID=10001"
+    echo "CLICK_MERCHANT_ID=20002"
+    echo "CLICK_MERCHANT_USER_ID=30003"
+    echo "CLICK_SECRET_KEY=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')"
+    echo "PAYMENT_SANDBOX=true"
+  } >> .env
+fi
 set -a; source .env; set +a
 # The URLs found above win over the ones in .env.
 export DATABASE_URL=${TASK_DATABASE_URL:-$(database_url task)}
