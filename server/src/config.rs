@@ -65,6 +65,14 @@ pub struct ServeConfig {
     #[arg(long, env = "REGISTER_RATE_LIMIT", default_value_t = 20)]
     pub register_rate_limit: u32,
 
+    /// Orders a client may place each minute.
+    #[arg(long, env = "ORDER_RATE_LIMIT", default_value_t = 30)]
+    pub order_rate_limit: u32,
+
+    /// Frames a live socket may send each 10 seconds; the ones above it get a `throttled` error frame.
+    #[arg(long, env = "SOCKET_MESSAGE_LIMIT", default_value_t = 50)]
+    pub socket_message_limit: u32,
+
     /// Argon2id memory cost in KiB (OWASP: 19456).
     #[arg(long, env = "ARGON2_MEMORY_KIB", default_value_t = 19_456)]
     pub argon2_memory_kib: u32,

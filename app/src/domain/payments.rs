@@ -227,6 +227,7 @@ async fn confirm(
     )
     .execute(&mut **tx)
     .await?;
+    count_outcome(txn, "confirmed");
     notifications::record(
         tx,
         NewEvent {
@@ -262,6 +263,14 @@ async fn cancel(
     )
     .execute(&mut **tx)
     .await?;
+    count_outcome(
+        txn,
+        match (state, reason) {
+            (-2, _) => "refunded",
+            (_, Some(REASON_TIMEOUT)) => "expired",
+            _ => "canceled",
+        },
+    );
     let mut data = payment_data(txn);
     data["reason"] = json!(reason);
     data["refund"] = json!(state == -2);
@@ -281,6 +290,13 @@ async fn cancel(
         orders::transition(tx, order, OrderStatus::Canceled, Party::Payment, None).await?;
     }
     Ok(())
+}
+
+/// Counts a payment outcome on `/metrics` (`task_payments_total{provider, outcome}`; counted when written, so a
+/// rolled-back change may be counted too: these are rates for dashboards, the table is the record).
+fn count_outcome(txn: &TxnRow, outcome: &'static str) {
+    metrics::counter!("task_payments_total", "provider" => txn.provider.clone(), "outcome" => outcome)
+        .increment(1);
 }
 
 /// Cancels the expired reservations of a locked order (reason 4), with their events. Returns how many.

@@ -58,6 +58,14 @@ async fn create_order(
     AuthUser(actor): AuthUser,
     Json(input): Json<CreateOrderInput>,
 ) -> Result<(StatusCode, axum::Json<Order>)> {
+    state
+        .limiter
+        .hit(
+            &format!("order:{}", actor.id),
+            state.config.order_rate_limit,
+            std::time::Duration::from_secs(60),
+        )
+        .await?;
     let order = orders::create(&state.db, &state.feed, &actor, input).await?;
     Ok((StatusCode::CREATED, axum::Json(order)))
 }

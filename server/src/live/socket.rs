@@ -165,11 +165,19 @@ async fn run(
     let ping_every = Duration::from_secs(state.config.feed_ping_secs.clamp(1, 3600));
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     let mut last_heard = Instant::now();
+    let mut budget = Budget::new(state.config.socket_message_limit);
     let result = loop {
         tokio::select! {
             incoming = socket.recv() => {
                 last_heard = Instant::now();
                 match incoming {
+                    Some(Ok(Message::Text(_))) if !budget.take() => {
+                        let frame = error_frame(
+                            "throttled",
+                            &format!("Too many frames; wait {} seconds.", budget.retry_after()),
+                        );
+                        send_frame(&mut socket, &frame).await?;
+                    }
                     Some(Ok(Message::Text(text))) => {
                         if let Some(reply) = answer(&state, &actor, socket_id, &text).await {
                             send_frame(&mut socket, &reply).await?;
@@ -240,6 +248,44 @@ async fn replay(
             send_frame(socket, &ServerFrame::Notification { notification }).await?;
         }
         cursor = last;
+    }
+}
+
+/// A socket's allowance of client frames: `limit` per fixed window of [`BUDGET_WINDOW`].
+struct Budget {
+    limit: u32,
+    used: u32,
+    window_start: Instant,
+}
+
+/// The window of a socket's frame allowance.
+const BUDGET_WINDOW: Duration = Duration::from_secs(10);
+
+impl Budget {
+    fn new(limit: u32) -> Self {
+        Self {
+            limit,
+            used: 0,
+            window_start: Instant::now(),
+        }
+    }
+
+    /// Counts one frame; `false` when the window's allowance is used up.
+    fn take(&mut self) -> bool {
+        if self.window_start.elapsed() >= BUDGET_WINDOW {
+            self.window_start = Instant::now();
+            self.used = 0;
+        }
+        self.used = self.used.saturating_add(1);
+        self.used <= self.limit
+    }
+
+    /// Whole seconds until the window turns over (at least 1).
+    fn retry_after(&self) -> u64 {
+        BUDGET_WINDOW
+            .saturating_sub(self.window_start.elapsed())
+            .as_secs()
+            .max(1)
     }
 }
 

@@ -86,6 +86,8 @@ pub fn test_config() -> ServeConfig {
         trust_proxy: false,
         login_rate_limit: 10_000,
         register_rate_limit: 10_000,
+        order_rate_limit: 10_000,
+        socket_message_limit: 10_000,
         argon2_memory_kib: 64,
         argon2_iterations: 1,
         feed_capacity: 4096,

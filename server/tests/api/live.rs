@@ -769,3 +769,32 @@ async fn a_socket_that_stops_reading_is_told_to_resync_and_memory_stays_bounded(
     hello(&mut again, &w.admin).await;
     assert_eq!(notification_id(&frame(&mut again).await), cursor + 1);
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_socket_sending_too_many_frames_is_throttled_and_stays_open(pool: PgPool) {
+    let app = spawn_app_with(pool, |c| c.socket_message_limit = 5).await;
+    let w = World::new(&app).await;
+    let mut ws = connect(&app, &w.client_a, None).await;
+    hello(&mut ws, &w.client_a).await;
+    for _ in 0..8 {
+        send(&mut ws, json!({"type": "ping"})).await;
+    }
+    let mut pongs = 0;
+    let mut throttled = 0;
+    for _ in 0..8 {
+        let f = frame(&mut ws).await;
+        match f["type"].as_str() {
+            Some("pong") => pongs += 1,
+            Some("error") if f["code"] == "throttled" => {
+                throttled += 1;
+                assert!(f["detail"].as_str().unwrap_or_default().contains("wait"), "{f}");
+            }
+            _ => panic!("unexpected frame {f}"),
+        }
+    }
+    assert_eq!((pongs, throttled), (5, 3));
+    // Still open: events keep arriving.
+    post_message(&app, &w.worker_a, w.order_a, "still here").await;
+    let f = frame(&mut ws).await;
+    assert_eq!(f["notification"]["kind"], "order_message", "{f}");
+}

@@ -423,3 +423,27 @@ async fn the_timeline_lists_every_event_of_the_order_oldest_first(pool: PgPool) 
         format!("Order #{id} is now In process")
     );
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn placing_orders_is_rate_limited_per_client(pool: PgPool) {
+    let app = crate::helpers::spawn_app_with(pool, |c| c.order_rate_limit = 3).await;
+    let w = World::new(&app).await;
+    // The world placed one order for each client; client A may place two more this minute.
+    for _ in 0..2 {
+        app.order(&w.client_a, w.service, None).await;
+    }
+    let before = app.fingerprint().await;
+    let refused = app
+        .post("/api/v1/orders", &w.client_a.access, json!({ "service_id": w.service }))
+        .await;
+    assert_eq!((refused.status, refused.code()), (429, "throttled"), "{}", refused.body);
+    let retry: u64 = refused.headers["retry-after"]
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!((1..=60).contains(&retry));
+    assert_eq!(app.fingerprint().await, before, "a throttled order writes nothing");
+    // Another client is not affected.
+    app.order(&w.client_b, w.service, None).await;
+}

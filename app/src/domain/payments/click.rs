@@ -138,7 +138,10 @@ struct Echo {
     complete: bool,
 }
 
+/// Click's answer (counted on `/metrics` as `task_payment_webhook_answers_total{provider="click", code}`).
 fn reply(echo: &Echo, code: Code) -> Value {
+    metrics::counter!("task_payment_webhook_answers_total", "provider" => "click", "code" => code.error().to_string())
+        .increment(1);
     let mut body = json!({
         "click_trans_id": echo.click_trans_id,
         "merchant_trans_id": echo.merchant_trans_id,

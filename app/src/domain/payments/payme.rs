@@ -183,8 +183,11 @@ impl From<sqlx::Error> for Fault {
 
 type Outcome = Result<Value, Fault>;
 
-/// A JSON-RPC answer.
+/// A JSON-RPC answer (counted on `/metrics` as `task_payment_webhook_answers_total{provider="payme", code}`).
 pub fn answer(id: &Value, outcome: Outcome) -> Value {
+    let code = outcome.as_ref().err().map_or(0, |f| f.code);
+    metrics::counter!("task_payment_webhook_answers_total", "provider" => "payme", "code" => code.to_string())
+        .increment(1);
     match outcome {
         Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
         Err(fault) => json!({ "jsonrpc": "2.0", "id": id, "error": fault.to_json() }),
