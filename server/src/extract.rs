@@ -77,6 +77,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             },
         );
     }
+    if has_nul_escape(bytes) {
+        return Err(Error::field(
+            "non_field_errors",
+            "Text may not contain NUL (\\u0000) characters.",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let inner = e.inner();
@@ -109,6 +115,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     Ok(value)
 }
 
+/// Whether a JSON text holds the escape `\u0000` (PostgreSQL's text cannot store NUL). JSON allows no raw control
+/// characters in strings, so the escape is the only way in; `\\u0000` (an escaped backslash) is not one.
+fn has_nul_escape(bytes: &[u8]) -> bool {
+    bytes.windows(6).enumerate().any(|(i, w)| {
+        w == b"\\u0000" && bytes[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
+    })
+}
+
 /// serde_json's message without its " at line L column C" suffix.
 fn strip_position(error: &serde_json::Error) -> String {
     let text = error.to_string();
@@ -130,6 +144,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        if let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(Error::field(&name, "Text may not contain NUL characters."));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(Query)

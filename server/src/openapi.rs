@@ -63,3 +63,58 @@ impl Modify for Security {
 pub fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
+
+/// Adds the answers the extractors give on every operation that its handler does not list itself: 400 for a
+/// malformed query, path or body, and 413 and 415 for bodies. The payment webhooks (always 200) are left alone.
+pub fn add_common_responses(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    for (path, item) in &mut spec.paths.paths {
+        if path.starts_with("/api/v1/payment/") {
+            continue;
+        }
+        for operation in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let has_body = operation.request_body.is_some();
+            let has_params = operation
+                .parameters
+                .as_ref()
+                .is_some_and(|p| !p.is_empty());
+            let mut add = |code: &str, description: &str| {
+                operation
+                    .responses
+                    .responses
+                    .entry(code.to_owned())
+                    .or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content(
+                                "application/json",
+                                ContentBuilder::new()
+                                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                    .build(),
+                            )
+                            .build()
+                            .into()
+                    });
+            };
+            if has_body || has_params {
+                add("400", "Invalid input (`invalid` or `parse_error`)");
+            }
+            if has_body {
+                add("413", "The body is over 64 KiB (`payload_too_large`)");
+                add(
+                    "415",
+                    "The body is not `application/json` (`unsupported_media_type`)",
+                );
+            }
+        }
+    }
+}

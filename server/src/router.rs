@@ -34,7 +34,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The REST API's router and its OpenAPI document, built from the same handler list so they cannot drift.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(openapi::base())
+    let (router, mut spec) = OpenApiRouter::with_openapi(openapi::base())
         .nest(
             "/api/v1",
             OpenApiRouter::new()
@@ -46,7 +46,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(http::transactions::router())
                 .merge(http::payments::router()),
         )
-        .split_for_parts()
+        .split_for_parts();
+    openapi::add_common_responses(&mut spec);
+    (router, spec)
 }
 
 /// The complete application.

@@ -286,7 +286,7 @@ fn payme_id(params: &Params) -> Result<&str, Fault> {
     params
         .get("id")
         .and_then(Value::as_str)
-        .filter(|id| !id.is_empty() && id.len() <= 64)
+        .filter(|id| !id.is_empty() && id.len() <= 64 && !id.contains(char::is_control))
         .ok_or_else(|| Fault::invalid_request("id"))
 }
 
