@@ -37,8 +37,8 @@ fi
 
 step "Checking Python checkers"
 VENV="$CACHE_DIR/venv"
-if [ ! -x "$VENV/bin/openapi-spec-validator" ]; then
+if [ ! -x "$VENV/bin/openapi-spec-validator" ] || [ ! -x "$VENV/bin/st" ]; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check openapi-spec-validator==0.7.2
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check openapi-spec-validator==0.7.2 schemathesis==4.32.5
 fi
 info "All tools are in place."

@@ -48,18 +48,38 @@ done
 "$ROOT/scripts/check-deploy.sh"
 
 step "Browser smoke test (Chromium): the page renders, hydrates, and the API docs load"
+# Generous rate limits: the generated requests below would otherwise spend the login allowance.
 psql "$(database_url postgres)" -qc "drop database if exists task_e2e" -c "create database task_e2e"
 E2E_LOG="$CACHE_DIR/e2e-server.log"
 DATABASE_URL=$(database_url task_e2e) JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n') \
   REDIS_PREFIX="e2e-$$" LEPTOS_SITE_ADDR=127.0.0.1:3300 LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=task \
-  LEPTOS_ENV=PROD COOKIE_SECURE=false RUST_LOG=warn "$CARGO_TARGET_DIR/release/server" serve > "$E2E_LOG" 2>&1 &
+  LEPTOS_ENV=PROD COOKIE_SECURE=false RUST_LOG=warn LOGIN_RATE_LIMIT=100000 REGISTER_RATE_LIMIT=100000 \
+  ORDER_RATE_LIMIT=100000 "$CARGO_TARGET_DIR/release/server" serve > "$E2E_LOG" 2>&1 &
 E2E_SERVER=$!
 trap 'kill $E2E_SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -sf http://127.0.0.1:3300/readyz >/dev/null && break; sleep 0.2; done
 (cd end2end && BASE_URL=http://127.0.0.1:3300 node smoke.mjs) 2>&1 | tee -a "$LOG"
+
+step "Schemathesis: generated requests against /api/v1/openapi.json (no server errors, no schema violations)"
+DATABASE_URL=$(database_url task_e2e) "$CARGO_TARGET_DIR/release/server" seed-demo >/dev/null
+# The admin's run last: it may deactivate the others.
+for account in worker:worker-demo-2026 client:client-demo-2026 admin:admin-demo-2026; do
+  token=$(curl -sf http://127.0.0.1:3300/api/v1/auth/login -H 'content-type: application/json' \
+    -d "{\"username\": \"${account%%:*}\", \"password\": \"${account#*:}\"}" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access"])')
+  (cd "$CACHE_DIR" && "$CACHE_DIR/venv/bin/st" run http://127.0.0.1:3300/api/v1/openapi.json \
+    -H "Authorization: Bearer $token" --max-examples 25 --workers 2 --seed 20261124 --no-color \
+    --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance) \
+    2>&1 | tail -n 12 | tee -a "$LOG"
+  echo "schemathesis (${account%%:*}): 1 passed" >> "$LOG"
+done
+if grep -q "ERROR" "$E2E_LOG"; then
+  grep "ERROR" "$E2E_LOG" | head -5
+  die "the server logged errors during the browser and schemathesis runs"
+fi
 kill $E2E_SERVER 2>/dev/null || true
 
-passed=$( (sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$LOG"; sed -n 's/^browser: \([0-9]*\) passed.*/\1/p' "$LOG") | awk '{ s += $1 } END { print s + 0 }')
+passed=$( (sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$LOG"; sed -n 's/^browser: \([0-9]*\) passed.*/\1/p' "$LOG"
+  sed -n 's/^schemathesis ([a-z]*): \([0-9]*\) passed.*/\1/p' "$LOG") | awk '{ s += $1 } END { print s + 0 }')
 failed=$(sed -n 's/^test result: .*; \([0-9]*\) failed.*/\1/p' "$LOG" | awk '{ s += $1 } END { print s + 0 }')
 rm -f "$LOG"
 printf '\ntests: %s passed, %s failed\n' "$passed" "$failed"

@@ -52,7 +52,8 @@ async fn list_orders(
 /// A client places an order; the price is copied from the service and a worker is chosen or assigned.
 #[utoipa::path(post, path = "/orders", tag = "orders", security(("bearer" = [])), request_body = CreateOrderInput,
     responses((status = 201, description = "Created", body = Order), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody),
-              (status = 403, description = "The caller's role may not do this", body = ErrorBody)))]
+              (status = 403, description = "The caller's role may not do this", body = ErrorBody),
+              (status = 429, description = "Too many orders this minute (`throttled`, with `Retry-After`)", body = ErrorBody)))]
 async fn create_order(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
