@@ -83,7 +83,11 @@ enum Command {
         #[arg(long, value_enum)]
         action: Action,
         /// The server whose webhooks are called.
-        #[arg(long, env = "SANDBOX_TARGET_URL", default_value = "http://127.0.0.1:3000")]
+        #[arg(
+            long,
+            env = "SANDBOX_TARGET_URL",
+            default_value = "http://127.0.0.1:3000"
+        )]
         target: String,
         #[command(flatten)]
         db: DatabaseConfig,

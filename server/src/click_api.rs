@@ -28,7 +28,11 @@ impl ClickApi {
     /// The `Auth` header: `<merchant_user_id>:<sha1(timestamp + secret_key)>:<timestamp>`.
     pub fn auth_header(click: &ClickSettings, timestamp: u64) -> String {
         let digest = Sha1::digest(format!("{timestamp}{}", click.secret_key.expose_secret()));
-        format!("{}:{}:{timestamp}", click.merchant_user_id, hex::encode(digest))
+        format!(
+            "{}:{}:{timestamp}",
+            click.merchant_user_id,
+            hex::encode(digest)
+        )
     }
 
     /// `GET /payment/ofd_data/{service_id}/{payment_id}`: the fiscal receipt's QR URL of a confirmed payment.
@@ -62,10 +66,11 @@ impl ClickApi {
             tracing::warn!(error = %e, %status, "Click merchant API sent no JSON");
             unavailable("gave an unreadable answer")
         })?;
-        if let Some(url) = body.get("qrCodeURL").and_then(serde_json::Value::as_str) {
-            if status.is_success() && url.starts_with("http") {
-                return Ok(url.to_owned());
-            }
+        if let Some(url) = body.get("qrCodeURL").and_then(serde_json::Value::as_str)
+            && status.is_success()
+            && url.starts_with("http")
+        {
+            return Ok(url.to_owned());
         }
         let note = body
             .get("error_note")

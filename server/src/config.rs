@@ -114,7 +114,11 @@ pub struct PaymentConfig {
     pub payme_test_key: Option<SecretString>,
 
     /// Payme: the checkout page (`https://test.paycom.uz` for Payme's sandbox).
-    #[arg(long, env = "PAYME_CHECKOUT_URL", default_value = "https://checkout.paycom.uz")]
+    #[arg(
+        long,
+        env = "PAYME_CHECKOUT_URL",
+        default_value = "https://checkout.paycom.uz"
+    )]
     pub payme_checkout_url: String,
 
     /// Click: the service id.
@@ -134,11 +138,19 @@ pub struct PaymentConfig {
     pub click_secret_key: Option<SecretString>,
 
     /// Click: the pay page.
-    #[arg(long, env = "CLICK_CHECKOUT_URL", default_value = "https://my.click.uz/services/pay")]
+    #[arg(
+        long,
+        env = "CLICK_CHECKOUT_URL",
+        default_value = "https://my.click.uz/services/pay"
+    )]
     pub click_checkout_url: String,
 
     /// Click: the merchant API's base URL (fiscal receipts).
-    #[arg(long, env = "CLICK_API_URL", default_value = "https://api.click.uz/v2/merchant")]
+    #[arg(
+        long,
+        env = "CLICK_API_URL",
+        default_value = "https://api.click.uz/v2/merchant"
+    )]
     pub click_api_url: String,
 
     /// Click: how long the merchant API may take to answer, in seconds.

@@ -2,8 +2,8 @@
 //! configuration, and the command line. `main.rs` only calls [`cli::main`].
 
 pub mod actors;
-pub mod click_api;
 pub mod cli;
+pub mod click_api;
 pub mod config;
 pub mod extract;
 pub mod http;

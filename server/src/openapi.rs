@@ -83,10 +83,7 @@ pub fn add_common_responses(spec: &mut utoipa::openapi::OpenApi) {
         .flatten()
         {
             let has_body = operation.request_body.is_some();
-            let has_params = operation
-                .parameters
-                .as_ref()
-                .is_some_and(|p| !p.is_empty());
+            let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
             let mut add = |code: &str, description: &str| {
                 operation
                     .responses

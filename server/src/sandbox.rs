@@ -112,8 +112,17 @@ impl Gateway {
         Ok(log)
     }
 
-    async fn payme_call(&self, method: &str, params: Value, log: &mut Vec<Exchange>) -> anyhow::Result<Value> {
-        let payme = self.settings.payme.as_ref().context("Payme is not configured")?;
+    async fn payme_call(
+        &self,
+        method: &str,
+        params: Value,
+        log: &mut Vec<Exchange>,
+    ) -> anyhow::Result<Value> {
+        let payme = self
+            .settings
+            .payme
+            .as_ref()
+            .context("Payme is not configured")?;
         let request = json!({ "id": log.len() + 1, "method": method, "params": params });
         let credentials = base64::engine::general_purpose::STANDARD
             .encode(format!("Paycom:{}", payme.key.expose_secret()));
@@ -159,8 +168,11 @@ impl Gateway {
             .fetch_optional(db)
         };
         if action == Action::Refund {
-            let id = latest(2).await?.context("this order has no performed Payme payment to refund")?;
-            self.payme_call("CancelTransaction", json!({ "id": id, "reason": 5 }), log).await?;
+            let id = latest(2)
+                .await?
+                .context("this order has no performed Payme payment to refund")?;
+            self.payme_call("CancelTransaction", json!({ "id": id, "reason": 5 }), log)
+                .await?;
             return Ok(());
         }
         let id = match latest(1).await? {
@@ -168,7 +180,11 @@ impl Gateway {
             _ => {
                 let account = json!({ "order_id": order_id.to_string() });
                 let check = self
-                    .payme_call("CheckPerformTransaction", json!({ "amount": price, "account": account }), log)
+                    .payme_call(
+                        "CheckPerformTransaction",
+                        json!({ "amount": price, "account": account }),
+                        log,
+                    )
                     .await?;
                 if check.get("error").is_some() {
                     return Ok(());
@@ -191,14 +207,21 @@ impl Gateway {
         match action {
             Action::Reserve | Action::Refund => {}
             Action::Pay => {
-                self.payme_call("PerformTransaction", json!({ "id": id }), log).await?;
+                self.payme_call("PerformTransaction", json!({ "id": id }), log)
+                    .await?;
             }
             Action::Decline | Action::Cancel => {
                 let reason = if action == Action::Decline { 2 } else { 3 };
-                self.payme_call("CancelTransaction", json!({ "id": id, "reason": reason }), log).await?;
+                self.payme_call(
+                    "CancelTransaction",
+                    json!({ "id": id, "reason": reason }),
+                    log,
+                )
+                .await?;
             }
         }
-        self.payme_call("CheckTransaction", json!({ "id": id }), log).await?;
+        self.payme_call("CheckTransaction", json!({ "id": id }), log)
+            .await?;
         Ok(())
     }
 
@@ -208,9 +231,15 @@ impl Gateway {
         expect: i64,
         log: &mut Vec<Exchange>,
     ) -> anyhow::Result<Value> {
-        let click = self.settings.click.as_ref().context("Click is not configured")?;
-        let mut map: BTreeMap<String, String> =
-            fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        let click = self
+            .settings
+            .click
+            .as_ref()
+            .context("Click is not configured")?;
+        let mut map: BTreeMap<String, String> = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
         let prepare_id = map.get("merchant_prepare_id").cloned();
         let complete = map.get("action").is_some_and(|a| a == "1");
         let signature = click::sign(
@@ -219,7 +248,9 @@ impl Gateway {
             prepare_id.as_deref().filter(|_| complete),
         );
         map.insert("sign_string".to_owned(), signature);
-        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(&map).finish();
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&map)
+            .finish();
         let response: Value = self
             .http
             .post(format!("{}/api/v1/payment/click", self.base_url))
@@ -248,7 +279,11 @@ impl Gateway {
         action: Action,
         log: &mut Vec<Exchange>,
     ) -> anyhow::Result<()> {
-        let click = self.settings.click.as_ref().context("Click is not configured")?;
+        let click = self
+            .settings
+            .click
+            .as_ref()
+            .context("Click is not configured")?;
         let latest = |status: &'static str| {
             sqlx::query!(
                 r#"
@@ -263,29 +298,44 @@ impl Gateway {
             .fetch_optional(db)
         };
         let sign_time = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
-        let fields = |attempt: &str, paydoc: i64, action: &str, error: i64, prepare_id: Option<i64>| {
-            let mut fields = vec![
-                ("click_trans_id", attempt.to_owned()),
-                ("service_id", click.service_id.to_string()),
-                ("click_paydoc_id", paydoc.to_string()),
-                ("merchant_trans_id", order_id.to_string()),
-                ("amount", click::format_sum(price)),
-                ("action", action.to_owned()),
-                ("error", error.to_string()),
-                ("error_note", if error == 0 { "Success" } else { "Payment declined" }.to_owned()),
-                ("sign_time", sign_time.clone()),
-            ];
-            if let Some(id) = prepare_id {
-                fields.push(("merchant_prepare_id", id.to_string()));
-            }
-            fields
-        };
+        let fields =
+            |attempt: &str, paydoc: i64, action: &str, error: i64, prepare_id: Option<i64>| {
+                let mut fields = vec![
+                    ("click_trans_id", attempt.to_owned()),
+                    ("service_id", click.service_id.to_string()),
+                    ("click_paydoc_id", paydoc.to_string()),
+                    ("merchant_trans_id", order_id.to_string()),
+                    ("amount", click::format_sum(price)),
+                    ("action", action.to_owned()),
+                    ("error", error.to_string()),
+                    (
+                        "error_note",
+                        if error == 0 {
+                            "Success"
+                        } else {
+                            "Payment declined"
+                        }
+                        .to_owned(),
+                    ),
+                    ("sign_time", sign_time.clone()),
+                ];
+                if let Some(id) = prepare_id {
+                    fields.push(("merchant_prepare_id", id.to_string()));
+                }
+                fields
+            };
         if action == Action::Refund {
-            let paid = latest("confirmed").await?.context("this order has no confirmed Click payment")?;
+            let paid = latest("confirmed")
+                .await?
+                .context("this order has no confirmed Click payment")?;
             // Click refunds through its merchant API (a reversal), not through the SHOP API; what reaches the
             // webhook is a Complete with an error on the confirmed payment, answered -9 and flagged for review.
-            self.click_call(fields(&paid.attempt, paid.paydoc, "1", -5017, Some(paid.id)), -9, log)
-                .await?;
+            self.click_call(
+                fields(&paid.attempt, paid.paydoc, "1", -5017, Some(paid.id)),
+                -9,
+                log,
+            )
+            .await?;
             return Ok(());
         }
         let prepared = match latest("processing").await? {
@@ -293,7 +343,9 @@ impl Gateway {
             _ => {
                 let attempt = rand::random_range(1_000_000_000_i64..9_000_000_000).to_string();
                 let paydoc = rand::random_range(1_000_000_000_i64..9_000_000_000);
-                let answer = self.click_call(fields(&attempt, paydoc, "0", 0, None), 0, log).await?;
+                let answer = self
+                    .click_call(fields(&attempt, paydoc, "0", 0, None), 0, log)
+                    .await?;
                 let Some(id) = answer.get("merchant_prepare_id").and_then(Value::as_i64) else {
                     return Ok(());
                 };
@@ -307,13 +359,16 @@ impl Gateway {
         match action {
             Action::Reserve | Action::Refund => {}
             Action::Pay => {
-                self.click_call(fields(&attempt, paydoc, "1", 0, Some(id)), 0, log).await?;
+                self.click_call(fields(&attempt, paydoc, "1", 0, Some(id)), 0, log)
+                    .await?;
             }
             Action::Decline => {
-                self.click_call(fields(&attempt, paydoc, "1", -5017, Some(id)), -9, log).await?;
+                self.click_call(fields(&attempt, paydoc, "1", -5017, Some(id)), -9, log)
+                    .await?;
             }
             Action::Cancel => {
-                self.click_call(fields(&attempt, paydoc, "1", -9, Some(id)), -9, log).await?;
+                self.click_call(fields(&attempt, paydoc, "1", -9, Some(id)), -9, log)
+                    .await?;
             }
         }
         Ok(())
@@ -402,7 +457,11 @@ the real credentials. No money moves. Off in production.</p>
         status = status.as_str(),
     );
     for action in Action::ALL {
-        let class = if action == Action::Pay { "" } else { "secondary" };
+        let class = if action == Action::Pay {
+            ""
+        } else {
+            "secondary"
+        };
         let _ = write!(
             html,
             r#"<button class="{class}" name="action" value="{a}">{a}</button>"#,

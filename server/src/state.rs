@@ -7,7 +7,9 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 
-use crate::{click_api::ClickApi, sandbox::Gateway, config::ServeConfig, live::Feed, ratelimit::RateLimiter};
+use crate::{
+    click_api::ClickApi, config::ServeConfig, live::Feed, ratelimit::RateLimiter, sandbox::Gateway,
+};
 
 /// Cheap to clone: everything inside is shared.
 #[derive(Clone, FromRef)]

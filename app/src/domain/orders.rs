@@ -386,7 +386,8 @@ pub async fn transition(
         .await?;
         if reserved {
             return Err(Error::Conflict(
-                "A payment in progress reserves this order; it cannot change status now.".to_owned(),
+                "A payment in progress reserves this order; it cannot change status now."
+                    .to_owned(),
             ));
         }
     }

@@ -165,7 +165,11 @@ pub async fn receipt_target(db: &PgPool, actor: &Actor, id: i64) -> Result<Recei
     .fetch_optional(db)
     .await?
     .ok_or(Error::NotFound)?;
-    match (row.provider.as_str(), row.status.as_str(), row.click_paydoc_id) {
+    match (
+        row.provider.as_str(),
+        row.status.as_str(),
+        row.click_paydoc_id,
+    ) {
         ("click", "confirmed", Some(click_payment_id)) => Ok(ReceiptTarget {
             transaction_id: row.id,
             click_payment_id,

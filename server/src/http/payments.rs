@@ -72,7 +72,16 @@ async fn payme_webhook(
             Err(payme::Fault::parse_error()),
         ));
     };
-    axum::Json(payme::handle(&state.db, &state.feed, &state.payments, authorization, &body).await)
+    axum::Json(
+        payme::handle(
+            &state.db,
+            &state.feed,
+            &state.payments,
+            authorization,
+            &body,
+        )
+        .await,
+    )
 }
 
 /// Any other method on Payme's URL: JSON-RPC error -32300, still with HTTP 200.

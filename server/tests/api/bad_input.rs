@@ -388,9 +388,18 @@ async fn unknown_routes_and_ids_answer_in_the_envelope(pool: PgPool) {
 async fn nul_characters_in_a_query_are_refused(pool: PgPool) {
     let app = spawn_app(pool).await;
     let w = World::new(&app).await;
-    for path in ["/api/v1/users?search=a%00b", "/api/v1/orders?status=%00", "/api/v1/notifications?kind=paid%00"] {
+    for path in [
+        "/api/v1/users?search=a%00b",
+        "/api/v1/orders?status=%00",
+        "/api/v1/notifications?kind=paid%00",
+    ] {
         let answer = app.get(path, &w.admin.access).await;
-        assert_eq!((answer.status, answer.code()), (400, "invalid"), "{path}: {}", answer.body);
+        assert_eq!(
+            (answer.status, answer.code()),
+            (400, "invalid"),
+            "{path}: {}",
+            answer.body
+        );
     }
     // An escaped backslash before `u0000` is plain text, not NUL.
     let answer = app

@@ -787,7 +787,10 @@ async fn a_socket_sending_too_many_frames_is_throttled_and_stays_open(pool: PgPo
             Some("pong") => pongs += 1,
             Some("error") if f["code"] == "throttled" => {
                 throttled += 1;
-                assert!(f["detail"].as_str().unwrap_or_default().contains("wait"), "{f}");
+                assert!(
+                    f["detail"].as_str().unwrap_or_default().contains("wait"),
+                    "{f}"
+                );
             }
             _ => panic!("unexpected frame {f}"),
         }

@@ -434,16 +434,29 @@ async fn placing_orders_is_rate_limited_per_client(pool: PgPool) {
     }
     let before = app.fingerprint().await;
     let refused = app
-        .post("/api/v1/orders", &w.client_a.access, json!({ "service_id": w.service }))
+        .post(
+            "/api/v1/orders",
+            &w.client_a.access,
+            json!({ "service_id": w.service }),
+        )
         .await;
-    assert_eq!((refused.status, refused.code()), (429, "throttled"), "{}", refused.body);
+    assert_eq!(
+        (refused.status, refused.code()),
+        (429, "throttled"),
+        "{}",
+        refused.body
+    );
     let retry: u64 = refused.headers["retry-after"]
         .to_str()
         .ok()
         .and_then(|v| v.parse().ok())
         .expect("a Retry-After in seconds");
     assert!((1..=60).contains(&retry));
-    assert_eq!(app.fingerprint().await, before, "a throttled order writes nothing");
+    assert_eq!(
+        app.fingerprint().await,
+        before,
+        "a throttled order writes nothing"
+    );
     // Another client is not affected.
     app.order(&w.client_b, w.service, None).await;
 }

@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{
-    Settings, TxnRow, cancel, confirm, constant_time_eq,
-    live_holders, lock_txn, release_expired,
+    Settings, TxnRow, cancel, confirm, constant_time_eq, live_holders, lock_txn, release_expired,
 };
 use crate::{
     domain::{Error, feed::EventSink, orders},
@@ -102,7 +101,11 @@ pub fn parse_sum(raw: &str) -> Option<i64> {
         return None;
     }
     let cents: i64 = format!("{cents:0<2}").parse().ok()?;
-    whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(cents)
+    whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)
 }
 
 /// The MD5 `sign_string` Click computes over the raw fields (`merchant_prepare_id` only in Complete).
@@ -228,8 +231,13 @@ fn check(
 ) -> Result<Request, Code> {
     let complete = fields.get("action").is_some_and(|a| a == "1");
     if duplicate
-        || REQUIRED.iter().any(|f| fields.get(*f).is_none_or(String::is_empty))
-        || (complete && fields.get("merchant_prepare_id").is_none_or(String::is_empty))
+        || REQUIRED
+            .iter()
+            .any(|f| fields.get(*f).is_none_or(String::is_empty))
+        || (complete
+            && fields
+                .get("merchant_prepare_id")
+                .is_none_or(String::is_empty))
     {
         return Err(Code::BadRequest);
     }
@@ -444,7 +452,15 @@ impl Shop<'_> {
         match txn.status.as_str() {
             "processing" => {
                 let reason = i32::try_from(click_error).unwrap_or(i32::MIN);
-                cancel(&mut tx, order, txn, -1, Some(reason), self.settings.clock.now()).await?;
+                cancel(
+                    &mut tx,
+                    order,
+                    txn,
+                    -1,
+                    Some(reason),
+                    self.settings.clock.now(),
+                )
+                .await?;
                 tx.commit().await?;
                 self.events.committed();
                 tracing::info!(
@@ -487,7 +503,18 @@ mod tests {
         assert_eq!(parse_sum("1000.5"), Some(100_050));
         assert_eq!(parse_sum("0.01"), Some(1));
         assert_eq!(parse_sum("12.340"), Some(1234));
-        for bad in ["", ".5", "5.", "5.001", "-5", "5e3", "1,000.00", " 5", "5.0.0", "9999999999999999"] {
+        for bad in [
+            "",
+            ".5",
+            "5.",
+            "5.001",
+            "-5",
+            "5e3",
+            "1,000.00",
+            " 5",
+            "5.0.0",
+            "9999999999999999",
+        ] {
             assert_eq!(parse_sum(bad), None, "{bad:?}");
         }
         assert_eq!(format_sum(500_000), "5000.00");
@@ -507,12 +534,21 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        assert_eq!(sign("SECRETKEY", &fields, None), "ec2ed122d152626f37596d9d5e93bbbf");
+        assert_eq!(
+            sign("SECRETKEY", &fields, None),
+            "ec2ed122d152626f37596d9d5e93bbbf"
+        );
         let mut complete = fields.clone();
         complete.insert("action".to_owned(), "1".to_owned());
-        assert_eq!(sign("SECRETKEY", &complete, Some("1")), "9d15778b0ef4c7e1bbae79ad4d0cf406");
+        assert_eq!(
+            sign("SECRETKEY", &complete, Some("1")),
+            "9d15778b0ef4c7e1bbae79ad4d0cf406"
+        );
         let mut whole = fields;
         whole.insert("amount".to_owned(), "5000".to_owned());
-        assert_eq!(sign("SECRETKEY", &whole, None), "4b717d66e4d7c1418f212b801581126b");
+        assert_eq!(
+            sign("SECRETKEY", &whole, None),
+            "4b717d66e4d7c1418f212b801581126b"
+        );
     }
 }

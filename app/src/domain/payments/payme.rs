@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{
-    PAYME_TIMEOUT_MS, Settings, TxnRow, cancel, confirm, constant_time_eq, live_holders, lock_txn, ms,
-    release_expired,
+    PAYME_TIMEOUT_MS, Settings, TxnRow, cancel, confirm, constant_time_eq, live_holders, lock_txn,
+    ms, release_expired,
 };
 use crate::{
     domain::{Error, feed::EventSink, orders},
@@ -306,7 +306,9 @@ fn account_order(params: &Params) -> Result<i64, Fault> {
         .and_then(|a| a.get("order_id"))
         .ok_or_else(Fault::bad_order)?;
     let id = match value {
-        Value::String(s) if s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        Value::String(s) if s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
         Value::Number(n) => n.as_i64(),
         _ => None,
     };
@@ -471,9 +473,7 @@ impl Payme<'_> {
         let mut tx = self.db.begin().await?;
         let order = orders::lock(&mut tx, None, found.order_id).await?;
         let txn = lock_txn(&mut tx, found.id).await?;
-        let performed = |t: &TxnRow| {
-            json!({ "transaction": t.id.to_string(), "perform_time": ms(t.performed_at), "state": 2 })
-        };
+        let performed = |t: &TxnRow| json!({ "transaction": t.id.to_string(), "perform_time": ms(t.performed_at), "state": 2 });
         match txn.state {
             2 => Ok(performed(&txn)),
             1 if txn.expired(self.settings, self.settings.clock.now_ms()) => {
@@ -516,9 +516,7 @@ impl Payme<'_> {
         let mut tx = self.db.begin().await?;
         let order = orders::lock(&mut tx, None, found.order_id).await?;
         let txn = lock_txn(&mut tx, found.id).await?;
-        let canceled = |t: &TxnRow, state: i32| {
-            json!({ "transaction": t.id.to_string(), "cancel_time": ms(t.canceled_at), "state": state })
-        };
+        let canceled = |t: &TxnRow, state: i32| json!({ "transaction": t.id.to_string(), "cancel_time": ms(t.canceled_at), "state": state });
         let state = match txn.state {
             -1 | -2 => return Ok(canceled(&txn, txn.state)),
             1 => -1,
