@@ -29,7 +29,10 @@ fmt: ## Format the code
 bench: ## Benchmarks (REST and live feed) on this machine; writes docs/benchmarks.md
 	scripts/bench.sh
 
+soak: ## The bounded soak and fault run: two instances, Redis and PostgreSQL restarted mid-run (SECONDS=30)
+	scripts/soak.sh $(or $(SECONDS),30)
+
 prepare: ## Regenerate the sqlx offline cache (.sqlx/) after changing a query; needs DATABASE_URL
 	SQLX_OFFLINE=false cargo sqlx prepare --workspace -- --all-targets
 
-.PHONY: help setup run dev test check fmt bench prepare
+.PHONY: help setup run dev test check fmt bench soak prepare

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what is missing, starts PostgreSQL and Redis if none is
 # reachable, then runs formatting, lints (server and WASM separately), the sqlx offline-cache check, the unit and
-# integration tests against the real PostgreSQL and Redis, the OpenAPI validation and the release build of the
-# server and WASM bundle.
+# integration tests against the real PostgreSQL and Redis, the OpenAPI validation, the release build of the
+# server and WASM bundle, the deployment checks, the browser smoke test, schemathesis, and the soak and fault run.
 source "$(dirname "$0")/lib.sh"
 "$ROOT/scripts/setup.sh"
 cd "$ROOT"
@@ -78,8 +78,10 @@ if grep -q "ERROR" "$E2E_LOG"; then
 fi
 kill $E2E_SERVER 2>/dev/null || true
 
+"$ROOT/scripts/soak.sh" 30 2>&1 | tee -a "$LOG"
+
 passed=$( (sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$LOG"; sed -n 's/^browser: \([0-9]*\) passed.*/\1/p' "$LOG"
-  sed -n 's/^schemathesis ([a-z]*): \([0-9]*\) passed.*/\1/p' "$LOG") | awk '{ s += $1 } END { print s + 0 }')
+  sed -n 's/^schemathesis ([a-z]*): \([0-9]*\) passed.*/\1/p' "$LOG"; sed -n 's/^soak: \([0-9]*\) passed.*/\1/p' "$LOG") | awk '{ s += $1 } END { print s + 0 }')
 failed=$(sed -n 's/^test result: .*; \([0-9]*\) failed.*/\1/p' "$LOG" | awk '{ s += $1 } END { print s + 0 }')
 rm -f "$LOG"
 printf '\ntests: %s passed, %s failed\n' "$passed" "$failed"

@@ -89,6 +89,7 @@ impl Error {
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(e) if lost_database(e) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -110,6 +111,7 @@ impl Error {
             Self::Throttled { .. } => "throttled",
             Self::BadGateway(_) => "bad_gateway",
             Self::Unavailable => "unavailable",
+            Self::Database(e) if lost_database(e) => "unavailable",
             Self::Database(_) | Self::Internal(_) => "server_error",
         }
     }
@@ -117,6 +119,7 @@ impl Error {
     /// The envelope sent to the client; internal causes are replaced by a generic sentence.
     pub fn body(&self) -> ErrorBody {
         let detail = match self {
+            Self::Database(e) if lost_database(e) => Self::Unavailable.to_string(),
             Self::Database(_) | Self::Internal(_) => "A server error occurred.".to_owned(),
             other => other.to_string(),
         };
@@ -129,6 +132,19 @@ impl Error {
             code: self.code().to_owned(),
             errors,
         }
+    }
+}
+
+/// Whether a database error means the database is out of reach (down, restarting, out of connections) rather
+/// than a fault of ours: answered 503 `unavailable`, and the client may retry.
+fn lost_database(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        // Class 08: connection exception; class 57: operator intervention (shutdown, restart).
+        sqlx::Error::Database(e) => e
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        _ => false,
     }
 }
 
