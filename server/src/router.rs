@@ -65,7 +65,16 @@ pub fn build(state: AppState) -> Router {
             get(http::payments::payme_not_post)
                 .put(http::payments::payme_not_post)
                 .patch(http::payments::payme_not_post)
-                .delete(http::payments::payme_not_post),
+                .delete(http::payments::payme_not_post)
+                .options(http::payments::payme_not_post),
+        )
+        .route(
+            "/api/v1/payment/click",
+            get(http::payments::click_not_post)
+                .put(http::payments::click_not_post)
+                .patch(http::payments::click_not_post)
+                .delete(http::payments::click_not_post)
+                .options(http::payments::click_not_post),
         )
         .route(
             "/api/v1/{*rest}",

@@ -40,6 +40,10 @@ use crate::models::{
 /// Payme cancels a transaction that was not performed within 12 hours of its creation (PAYMENTS.md 1.8).
 pub const PAYME_TIMEOUT_MS: i64 = 43_200_000;
 
+/// How long a webhook call may take before it is answered with the provider's "try again" error (Payme -32400,
+/// Click -7), well inside the server's request timeout, so the providers always get an HTTP 200 answer.
+pub const WEBHOOK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// The cancel reason of a timeout (Payme's reason 4; also used for stale Click preparations).
 pub const REASON_TIMEOUT: i32 = 4;
 
@@ -158,7 +162,7 @@ impl TxnRow {
         }
         if self.provider == PaymentProvider::Payme.as_str() {
             self.provider_time
-                .is_some_and(|t| now_ms - t > PAYME_TIMEOUT_MS)
+                .is_some_and(|t| now_ms.saturating_sub(t) > PAYME_TIMEOUT_MS)
         } else {
             ms(self.reserved_at).saturating_add(settings.click_ttl_ms()) < now_ms
         }

@@ -92,6 +92,11 @@ pub async fn payme_not_post() -> axum::Json<serde_json::Value> {
     ))
 }
 
+/// Any other method on Click's URL: error -8, still with HTTP 200.
+pub async fn click_not_post() -> axum::Json<serde_json::Value> {
+    axum::Json(click::not_post())
+}
+
 /// Click's SHOP API (PAYMENTS.md section 2): Prepare (`action=0`) and Complete (`action=1`), form-encoded and
 /// signed with MD5. Always HTTP 200 with `{click_trans_id, merchant_trans_id, merchant_prepare_id |
 /// merchant_confirm_id, error, error_note}`.

@@ -534,7 +534,8 @@ async fn payme_transactions_time_out_after_12_hours(pool: PgPool) {
     let app = spawn_app(pool).await;
     let w = World::new(&app).await;
     let id = "7a7a7a7a7a7a7a7a7a7a7a7a";
-    let created = result(&create(&app, id, w.order_a, now_ms(&app)).await).clone();
+    let time = now_ms(&app);
+    let created = result(&create(&app, id, w.order_a, time).await).clone();
 
     // Just before the limit the transaction is alive and still answers the same.
     app.clock
@@ -562,7 +563,7 @@ async fn payme_transactions_time_out_after_12_hours(pool: PgPool) {
     assert_eq!(checked["reason"], 4, "a timeout is reason 4");
     assert!(checked["cancel_time"].as_i64().unwrap_or_default() > 0);
     assert_eq!(
-        error_code(&create(&app, id, w.order_a, 0).await),
+        error_code(&create(&app, id, w.order_a, time).await),
         -31008,
         "an expired transaction cannot be re-created"
     );
@@ -1660,4 +1661,118 @@ async fn the_sandbox_page_plays_the_provider_for_the_orders_client(pool: PgPool)
         )
         .await;
     assert_eq!(checkout.expect(201)["sandbox_url"], Value::Null);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_repeated_click_prepare_is_checked_again(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let first = click(&app, &click_fields(8_000_000_001, w.order_a, 0, 0, None)).await;
+    assert_eq!(click_error(&first), 0, "{first}");
+    // The same attempt for another order is not a repeat.
+    let other = click(&app, &click_fields(8_000_000_001, w.order_b, 0, 0, None)).await;
+    assert_eq!(click_error(&other), -8, "{other}");
+    // A repeat with another amount is refused.
+    let amount = click(
+        &app,
+        &with(
+            click_fields(8_000_000_001, w.order_a, 0, 0, None),
+            "amount",
+            "999.00",
+        ),
+    )
+    .await;
+    assert_eq!(click_error(&amount), -2, "{amount}");
+    // Once another attempt paid the order, the first attempt's repeat answers "already paid".
+    let second = click(&app, &click_fields(8_000_000_002, w.order_a, 0, 0, None)).await;
+    let second_id = second["merchant_prepare_id"].as_i64();
+    assert_eq!(
+        click_error(
+            &click(
+                &app,
+                &click_fields(8_000_000_002, w.order_a, 1, 0, second_id)
+            )
+            .await
+        ),
+        0
+    );
+    let repeat = click(&app, &click_fields(8_000_000_001, w.order_a, 0, 0, None)).await;
+    assert_eq!(click_error(&repeat), -4, "{repeat}");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn refused_requests_release_nothing_even_when_reservations_expired(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    result(&create(&app, "e1e1e1e1e1e1e1e1e1e1e1e1", w.order_a, now_ms(&app)).await);
+    app.clock.advance(Duration::from_secs(13 * 3600));
+    let before = app.fingerprint().await;
+    // Refused for their own reasons, after the reservation expired: nothing is written, not even its release.
+    let wrong_amount = click(
+        &app,
+        &with(
+            click_fields(9_000_000_001, w.order_a, 0, 0, None),
+            "amount",
+            "1.00",
+        ),
+    )
+    .await;
+    assert_eq!(click_error(&wrong_amount), -2);
+    let stale = create(
+        &app,
+        "e2e2e2e2e2e2e2e2e2e2e2e2",
+        w.order_a,
+        now_ms(&app) - 43_300_000,
+    )
+    .await;
+    assert_eq!(error_code(&stale), -31008);
+    for time in [0, -1, i64::MIN] {
+        let answer = create(&app, "e3e3e3e3e3e3e3e3e3e3e3e3", w.order_a, time).await;
+        assert_eq!(error_code(&answer), -32600, "time {time}: {answer}");
+    }
+    assert_eq!(app.fingerprint().await, before);
+    // A valid request releases the expired reservation and takes the order.
+    let fresh = click(&app, &click_fields(9_000_000_002, w.order_a, 0, 0, None)).await;
+    assert_eq!(click_error(&fresh), 0, "{fresh}");
+    assert_eq!(
+        result(
+            &payme(
+                &app,
+                "CheckTransaction",
+                json!({ "id": "e1e1e1e1e1e1e1e1e1e1e1e1" })
+            )
+            .await
+        )["reason"],
+        4
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn other_http_methods_get_the_providers_own_errors_with_200(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    for (path, method, field, code) in [
+        (
+            "/api/v1/payment/payme",
+            Method::OPTIONS,
+            "/error/code",
+            -32300,
+        ),
+        ("/api/v1/payment/click", Method::GET, "/error", -8),
+        ("/api/v1/payment/click", Method::PUT, "/error", -8),
+        ("/api/v1/payment/click", Method::OPTIONS, "/error", -8),
+    ] {
+        let response = app
+            .http
+            .request(method.clone(), format!("{}{path}", app.base))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status(), 200, "{method} {path}");
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(
+            body.pointer(field).and_then(Value::as_i64),
+            Some(code),
+            "{method} {path}: {body}"
+        );
+    }
 }

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{
-    Settings, TxnRow, cancel, confirm, constant_time_eq, live_holders, lock_txn, release_expired,
+    Settings, TxnRow, WEBHOOK_DEADLINE, cancel, confirm, constant_time_eq, live_holders, lock_txn,
+    release_expired,
 };
 use crate::{
     domain::{Error, feed::EventSink, orders},
@@ -214,12 +215,25 @@ pub async fn handle(
         events,
         settings,
     };
-    let code = if echo.complete {
-        shop.complete(&request, &mut echo).await
-    } else {
-        shop.prepare(&request, &mut echo).await
-    };
+    let complete = echo.complete;
+    let code = tokio::time::timeout(WEBHOOK_DEADLINE, async {
+        if complete {
+            shop.complete(&request, &mut echo).await
+        } else {
+            shop.prepare(&request, &mut echo).await
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        tracing::error!("Click request took longer than {WEBHOOK_DEADLINE:?}");
+        Err(Code::UpdateFailed)
+    });
     reply(&echo, code.unwrap_or_else(|code| code))
+}
+
+/// The answer to anything but a POST on Click's URL: -8, still with HTTP 200.
+pub fn not_post() -> Value {
+    reply(&Echo::default(), Code::BadRequest)
 }
 
 /// Steps 1–4 of PAYMENTS.md 2.6 and the parsing of the fields: presence (-8), signature (-1), action (-3),
@@ -282,7 +296,8 @@ struct Shop<'a> {
 }
 
 impl Shop<'_> {
-    /// Prepare: reserve the order for this attempt (PAYMENTS.md 2.6, steps 5–11).
+    /// Prepare: reserve the order for this attempt (PAYMENTS.md 2.6, steps 5–11). Every check runs before
+    /// anything is written; a repeated Prepare is checked again and answers as the first did.
     async fn prepare(&self, request: &Request, echo: &mut Echo) -> Result<Code, Code> {
         let order_id = request.order_id.ok_or(Code::UserNotFound)?;
         let mut tx = self.db.begin().await?;
@@ -295,39 +310,50 @@ impl Shop<'_> {
             return Err(Code::Cancelled);
         }
         let attempt = request.click_trans_id.to_string();
-        let existing = sqlx::query!(
-            r#"select id, status from transactions where provider = 'click' and provider_transaction_id = $1"#,
+        let existing = sqlx::query_as!(
+            TxnRow,
+            r#"
+            select id, order_id, provider, amount, status, provider_transaction_id, state, reason, provider_time,
+                   reserved_at, performed_at, canceled_at
+            from transactions where provider = 'click' and provider_transaction_id = $1
+            "#,
             attempt
         )
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(existing) = existing {
-            if existing.status == "confirmed" {
-                return Err(Code::AlreadyPaid);
+            // The same attempt for another order: not a repeat of anything.
+            if existing.order_id != order.id {
+                return Err(Code::BadRequest);
             }
             echo.merchant_prepare_id = Some(existing.id);
-            return match existing.status.as_str() {
-                "processing" => Ok(Code::Success),
-                _ => Err(Code::Cancelled),
-            };
+            match existing.status.as_str() {
+                "confirmed" => return Err(Code::AlreadyPaid),
+                "canceled" => return Err(Code::Cancelled),
+                _ => {}
+            }
+            self.check_reservable(&mut tx, &order, request).await?;
+            if existing.expired(self.settings, self.settings.clock.now_ms()) {
+                return Err(Code::Cancelled);
+            }
+            return Ok(Code::Success);
         }
-        let released = release_expired(&mut tx, self.settings, &order).await?;
-        let outcome = self.reserve(&mut tx, &order, request, &attempt).await;
-        if outcome.is_ok() || released > 0 {
-            tx.commit().await?;
-            self.events.committed();
-        }
-        echo.merchant_prepare_id = Some(outcome?);
+        self.check_reservable(&mut tx, &order, request).await?;
+        release_expired(&mut tx, self.settings, &order).await?;
+        let id = self.reserve(&mut tx, &order, request, &attempt).await?;
+        tx.commit().await?;
+        self.events.committed();
+        echo.merchant_prepare_id = Some(id);
         Ok(Code::Success)
     }
 
-    async fn reserve(
+    /// Steps 7–9 and the reservation rules: the order is payable for this amount, and nothing else holds it.
+    async fn check_reservable(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         order: &orders::LockedOrder,
         request: &Request,
-        attempt: &str,
-    ) -> Result<i64, Code> {
+    ) -> Result<(), Code> {
         match order.status {
             OrderStatus::Pending => {}
             OrderStatus::Canceled => return Err(Code::Cancelled),
@@ -346,6 +372,17 @@ impl Shop<'_> {
         if holders.iter().any(|t| t.provider != "click") {
             return Err(Code::Cancelled);
         }
+        Ok(())
+    }
+
+    /// Records a new prepared attempt (the checkout's `waiting` transaction if there is one).
+    async fn reserve(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        order: &orders::LockedOrder,
+        request: &Request,
+        attempt: &str,
+    ) -> Result<i64, Code> {
         let now = self.settings.clock.now();
         let id = sqlx::query_scalar!(
             r#"

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{
-    PAYME_TIMEOUT_MS, Settings, TxnRow, cancel, confirm, constant_time_eq, live_holders, lock_txn,
-    ms, release_expired,
+    PAYME_TIMEOUT_MS, Settings, TxnRow, WEBHOOK_DEADLINE, cancel, confirm, constant_time_eq,
+    live_holders, lock_txn, ms, release_expired,
 };
 use crate::{
     domain::{Error, feed::EventSink, orders},
@@ -257,17 +257,28 @@ pub async fn handle(
         events,
         settings,
     };
-    let outcome = match method {
-        "CheckPerformTransaction" => payme.check_perform(params).await,
-        "CreateTransaction" => payme.create(params).await,
-        "PerformTransaction" => payme.perform(params).await,
-        "CancelTransaction" => payme.cancel(params).await,
-        "CheckTransaction" => payme.check(params).await,
-        "GetStatement" => payme.statement(params).await,
-        // Keys come from configuration, so Payme cannot change them: answered as an unknown method, one of the
-        // two answers PAYMENTS.md 1.5.7 allows.
-        other => Err(Fault::method_not_found(other)),
+    let dispatch = async {
+        match method {
+            "CheckPerformTransaction" => payme.check_perform(params).await,
+            "CreateTransaction" => payme.create(params).await,
+            "PerformTransaction" => payme.perform(params).await,
+            "CancelTransaction" => payme.cancel(params).await,
+            "CheckTransaction" => payme.check(params).await,
+            "GetStatement" => payme.statement(params).await,
+            // Keys come from configuration, so Payme cannot change them: answered as an unknown method, one of
+            // the two answers PAYMENTS.md 1.5.7 allows.
+            other => Err(Fault::method_not_found(other)),
+        }
     };
+    let outcome = tokio::time::timeout(WEBHOOK_DEADLINE, dispatch)
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!(
+                method,
+                "Payme request took longer than {WEBHOOK_DEADLINE:?}"
+            );
+            Err(Fault::internal())
+        });
     answer(&id, outcome)
 }
 
@@ -392,6 +403,9 @@ impl Payme<'_> {
     async fn create(&self, params: &Params) -> Outcome {
         let payme_id = payme_id(params)?;
         let time = integer(params, "time")?;
+        if time <= 0 {
+            return Err(Fault::invalid_request("time"));
+        }
         if let Some(found) = find(self.db, payme_id).await? {
             return self.create_again(&found).await;
         }
@@ -408,19 +422,17 @@ impl Payme<'_> {
             drop(tx);
             return self.create_again(&found).await;
         }
-        let released = release_expired(&mut tx, self.settings, &order).await?;
+        // Every check before anything is written.
         let refuse = order.status != OrderStatus::Pending
             || !live_holders(&mut *tx, self.settings, order.id)
                 .await?
                 .is_empty()
-            || now.timestamp_millis() - time > PAYME_TIMEOUT_MS;
+            || now.timestamp_millis().saturating_sub(time) > PAYME_TIMEOUT_MS;
         if refuse {
-            if released > 0 {
-                tx.commit().await?;
-                self.events.committed();
-            }
             return Err(Fault::cannot_perform());
         }
+        // An expired reservation still holds Payme's one-active-transaction index: release it first.
+        release_expired(&mut tx, self.settings, &order).await?;
         // The checkout link's `waiting` transaction becomes this attempt; without one, a new row is the attempt.
         let txn = sqlx::query_as!(
             TxnRow,
@@ -452,9 +464,7 @@ impl Payme<'_> {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        if released > 0 {
-            self.events.committed();
-        }
+        self.events.committed();
         tracing::info!(
             transaction.id = txn.id,
             order.id = order.id,
