@@ -5,6 +5,18 @@ use std::time::Duration;
 use app::domain::{Error, Result};
 use redis::aio::ConnectionManager;
 
+/// `INCR`, with the window's expiry set by the first hit, as one atomic step: a key can never be left without
+/// an expiry (which would lock its owner out for good).
+static HIT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local count = redis.call('INCR', KEYS[1])
+        if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+        return {count, redis.call('TTL', KEYS[1])}
+        ",
+    )
+});
+
 /// Counts attempts per key and window.
 #[derive(Clone)]
 pub struct RateLimiter {
@@ -27,18 +39,11 @@ impl RateLimiter {
     pub async fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<()> {
         let key = format!("{}:{key}", self.prefix);
         let mut redis = self.redis.clone();
-        let outcome: redis::RedisResult<(u64, i64)> = redis::pipe()
-            .atomic()
-            .cmd("SET")
-            .arg(&key)
-            .arg(0)
-            .arg("EX")
+        // One round trip: count, start the window on the first hit, and tell the seconds left.
+        let outcome: redis::RedisResult<(u64, i64)> = HIT
+            .key(&key)
             .arg(window.as_secs().max(1))
-            .arg("NX")
-            .ignore()
-            .incr(&key, 1)
-            .ttl(&key)
-            .query_async(&mut redis)
+            .invoke_async(&mut redis)
             .await;
         match outcome {
             Ok((count, ttl)) if count > u64::from(limit) => Err(Error::Throttled {
