@@ -1776,3 +1776,38 @@ async fn other_http_methods_get_the_providers_own_errors_with_200(pool: PgPool) 
         );
     }
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn concurrent_identical_cancels_and_prepares_act_once(pool: PgPool) {
+    let app = Arc::new(spawn_app(pool).await);
+    let w = World::new(&app).await;
+    let id = "cacacacacacacacacacacaca";
+    result(&create(&app, id, w.order_a, now_ms(&app)).await);
+    let cancels = futures_util::future::join_all((0..20).map(|_| {
+        let app = app.clone();
+        async move { payme(&app, "CancelTransaction", json!({ "id": id, "reason": 3 })).await }
+    }))
+    .await;
+    let first = result(&cancels[0]).clone();
+    for answer in &cancels {
+        assert_eq!(result(answer), &first, "every cancel answers identically");
+    }
+    assert_eq!(count_kind(&app, w.order_a, "payment_canceled").await, 1);
+
+    let order = w.order_b;
+    let prepares = futures_util::future::join_all((0..20).map(|_| {
+        let app = app.clone();
+        async move { click(&app, &click_fields(9_100_000_001, order, 0, 0, None)).await }
+    }))
+    .await;
+    for answer in &prepares {
+        assert_eq!(answer, &prepares[0], "every prepare answers identically");
+    }
+    assert_eq!(click_error(&prepares[0]), 0);
+    let rows: i64 = sqlx::query_scalar("select count(*) from transactions where order_id = $1")
+        .bind(order)
+        .fetch_one(&app.db)
+        .await
+        .expect("counted");
+    assert_eq!(rows, 1, "one prepared attempt");
+}
