@@ -19,11 +19,11 @@ PG_PORT=5499
 REDIS_PORT=6399
 chmod 755 "$WORK"
 mkdir -p "$WORK/pg" "$WORK/redis"
-if [ "$(id -u)" -eq 0 ]; then chown postgres "$WORK/pg"; fi
+as_root chown postgres "$WORK/pg"
 cleanup() {
   as_postgres "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m immediate stop >/dev/null 2>&1 || true
   redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  as_root rm -rf "$WORK"
 }
 trap cleanup EXIT
 
