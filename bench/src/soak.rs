@@ -313,6 +313,7 @@ async fn listen(
 }
 
 async fn start_instance(args: &Args, port: u16, jwt: &str, log: &str) -> anyhow::Result<Child> {
+    let log_file = std::fs::File::create(log)?;
     let child = tokio::process::Command::new(&args.server)
         .arg("serve")
         .env("DATABASE_URL", &args.database_url)
@@ -333,8 +334,8 @@ async fn start_instance(args: &Args, port: u16, jwt: &str, log: &str) -> anyhow:
         .env("CLICK_MERCHANT_ID", "1")
         .env("CLICK_MERCHANT_USER_ID", "2")
         .env("CLICK_SECRET_KEY", CLICK_SECRET)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log)?)
+        .stdout(Stdio::from(log_file.try_clone()?))
+        .stderr(log_file)
         .kill_on_drop(true)
         .spawn()
         .context("the server binary starts")?;
