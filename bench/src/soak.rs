@@ -354,6 +354,21 @@ async fn start_instance(args: &Args, port: u16, jwt: &str, log: &str) -> anyhow:
     bail!("instance on {port} did not become ready (see {log})")
 }
 
+/// Runs a fault: the shell command that restarts one dependency.
+async fn restart(name: &str, command: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let status = tokio::process::Command::new("sh")
+        .args(["-c", command])
+        .status()
+        .await?;
+    ensure!(status.success(), "restarting {name} failed");
+    println!(
+        "soak: {name} restarted in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 async fn login(ctx: &Ctx, username: &str, password: &str) -> anyhow::Result<(String, i64)> {
     let (status, body) = ctx
         .json_retry(
@@ -567,28 +582,14 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // The faults.
-    tokio::time::sleep_until((started + Duration::from_secs(args.duration / 3)).into()).await;
-    let redis_restart = Instant::now();
-    let status = tokio::process::Command::new("sh")
-        .args(["-c", &args.restart_redis])
-        .status()
-        .await?;
-    ensure!(status.success(), "restarting Redis failed");
-    println!(
-        "soak: Redis restarted in {:.1} s",
-        redis_restart.elapsed().as_secs_f64()
-    );
-    tokio::time::sleep_until((started + Duration::from_secs(2 * args.duration / 3)).into()).await;
-    let pg_restart = Instant::now();
-    let status = tokio::process::Command::new("sh")
-        .args(["-c", &args.restart_postgres])
-        .status()
-        .await?;
-    ensure!(status.success(), "restarting PostgreSQL failed");
-    println!(
-        "soak: PostgreSQL restarted in {:.1} s",
-        pg_restart.elapsed().as_secs_f64()
-    );
+    for (third, name, command) in [
+        (1, "Redis", &args.restart_redis),
+        (2, "PostgreSQL", &args.restart_postgres),
+    ] {
+        tokio::time::sleep_until((started + Duration::from_secs(third * args.duration / 3)).into())
+            .await;
+        restart(name, command).await?;
+    }
 
     for actor in actors {
         actor.await?;

@@ -126,25 +126,17 @@ impl Gateway {
         let request = json!({ "id": log.len() + 1, "method": method, "params": params });
         let credentials = base64::engine::general_purpose::STANDARD
             .encode(format!("Paycom:{}", payme.key.expose_secret()));
-        let response: Value = self
+        let body = request.to_string();
+        let post = self
             .http
             .post(format!("{}/api/v1/payment/payme", self.base_url))
             .header("Authorization", format!("Basic {credentials}"))
             .header("Content-Type", "text/json; charset=UTF-8")
-            .body(request.to_string())
-            .send()
-            .await
-            .context("the Payme webhook is unreachable")?
-            .json()
-            .await
-            .context("the Payme webhook did not answer JSON")?;
-        log.push(Exchange {
-            call: format!("Payme {method}"),
-            request: request.to_string(),
-            ok: response.get("result").is_some(),
-            response: response.clone(),
-        });
-        Ok(response)
+            .body(body.clone());
+        exchange(post, format!("Payme {method}"), body, log, |r| {
+            r.get("result").is_some()
+        })
+        .await
     }
 
     async fn payme(
@@ -251,24 +243,16 @@ impl Gateway {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&map)
             .finish();
-        let response: Value = self
+        let post = self
             .http
             .post(format!("{}/api/v1/payment/click", self.base_url))
             .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body.clone())
-            .send()
-            .await
-            .context("the Click webhook is unreachable")?
-            .json()
-            .await
-            .context("the Click webhook did not answer JSON")?;
-        log.push(Exchange {
-            call: format!("Click {}", if complete { "Complete" } else { "Prepare" }),
-            request: body,
-            ok: response.get("error").and_then(Value::as_i64) == Some(expect),
-            response: response.clone(),
-        });
-        Ok(response)
+            .body(body.clone());
+        let call = format!("Click {}", if complete { "Complete" } else { "Prepare" });
+        exchange(post, call, body, log, |r| {
+            r.get("error").and_then(Value::as_i64) == Some(expect)
+        })
+        .await
     }
 
     async fn click(
@@ -373,6 +357,30 @@ impl Gateway {
         }
         Ok(())
     }
+}
+
+/// Sends one webhook call, logs it with whether the answer is the expected one, and returns the answer.
+async fn exchange(
+    post: reqwest::RequestBuilder,
+    call: String,
+    request: String,
+    log: &mut Vec<Exchange>,
+    expected: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    let response: Value = post
+        .send()
+        .await
+        .with_context(|| format!("{call}: the webhook is unreachable"))?
+        .json()
+        .await
+        .with_context(|| format!("{call}: the webhook did not answer JSON"))?;
+    log.push(Exchange {
+        ok: expected(&response),
+        call,
+        request,
+        response: response.clone(),
+    });
+    Ok(response)
 }
 
 /// `/sandbox/{provider}/{order_id}`: the page (GET) and its buttons (POST), for the order's client or an admin.

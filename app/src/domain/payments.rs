@@ -169,19 +169,61 @@ impl TxnRow {
     }
 }
 
-/// Locks one transaction row (after its order's, always in that order).
-pub(crate) async fn lock_txn(tx: &mut Transaction<'_, Postgres>, id: i64) -> Result<TxnRow> {
+/// The transaction a provider knows by `provider_id` (Payme's `params.id`, Click's `click_trans_id`).
+pub(crate) async fn find(
+    db: impl sqlx::PgExecutor<'_>,
+    provider: PaymentProvider,
+    provider_id: &str,
+) -> Result<Option<TxnRow>> {
     Ok(sqlx::query_as!(
+        TxnRow,
+        r#"
+        select id, order_id, provider, amount, status, provider_transaction_id, state, reason, provider_time,
+               reserved_at, performed_at, canceled_at
+        from transactions where provider = $1 and provider_transaction_id = $2
+        "#,
+        provider.as_str(),
+        provider_id
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Opens a database transaction and locks an order, then one of its transactions: always in that order, so two
+/// calls on the same payment queue up instead of deadlocking. The transaction row is read under the lock.
+pub(crate) async fn lock_with_order(
+    db: &PgPool,
+    order_id: i64,
+    txn_id: i64,
+) -> Result<(Transaction<'static, Postgres>, LockedOrder, TxnRow)> {
+    let mut tx = db.begin().await?;
+    let order = orders::lock(&mut tx, None, order_id).await?;
+    let txn = sqlx::query_as!(
         TxnRow,
         r#"
         select id, order_id, provider, amount, status, provider_transaction_id, state, reason, provider_time,
                reserved_at, performed_at, canceled_at
         from transactions where id = $1 for update
         "#,
-        id
+        txn_id
     )
-    .fetch_one(&mut **tx)
-    .await?)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok((tx, order, txn))
+}
+
+/// Releases a locked order's expired reservations and commits: the request that found them is refused, but the
+/// release stands.
+pub(crate) async fn commit_expiry(
+    mut tx: Transaction<'_, Postgres>,
+    events: &dyn EventSink,
+    settings: &Settings,
+    order: &LockedOrder,
+) -> Result<()> {
+    release_expired(&mut tx, settings, order).await?;
+    tx.commit().await?;
+    events.committed();
+    Ok(())
 }
 
 /// The transactions of an order that reserve or paid it (status `processing` or `confirmed`).
@@ -375,22 +417,19 @@ pub async fn checkout(
     }
     let mut tx = db.begin().await?;
     let order = orders::lock(&mut tx, Some(actor), input.order_id).await?;
-    let released = release_expired(&mut tx, settings, &order).await?;
     if order.status != OrderStatus::Pending {
         return Err(Error::Conflict(format!(
             "Only a pending order can be paid; this one is {}.",
             order.status.label()
         )));
     }
-    if !holding(&mut *tx, order.id).await?.is_empty() {
-        if released > 0 {
-            tx.commit().await?;
-            events.committed();
-        }
+    if !live_holders(&mut *tx, settings, order.id).await?.is_empty() {
         return Err(Error::Conflict(
             "A payment for this order is already in progress.".to_owned(),
         ));
     }
+    // Checked first, written after: the release of expired reservations commits with the new checkout.
+    let released = release_expired(&mut tx, settings, &order).await?;
     let provider = input.provider.as_str();
     let existing = sqlx::query_scalar!(
         r#"select id from transactions where order_id = $1 and provider = $2 and status = 'waiting' order by id desc limit 1"#,

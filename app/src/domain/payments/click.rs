@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{
-    Settings, TxnRow, WEBHOOK_DEADLINE, cancel, confirm, constant_time_eq, live_holders, lock_txn,
-    release_expired,
+    Settings, TxnRow, WEBHOOK_DEADLINE, cancel, commit_expiry, confirm, constant_time_eq, find,
+    live_holders, lock_with_order, release_expired,
 };
 use crate::{
     domain::{Error, feed::EventSink, orders},
-    models::OrderStatus,
+    models::{OrderStatus, PaymentProvider},
 };
 
 /// Click's error codes with their `error_note` texts (PAYMENTS.md 2.5).
@@ -310,17 +310,7 @@ impl Shop<'_> {
             return Err(Code::Cancelled);
         }
         let attempt = request.click_trans_id.to_string();
-        let existing = sqlx::query_as!(
-            TxnRow,
-            r#"
-            select id, order_id, provider, amount, status, provider_transaction_id, state, reason, provider_time,
-                   reserved_at, performed_at, canceled_at
-            from transactions where provider = 'click' and provider_transaction_id = $1
-            "#,
-            attempt
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
+        let existing = find(&mut *tx, PaymentProvider::Click, &attempt).await?;
         if let Some(existing) = existing {
             // The same attempt for another order: not a repeat of anything.
             if existing.order_id != order.id {
@@ -436,9 +426,7 @@ impl Shop<'_> {
         .fetch_optional(self.db)
         .await?
         .ok_or(Code::TransactionNotFound)?;
-        let mut tx = self.db.begin().await?;
-        let order = orders::lock(&mut tx, None, found.order_id).await?;
-        let txn = lock_txn(&mut tx, prepare_id).await?;
+        let (mut tx, order, txn) = lock_with_order(self.db, found.order_id, prepare_id).await?;
         if txn.status == "confirmed" {
             echo.merchant_confirm_id = Some(txn.id);
         }
@@ -451,9 +439,7 @@ impl Shop<'_> {
             _ => {}
         }
         if txn.expired(self.settings, self.settings.clock.now_ms()) {
-            release_expired(&mut tx, self.settings, &order).await?;
-            tx.commit().await?;
-            self.events.committed();
+            commit_expiry(tx, self.events, self.settings, &order).await?;
             return Err(Code::Cancelled);
         }
         if request.amount != txn.amount {

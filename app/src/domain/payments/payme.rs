@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{
-    PAYME_TIMEOUT_MS, Settings, TxnRow, WEBHOOK_DEADLINE, cancel, confirm, constant_time_eq,
-    live_holders, lock_txn, ms, release_expired,
+    PAYME_TIMEOUT_MS, Settings, TxnRow, WEBHOOK_DEADLINE, cancel, commit_expiry, confirm,
+    constant_time_eq, find, live_holders, lock_with_order, ms, release_expired,
 };
 use crate::{
-    domain::{Error, feed::EventSink, orders},
-    models::OrderStatus,
+    domain::{Error, feed::EventSink, orders, parse_column},
+    models::{OrderStatus, PaymentProvider},
 };
 
 /// A Payme error: its code, localized message and `data`.
@@ -332,24 +332,22 @@ struct Payme<'a> {
     settings: &'a Settings,
 }
 
-/// The Payme transaction with Payme's id `payme_id`.
-async fn find(db: impl sqlx::PgExecutor<'_>, payme_id: &str) -> Result<Option<TxnRow>, Fault> {
-    Ok(sqlx::query_as!(
-            TxnRow,
-            r#"
-            select id, order_id, provider, amount, status, provider_transaction_id, state, reason, provider_time,
-                   reserved_at, performed_at, canceled_at
-            from transactions where provider = 'payme' and provider_transaction_id = $1
-            "#,
-            payme_id
-        )
-        .fetch_optional(db)
-        .await?)
+/// Whether an order of `status` and `price` may be paid `amount` (CheckPerformTransaction, CreateTransaction):
+/// the amount first (-31001), then the status (-31008).
+fn judge(status: OrderStatus, price: i64, amount: i64) -> Result<(), Fault> {
+    if price != amount {
+        Err(Fault::incorrect_amount())
+    } else if status != OrderStatus::Pending {
+        Err(Fault::cannot_perform())
+    } else {
+        Ok(())
+    }
 }
 
 impl Payme<'_> {
-    /// Validates a payment of `amount` for the order of `account` (CheckPerformTransaction, CreateTransaction).
-    async fn validate(&self, order_id: i64, amount: i64) -> Result<(), Fault> {
+    async fn check_perform(&self, params: &Params) -> Outcome {
+        let order_id = account_order(params)?;
+        let amount = amount(params)?;
         let order = sqlx::query!(
             r#"select status, price from orders where id = $1"#,
             order_id
@@ -357,19 +355,7 @@ impl Payme<'_> {
         .fetch_optional(self.db)
         .await?
         .ok_or_else(Fault::bad_order)?;
-        if order.price != amount {
-            return Err(Fault::incorrect_amount());
-        }
-        if order.status != OrderStatus::Pending.as_str() {
-            return Err(Fault::cannot_perform());
-        }
-        Ok(())
-    }
-
-    async fn check_perform(&self, params: &Params) -> Outcome {
-        let order_id = account_order(params)?;
-        let amount = amount(params)?;
-        self.validate(order_id, amount).await?;
+        judge(parse_column(&order.status)?, order.price, amount)?;
         if !live_holders(self.db, self.settings, order_id)
             .await?
             .is_empty()
@@ -385,16 +371,12 @@ impl Payme<'_> {
 
     /// The answer to a Create for an existing transaction, locked with its order.
     async fn create_again(&self, found: &TxnRow) -> Outcome {
-        let mut tx = self.db.begin().await?;
-        let order = orders::lock(&mut tx, None, found.order_id).await?;
-        let txn = lock_txn(&mut tx, found.id).await?;
+        let (tx, order, txn) = lock_with_order(self.db, found.order_id, found.id).await?;
         if txn.state != 1 {
             return Err(Fault::cannot_perform());
         }
         if txn.expired(self.settings, self.settings.clock.now_ms()) {
-            release_expired(&mut tx, self.settings, &order).await?;
-            tx.commit().await?;
-            self.events.committed();
+            commit_expiry(tx, self.events, self.settings, &order).await?;
             return Err(Fault::cannot_perform());
         }
         Ok(Self::created(&txn))
@@ -406,27 +388,29 @@ impl Payme<'_> {
         if time <= 0 {
             return Err(Fault::invalid_request("time"));
         }
-        if let Some(found) = find(self.db, payme_id).await? {
+        if let Some(found) = find(self.db, PaymentProvider::Payme, payme_id).await? {
             return self.create_again(&found).await;
         }
         let order_id = account_order(params)?;
         let amount = amount(params)?;
-        self.validate(order_id, amount).await?;
 
         let now = self.settings.clock.now();
         let mut tx = self.db.begin().await?;
-        let order = orders::lock(&mut tx, None, order_id).await?;
+        let order = match orders::lock(&mut tx, None, order_id).await {
+            Err(Error::NotFound) => return Err(Fault::bad_order()),
+            locked => locked?,
+        };
+        judge(order.status, order.price, amount)?;
         // A concurrent twin of this call may have created it while this one waited for the lock. (Read on this
         // transaction's own connection: asking the pool while holding the lock could starve it.)
-        if let Some(found) = find(&mut *tx, payme_id).await? {
+        if let Some(found) = find(&mut *tx, PaymentProvider::Payme, payme_id).await? {
             drop(tx);
             return self.create_again(&found).await;
         }
         // Every check before anything is written.
-        let refuse = order.status != OrderStatus::Pending
-            || !live_holders(&mut *tx, self.settings, order.id)
-                .await?
-                .is_empty()
+        let refuse = !live_holders(&mut *tx, self.settings, order.id)
+            .await?
+            .is_empty()
             || now.timestamp_millis().saturating_sub(time) > PAYME_TIMEOUT_MS;
         if refuse {
             return Err(Fault::cannot_perform());
@@ -477,19 +461,15 @@ impl Payme<'_> {
 
     async fn perform(&self, params: &Params) -> Outcome {
         let payme_id = payme_id(params)?;
-        let found = find(self.db, payme_id)
+        let found = find(self.db, PaymentProvider::Payme, payme_id)
             .await?
             .ok_or_else(Fault::transaction_not_found)?;
-        let mut tx = self.db.begin().await?;
-        let order = orders::lock(&mut tx, None, found.order_id).await?;
-        let txn = lock_txn(&mut tx, found.id).await?;
+        let (mut tx, order, txn) = lock_with_order(self.db, found.order_id, found.id).await?;
         let performed = |t: &TxnRow| json!({ "transaction": t.id.to_string(), "perform_time": ms(t.performed_at), "state": 2 });
         match txn.state {
             2 => Ok(performed(&txn)),
             1 if txn.expired(self.settings, self.settings.clock.now_ms()) => {
-                release_expired(&mut tx, self.settings, &order).await?;
-                tx.commit().await?;
-                self.events.committed();
+                commit_expiry(tx, self.events, self.settings, &order).await?;
                 Err(Fault::cannot_perform())
             }
             1 if order.status == OrderStatus::Pending => {
@@ -520,12 +500,10 @@ impl Payme<'_> {
             .and_then(Value::as_i64)
             .and_then(|r| i32::try_from(r).ok())
             .ok_or_else(|| Fault::invalid_request("reason"))?;
-        let found = find(self.db, payme_id)
+        let found = find(self.db, PaymentProvider::Payme, payme_id)
             .await?
             .ok_or_else(Fault::transaction_not_found)?;
-        let mut tx = self.db.begin().await?;
-        let order = orders::lock(&mut tx, None, found.order_id).await?;
-        let txn = lock_txn(&mut tx, found.id).await?;
+        let (mut tx, order, txn) = lock_with_order(self.db, found.order_id, found.id).await?;
         let canceled = |t: &TxnRow, state: i32| json!({ "transaction": t.id.to_string(), "cancel_time": ms(t.canceled_at), "state": state });
         let state = match txn.state {
             -1 | -2 => return Ok(canceled(&txn, txn.state)),
@@ -561,7 +539,7 @@ impl Payme<'_> {
 
     async fn check(&self, params: &Params) -> Outcome {
         let payme_id = payme_id(params)?;
-        let txn = find(self.db, payme_id)
+        let txn = find(self.db, PaymentProvider::Payme, payme_id)
             .await?
             .ok_or_else(Fault::transaction_not_found)?;
         Ok(json!({
