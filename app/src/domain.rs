@@ -2,6 +2,7 @@
 //! auth, written once. REST handlers, server functions and webhooks are thin adapters over it.
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod feed;
 pub mod messages;
@@ -10,6 +11,8 @@ pub mod orders;
 pub mod page;
 pub mod password;
 pub mod payments;
+pub mod ratelimit;
+pub mod session;
 pub mod services;
 pub mod transactions;
 pub mod users;

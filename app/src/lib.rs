@@ -1,8 +1,20 @@
-//! Task's shared crate: wire types ([`models`]), the UI ([`App`]), and behind `ssr` the domain layer.
+//! Task's shared crate: wire types ([`models`]), the languages ([`lang`]), the UI ([`App`]) with its server
+//! functions ([`api`]), and behind `ssr` the domain layer.
 
 #[cfg(feature = "ssr")]
 pub mod domain;
 pub mod models;
+pub mod api;
+pub mod lang;
 mod ui;
+
+// The `i18n` module: the `Locale` enum and the `t!`-family macros over `locales/*.json`. The build-script code
+// generator that replaces this macro needs ICU's data tooling (hundreds of crates, with network features); the
+// macro reads the same files with none of that.
+#[allow(deprecated)]
+mod locales {
+    leptos_i18n::load_locales!();
+}
+pub use locales::i18n;
 
 pub use ui::{App, shell};

@@ -212,6 +212,33 @@ pub struct UserStats {
     pub admins: i64,
 }
 
+/// The admin dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dashboard {
+    /// Every status, in machine order, with its number of orders.
+    pub by_status: Vec<StatusCount>,
+    /// The last days, oldest first.
+    pub days: Vec<DayFigures>,
+    /// Confirmed payments ever, in tiyin.
+    pub revenue: i64,
+    pub users: UserStats,
+}
+
+/// How many orders are in one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCount {
+    pub status: OrderStatus,
+    pub count: i64,
+}
+
+/// One day's orders and confirmed revenue (tiyin), by Tashkent date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayFigures {
+    pub day: chrono::NaiveDate,
+    pub orders: i64,
+    pub revenue: i64,
+}
+
 /// A pair of fresh tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

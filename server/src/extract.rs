@@ -13,10 +13,7 @@ use std::net::SocketAddr;
 
 use crate::state::AppState;
 
-/// The name of the cookie carrying the access token for the browser UI.
-pub const ACCESS_COOKIE: &str = "task_access";
-/// The name of the cookie carrying the refresh token for the browser UI.
-pub const REFRESH_COOKIE: &str = "task_refresh";
+pub use app::domain::session::{ACCESS_COOKIE, REFRESH_COOKIE, cookie};
 
 /// A JSON body: `Content-Type: application/json` required, size-limited, and deserialized with the path of the
 /// offending field in the error (`{"errors": {"service_id": ["invalid type: ..."]}}`).
@@ -219,17 +216,6 @@ pub fn access_token(headers: &HeaderMap) -> Option<&str> {
         return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
     }
     cookie(headers, ACCESS_COOKIE)
-}
-
-/// The value of cookie `name`.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find_map(|(k, v)| (k == name).then_some(v))
 }
 
 impl<S> FromRequestParts<S> for AuthUser

@@ -9,6 +9,7 @@ pub mod payments;
 pub mod services;
 pub mod transactions;
 pub mod users;
+pub mod web;
 
 use app::{domain::page::Slice, models::Page};
 use axum::http::Uri;

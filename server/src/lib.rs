@@ -9,7 +9,6 @@ pub mod extract;
 pub mod http;
 pub mod live;
 pub mod openapi;
-pub mod ratelimit;
 pub mod router;
 pub mod sandbox;
 pub mod state;
@@ -38,8 +37,11 @@ use crate::{
     click_api::ClickApi,
     config::{DatabaseConfig, ServeConfig},
     live::Feed,
-    ratelimit::RateLimiter,
     state::AppState,
+};
+use app::domain::{
+    ratelimit::RateLimiter,
+    session::{CookiePolicy, Gate},
 };
 
 /// The schema migrations, embedded; run at start-up, by `server migrate`, and by the tests.
@@ -106,10 +108,23 @@ pub async fn build_state(
         Duration::from_secs(config.payments.click_api_timeout_secs),
     )?;
     tokio::spawn(sweep_payments(db.clone(), feed.clone(), payments.clone()));
+    let limiter = RateLimiter::new(redis.clone(), &config.redis_prefix);
+    let gate = Gate {
+        limiter: limiter.clone(),
+        login_per_minute: config.login_rate_limit,
+        register_per_hour: config.register_rate_limit,
+    };
+    let cookies = CookiePolicy {
+        secure: config.cookie_secure,
+        access_ttl: config.access_ttl(),
+        refresh_ttl: config.refresh_ttl(),
+    };
     Ok(AppState {
         leptos_options,
         db,
-        limiter: RateLimiter::new(redis.clone(), &config.redis_prefix),
+        limiter,
+        gate,
+        cookies,
         feed,
         redis,
         tokens: Arc::new(tokens),

@@ -1,7 +1,7 @@
 //! Assembles the whole HTTP surface: the REST API (with its OpenAPI document and docs), operations endpoints,
 //! and the Leptos app, under the shared middleware.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use app::domain::{Error, error::ErrorCause};
 use axum::{
@@ -17,6 +17,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes as _, generate_route_list};
 use tower_http::{
     catch_panic::CatchPanicLayer,
+    services::ServeDir,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
     timeout::TimeoutLayer,
@@ -84,19 +85,44 @@ pub fn build(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
 
     let leptos_options = state.leptos_options.clone();
+    let pkg_dir = format!(
+        "{}/{}",
+        leptos_options.site_root, leptos_options.site_pkg_dir
+    );
     let routes = generate_route_list(app::App);
-    let context_state = state.clone();
+    let backend = app::api::Backend {
+        db: state.db.clone(),
+        tokens: state.tokens.clone(),
+        hasher: state.hasher.clone(),
+        gate: state.gate.clone(),
+        cookies: state.cookies,
+        payments: state.payments.clone(),
+        events: Arc::new(state.feed.clone()),
+    };
+    let page_backend = backend.clone();
     let web = Router::new()
         .merge(crate::sandbox::router())
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(context_state.clone()),
+            move || provide_context(page_backend.clone()),
             move || app::shell(leptos_options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            move || provide_context(backend.clone()),
             app::shell,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::web::resolve_caller,
         ));
+    // The bundle: hashed names, served precompressed (brotli, gzip) when the browser accepts it.
+    let bundle = Router::new()
+        .nest_service(
+            "/pkg",
+            ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip(),
+        )
+        .layer(middleware::from_fn(http::web::immutable));
 
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     Router::new()
@@ -109,6 +135,7 @@ pub fn build(state: AppState) -> Router {
         .route_layer(middleware::from_fn(http::metrics::track))
         .merge(web)
         .with_state(state)
+        .merge(bundle)
         .layer(middleware::from_fn(log_failures))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(middleware::map_response(envelope_for_timeouts))

@@ -2,13 +2,19 @@
 
 use std::sync::Arc;
 
-use app::domain::{auth::Tokens, password::Hasher, payments::Settings};
+use app::domain::{
+    auth::Tokens,
+    password::Hasher,
+    payments::Settings,
+    ratelimit::RateLimiter,
+    session::{CookiePolicy, Gate},
+};
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 
 use crate::{
-    click_api::ClickApi, config::ServeConfig, live::Feed, ratelimit::RateLimiter, sandbox::Gateway,
+    click_api::ClickApi, config::ServeConfig, live::Feed, sandbox::Gateway,
 };
 
 /// Cheap to clone: everything inside is shared.
@@ -20,6 +26,10 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     pub hasher: Hasher,
     pub limiter: RateLimiter,
+    /// Sign-in and sign-up with their rate limits.
+    pub gate: Gate,
+    /// How session cookies are written.
+    pub cookies: CookiePolicy,
     pub feed: Feed,
     pub config: Arc<ServeConfig>,
     pub payments: Arc<Settings>,

@@ -129,6 +129,16 @@ pub async fn events_between(
 pub trait EventSink: Send + Sync {
     /// Events were committed.
     fn committed(&self);
+
+    /// A user's access changed (deactivated, role changed): their sockets close and cached access is dropped.
+    fn access_changed(&self, user_id: i64) {
+        let _ = user_id;
+    }
+
+    /// A user marked notifications read: every socket of theirs gets a `read` frame.
+    fn read(&self, user_id: i64, ids: Vec<i64>) {
+        let _ = (user_id, ids);
+    }
 }
 
 /// For callers without a live feed (the CLI): events are still stored; nobody is told.

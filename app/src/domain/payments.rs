@@ -123,7 +123,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn enabled(&self, provider: PaymentProvider) -> bool {
+    pub fn enabled(&self, provider: PaymentProvider) -> bool {
         match provider {
             PaymentProvider::Payme => self.payme.is_some(),
             PaymentProvider::Click => self.click.is_some(),

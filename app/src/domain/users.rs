@@ -419,3 +419,28 @@ pub async fn deactivate(db: &PgPool, hasher: &Hasher, actor: &Actor, id: i64) ->
     .await
     .map(drop)
 }
+
+/// The UI language a user chose (`en`, `ru`, `uz`), if any.
+pub async fn language(db: &PgPool, user_id: i64) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar!("select language from users where id = $1", user_id)
+            .fetch_optional(db)
+            .await?
+            .flatten(),
+    )
+}
+
+/// Remembers the caller's UI language (one of the supported tags).
+pub async fn set_language(db: &PgPool, actor: &Actor, tag: &str) -> Result<()> {
+    if crate::lang::from_tag(tag).is_none_or(|l| crate::lang::tag(l) != tag) {
+        return Err(Error::field("language", "Unsupported language."));
+    }
+    sqlx::query!(
+        "update users set language = $2 where id = $1",
+        actor.id,
+        tag
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -1,7 +1,5 @@
 //! Sign-up, sign-in, token refresh and sign-out, plus the caller's own profile (`/me`).
 
-use std::time::Duration;
-
 use app::{
     domain::{Result, auth, users},
     models::{
@@ -17,7 +15,7 @@ use axum::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    extract::{ACCESS_COOKIE, AuthUser, ClientIp, Json, REFRESH_COOKIE},
+    extract::{AuthUser, ClientIp, Json},
     state::AppState,
 };
 
@@ -41,71 +39,31 @@ async fn register(
     ClientIp(ip): ClientIp,
     Json(input): Json<RegisterInput>,
 ) -> Result<(StatusCode, axum::Json<User>)> {
-    state
-        .limiter
-        .hit(
-            &format!("register:{ip}"),
-            state.config.register_rate_limit,
-            Duration::from_secs(3600),
-        )
+    let user = state
+        .gate
+        .sign_up(&state.db, &state.hasher, &ip, input)
         .await?;
-    let user = users::register(&state.db, &state.hasher, input).await?;
     Ok((StatusCode::CREATED, axum::Json(user)))
 }
 
 async fn sign_in(state: &AppState, ip: &str, input: LoginInput) -> Result<LoginResponse> {
-    let minute = Duration::from_secs(60);
-    let limit = state.config.login_rate_limit;
     state
-        .limiter
-        .hit(&format!("login:ip:{ip}"), limit, minute)
-        .await?;
-    state
-        .limiter
-        .hit(
-            &format!("login:user:{}", input.username.trim().to_lowercase()),
-            limit,
-            minute,
-        )
-        .await?;
-    auth::login(&state.db, &state.hasher, &state.tokens, input).await
+        .gate
+        .sign_in(&state.db, &state.hasher, &state.tokens, ip, input)
+        .await
 }
 
-/// `Set-Cookie` headers carrying a token pair for the browser UI (`HttpOnly`, `SameSite=Lax`).
+/// `Set-Cookie` headers carrying a token pair for the browser UI, or clearing it.
 fn session_cookies(
     state: &AppState,
     pair: Option<(&str, &str)>,
 ) -> AppendHeaders<[(header::HeaderName, HeaderValue); 2]> {
-    let secure = if state.config.cookie_secure {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = |name: &str, value: &str, path: &str, max_age: u64| {
-        let text = format!(
-            "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
-        );
-        HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
-    };
-    let (access, refresh, access_age, refresh_age) = match pair {
-        Some((a, r)) => (
-            a,
-            r,
-            state.config.access_token_ttl_secs,
-            state.config.refresh_token_ttl_secs,
-        ),
-        None => ("", "", 0, 0),
-    };
-    AppendHeaders([
+    AppendHeaders(state.cookies.session(pair).map(|value| {
         (
             header::SET_COOKIE,
-            cookie(ACCESS_COOKIE, access, "/", access_age),
-        ),
-        (
-            header::SET_COOKIE,
-            cookie(REFRESH_COOKIE, refresh, "/api/v1/auth", refresh_age),
-        ),
-    ])
+            HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("")),
+        )
+    }))
 }
 
 /// Signs in: a token pair and the user. Also sets the session cookies for browsers. Rate-limited per address

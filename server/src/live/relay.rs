@@ -272,6 +272,14 @@ impl EventSink for Feed {
             }
         });
     }
+
+    fn access_changed(&self, user_id: i64) {
+        self.revoke(user_id);
+    }
+
+    fn read(&self, user_id: i64, ids: Vec<i64>) {
+        self.publish_read(user_id, ids, None);
+    }
 }
 
 /// A socket's registration with the relay; dropping it unregisters.

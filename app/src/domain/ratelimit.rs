@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use app::domain::{Error, Result};
+use super::{Error, Result};
 use redis::aio::ConnectionManager;
 
 /// `INCR`, with the window's expiry set by the first hit, as one atomic step: a key can never be left without

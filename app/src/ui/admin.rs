@@ -1,0 +1,415 @@
+//! The admin pages: the dashboard (charts drawn in SVG, recent events live), users, services and their
+//! workers, and transactions.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::{
+    api::{self, CreateService, CreateUser},
+    i18n::{Locale, t, use_i18n},
+    lang,
+    models::{PaymentProvider, Role, Service, TransactionStatus, User},
+    ui::{
+        Guard,
+        live::Live,
+        widgets::{
+            Empty, ErrorBox, FieldError, Loading, Money, Pager, When, page_param, query_param,
+        },
+    },
+};
+
+const ADMIN: &[Role] = &[Role::Admin];
+
+/// `/admin`.
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    view! { <Guard roles=ADMIN view=|_| view! { <DashboardBody /> } /> }
+}
+
+#[component]
+fn DashboardBody() -> impl IntoView {
+    let i18n = use_i18n();
+    let live = expect_context::<Live>();
+    let figures = Resource::new(move || live.version.get(), |_| api::dashboard_figures());
+    let recent = Resource::new(|| (), |()| api::notifications(1, false, None, None));
+    view! {
+        <h1>{t!(i18n, dashboard.title)}</h1>
+        <Transition fallback=|| view! { <Loading /> }>
+            {move || figures.get().map(|r| match r {
+                Ok(d) => {
+                    let by_status: Vec<(String, i64, String)> = d.by_status.iter().map(|s| {
+                        (lang::status(i18n.get_locale_untracked(), s.status), s.count, format!("status-{}", s.status.as_str()))
+                    }).collect();
+                    let orders: Vec<(String, i64)> = d.days.iter().map(|x| (lang::day(i18n.get_locale_untracked(), x.day), x.orders)).collect();
+                    let revenue: Vec<(String, i64)> = d.days.iter().map(|x| (lang::day(i18n.get_locale_untracked(), x.day), x.revenue / 100)).collect();
+                    let total: i64 = d.by_status.iter().map(|s| s.count).sum();
+                    view! {
+                        <div class="stats">
+                            <div class="stat"><span>{t!(i18n, dashboard.orders)}</span><strong id="stat-orders">{total}</strong></div>
+                            <div class="stat"><span>{t!(i18n, dashboard.revenue)}</span><strong><Money tiyin=d.revenue /></strong></div>
+                            <div class="stat"><span>{t!(i18n, dashboard.clients)}</span><strong>{d.users.clients}</strong></div>
+                            <div class="stat"><span>{t!(i18n, dashboard.workers)}</span><strong>{d.users.workers}</strong></div>
+                        </div>
+                        <div class="charts">
+                            <figure class="card chart">
+                                <figcaption>{t!(i18n, dashboard.by_status)}</figcaption>
+                                <StatusBars rows=by_status />
+                            </figure>
+                            <figure class="card chart">
+                                <figcaption>{t!(i18n, dashboard.per_day)}</figcaption>
+                                <Columns values=orders class="orders" />
+                            </figure>
+                            <figure class="card chart">
+                                <figcaption>{t!(i18n, dashboard.revenue_per_day)}</figcaption>
+                                <Columns values=revenue class="revenue" />
+                            </figure>
+                        </div>
+                    }.into_any()
+                }
+                Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+            })}
+        </Transition>
+        <section class="card">
+            <h2>{t!(i18n, dashboard.recent)}</h2>
+            <ul class="feed" id="recent">
+                <For each=move || live.events.get() key=|n| n.id let:n>
+                    <li class="note">
+                        <A href=format!("/orders/{}", n.order_id)>{move || lang::notification(i18n.get_locale(), n.kind, n.order_id, &n.data)}</A>
+                        <When at=n.created_at />
+                    </li>
+                </For>
+                <Transition fallback=|| ()>
+                    {move || recent.get().and_then(Result::ok).map(|l| l.items.into_iter().take(10).map(|n| view! {
+                        <li class="note">
+                            <A href=format!("/orders/{}", n.order_id)>{move || lang::notification(i18n.get_locale(), n.kind, n.order_id, &n.data)}</A>
+                            <When at=n.created_at />
+                        </li>
+                    }).collect_view())}
+                </Transition>
+            </ul>
+        </section>
+    }
+}
+
+/// Horizontal bars, one per status.
+#[component]
+fn StatusBars(rows: Vec<(String, i64, String)>) -> impl IntoView {
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
+    let height = rows.len() * 28;
+    view! {
+        <svg viewBox=format!("0 0 320 {height}") role="img" class="bars">
+            {rows.into_iter().enumerate().map(|(i, (label, value, class))| {
+                let y = i * 28;
+                #[expect(clippy::cast_precision_loss, reason = "chart geometry")]
+                let width = 180.0 * value as f64 / max as f64;
+                view! {
+                    <g class=class>
+                        <text x="0" y=y + 18 class="label">{label}</text>
+                        <rect x="110" y=y + 5 width=format!("{width:.1}") height="18" rx="3"></rect>
+                        <text x=format!("{:.1}", 116.0 + width) y=y + 18 class="value">{value}</text>
+                    </g>
+                }
+            }).collect_view()}
+        </svg>
+    }
+}
+
+/// Vertical columns, one per day, labelled every other day.
+#[component]
+fn Columns(values: Vec<(String, i64)>, class: &'static str) -> impl IntoView {
+    let max = values.iter().map(|v| v.1).max().unwrap_or(0).max(1);
+    let n = values.len().max(1);
+    #[expect(clippy::cast_precision_loss, reason = "chart geometry")]
+    let step = 320.0 / n as f64;
+    view! {
+        <svg viewBox="0 0 320 170" role="img" class=format!("columns {class}")>
+            <line x1="0" y1="140" x2="320" y2="140" class="axis"></line>
+            {values.into_iter().enumerate().map(|(i, (label, value))| {
+                #[expect(clippy::cast_precision_loss, reason = "chart geometry")]
+                let h = 120.0 * value as f64 / max as f64;
+                #[expect(clippy::cast_precision_loss, reason = "chart geometry")]
+                let x = step * i as f64;
+                view! {
+                    <g>
+                        <title>{format!("{label}: {value}")}</title>
+                        <rect x=format!("{:.1}", x + 2.0) y=format!("{:.1}", 140.0 - h) width=format!("{:.1}", step - 4.0) height=format!("{h:.1}") rx="2"></rect>
+                        {(value > 0).then(|| view! { <text x=format!("{:.1}", x + step / 2.0) y=format!("{:.1}", 136.0 - h) class="value">{value}</text> })}
+                        {(i % 2 == 0).then(|| view! { <text x=format!("{:.1}", x + step / 2.0) y="158" class="label">{label.clone()}</text> })}
+                    </g>
+                }
+            }).collect_view()}
+        </svg>
+    }
+}
+
+/// `/admin/users`.
+#[component]
+pub fn Users() -> impl IntoView {
+    view! { <Guard roles=ADMIN view=|s| view! { <UsersBody me=s.user.id /> } /> }
+}
+
+#[component]
+fn UsersBody(me: i64) -> impl IntoView {
+    let i18n = use_i18n();
+    let page = page_param();
+    let role = query_param("role");
+    let create = ServerAction::<CreateUser>::new();
+    let deactivate = Action::new(|id: &i64| {
+        let id = *id;
+        async move { api::deactivate_user(id).await }
+    });
+    let users = Resource::new(
+        move || (page.get(), role.get(), create.version().get(), deactivate.version().get()),
+        |(p, r, _, _)| api::users(p, r.and_then(|r| r.parse().ok())),
+    );
+    let error = Signal::derive(move || create.value().get().and_then(Result::err));
+    view! {
+        <h1>{t!(i18n, users.title)}</h1>
+        <details class="card" open=move || error.get().is_some()>
+            <summary>{t!(i18n, users.create)}</summary>
+            <ActionForm action=create attr:class="form grid-form" attr:id="create-user">
+                <label>{t!(i18n, auth.full_name)}<input name="full_name" required maxlength="150" /></label>
+                <FieldError error field="full_name" />
+                <label>{t!(i18n, auth.username)}<input name="username" required minlength="3" maxlength="150" autocomplete="off" /></label>
+                <FieldError error field="username" />
+                <label>{t!(i18n, auth.password)}<input name="password" type="password" required minlength="8" autocomplete="new-password" /></label>
+                <FieldError error field="password" />
+                <label>
+                    {t!(i18n, users.role)}
+                    <select name="role">
+                        {Role::ALL.iter().map(|&r| view! {
+                            <option value=r.as_str() selected=r == Role::Worker>{move || lang::role(i18n.get_locale(), r)}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                {move || error.get().filter(|e| e.errors.is_empty()).map(|e| view! { <ErrorBox error=e /> })}
+                {move || create.value().get().and_then(Result::ok).map(|u| view! {
+                    <p class="ok" role="status">{t!(i18n, users.created)} " " {u.username}</p>
+                })}
+                <button type="submit" disabled=move || create.pending().get()>{t!(i18n, users.create_button)}</button>
+            </ActionForm>
+        </details>
+        <form class="filters" method="get">
+            <label>
+                {t!(i18n, users.role)}
+                <select name="role">
+                    <option value="">{t!(i18n, common.all)}</option>
+                    {Role::ALL.iter().map(|&r| view! {
+                        <option value=r.as_str() selected=move || role.get().as_deref() == Some(r.as_str())>{move || lang::role(i18n.get_locale(), r)}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <button type="submit" class="secondary">{t!(i18n, common.filter)}</button>
+        </form>
+        {move || deactivate.value().get().and_then(Result::err).map(|e| view! { <ErrorBox error=e /> })}
+        <Transition fallback=|| view! { <Loading /> }>
+            {move || users.get().map(|r| match r {
+                Ok(list) if list.items.is_empty() => view! { <Empty><p>{t!(i18n, users.empty)}</p></Empty> }.into_any(),
+                Ok(list) => {
+                    let (count, page, pages) = (list.count, list.page, list.pages());
+                    view! {
+                        <div class="table-wrap">
+                            <table>
+                                <thead><tr>
+                                    <th scope="col">{t!(i18n, auth.full_name)}</th>
+                                    <th scope="col">{t!(i18n, auth.username)}</th>
+                                    <th scope="col">{t!(i18n, users.role)}</th>
+                                    <th scope="col">{t!(i18n, users.state)}</th>
+                                    <th scope="col"></th>
+                                </tr></thead>
+                                <tbody>
+                                    {list.items.into_iter().map(|u: User| {
+                                        let id = u.id;
+                                        view! {
+                                            <tr data-user=u.username.clone()>
+                                                <td>{u.full_name.clone()}</td>
+                                                <td>{u.username.clone()}</td>
+                                                <td>{move || lang::role(i18n.get_locale(), u.role)}</td>
+                                                <td>{if u.is_active { view! { <span class="ok">{t!(i18n, users.active)}</span> }.into_any() } else { view! { <span class="muted">{t!(i18n, users.inactive)}</span> }.into_any() }}</td>
+                                                <td>{(u.is_active && id != me).then(|| view! {
+                                                    <button class="link danger" on:click=move |_| { deactivate.dispatch(id); }>{t!(i18n, users.deactivate)}</button>
+                                                })}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                        <Pager count page pages />
+                    }.into_any()
+                }
+                Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// `/admin/services`.
+#[component]
+pub fn Services() -> impl IntoView {
+    view! { <Guard roles=ADMIN view=|_| view! { <ServicesBody /> } /> }
+}
+
+#[component]
+fn ServicesBody() -> impl IntoView {
+    let i18n = use_i18n();
+    let page = page_param();
+    let create = ServerAction::<CreateService>::new();
+    let services = Resource::new(move || (page.get(), create.version().get()), |(p, _)| api::services(p, true));
+    let workers = Resource::new(|| (), |()| api::users(1, Some(Role::Worker)));
+    let error = Signal::derive(move || create.value().get().and_then(Result::err));
+    view! {
+        <h1>{t!(i18n, services.admin_title)}</h1>
+        <details class="card" open=move || error.get().is_some()>
+            <summary>{t!(i18n, services.create)}</summary>
+            <ActionForm action=create attr:class="form grid-form" attr:id="create-service">
+                <label>{t!(i18n, services.name)}<input name="name" required maxlength="200" /></label>
+                <FieldError error field="name" />
+                <label>{t!(i18n, services.price_som)}<input name="price" required inputmode="numeric" pattern="[0-9 ,]+" /></label>
+                <FieldError error field="price" />
+                <label class="wide">{t!(i18n, services.description)}<textarea name="description" rows="3" maxlength="2000"></textarea></label>
+                <FieldError error field="description" />
+                {move || error.get().filter(|e| e.errors.is_empty()).map(|e| view! { <ErrorBox error=e /> })}
+                <button type="submit" disabled=move || create.pending().get()>{t!(i18n, services.create_button)}</button>
+            </ActionForm>
+        </details>
+        <Transition fallback=|| view! { <Loading /> }>
+            {move || services.get().map(|r| match r {
+                Ok(list) if list.items.is_empty() => view! { <Empty><p>{t!(i18n, services.empty)}</p></Empty> }.into_any(),
+                Ok(list) => {
+                    let (count, page, pages) = (list.count, list.page, list.pages());
+                    let all_workers = workers.get().and_then(Result::ok).map(|l| l.items).unwrap_or_default();
+                    view! {
+                        <div class="grid">
+                            {list.items.into_iter().map(|s| view! { <ServiceAdmin service=s workers=all_workers.clone() /> }).collect_view()}
+                        </div>
+                        <Pager count page pages />
+                    }.into_any()
+                }
+                Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// A service with the checkboxes of its workers.
+#[component]
+fn ServiceAdmin(service: Service, workers: Vec<User>) -> impl IntoView {
+    let i18n = use_i18n();
+    let id = service.id;
+    let chosen = RwSignal::new(service.worker_ids.clone());
+    let save = Action::new(move |ids: &Vec<i64>| {
+        let ids = ids.clone();
+        async move { api::set_service_workers(id, ids).await }
+    });
+    view! {
+        <article class="card service" data-service=service.name.clone()>
+            <h2>{service.name.clone()} {(!service.is_active).then(|| view! { <small class="muted">" · " {t!(i18n, users.inactive)}</small> })}</h2>
+            <p class="price"><Money tiyin=service.price /></p>
+            <p>{service.description.clone()}</p>
+            <fieldset>
+                <legend>{t!(i18n, services.workers)}</legend>
+                {workers.iter().filter(|w| w.is_active).map(|w| {
+                    let wid = w.id;
+                    view! {
+                        <label class="check">
+                            <input type="checkbox" prop:checked=move || chosen.with(|c| c.contains(&wid))
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    chosen.update(|c| { c.retain(|x| *x != wid); if on { c.push(wid); } });
+                                } />
+                            {w.full_name.clone()}
+                        </label>
+                    }
+                }).collect_view()}
+            </fieldset>
+            <button class="secondary" disabled=move || save.pending().get() on:click=move |_| { save.dispatch(chosen.get_untracked()); }>
+                {t!(i18n, services.save_workers)}
+            </button>
+            {move || save.value().get().map(|r| match r {
+                Ok(_) => view! { <p class="ok" role="status">{t!(i18n, common.saved)}</p> }.into_any(),
+                Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+            })}
+        </article>
+    }
+}
+
+/// `/admin/transactions`.
+#[component]
+pub fn Transactions() -> impl IntoView {
+    view! { <Guard roles=ADMIN view=|_| view! { <TransactionsBody /> } /> }
+}
+
+#[component]
+fn TransactionsBody() -> impl IntoView {
+    let i18n = use_i18n();
+    let live = expect_context::<Live>();
+    let page = page_param();
+    let provider = query_param("provider");
+    let status = query_param("status");
+    let list = Resource::new(
+        move || (page.get(), provider.get(), status.get(), live.version.get()),
+        |(p, pr, st, _)| api::transactions(p, pr.and_then(|x| x.parse().ok()), st.and_then(|x| x.parse().ok())),
+    );
+    let status_label = |l: Locale, s: TransactionStatus| lang::transaction_status(l, s);
+    view! {
+        <h1>{t!(i18n, nav.transactions)}</h1>
+        <form class="filters" method="get">
+            <label>
+                {t!(i18n, transactions.provider)}
+                <select name="provider">
+                    <option value="">{t!(i18n, common.all)}</option>
+                    {PaymentProvider::ALL.iter().map(|&p| view! {
+                        <option value=p.as_str() selected=move || provider.get().as_deref() == Some(p.as_str())>{p.as_str()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>
+                {t!(i18n, orders.status)}
+                <select name="status">
+                    <option value="">{t!(i18n, common.all)}</option>
+                    {TransactionStatus::ALL.iter().map(|&s| view! {
+                        <option value=s.as_str() selected=move || status.get().as_deref() == Some(s.as_str())>{move || status_label(i18n.get_locale(), s)}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <button type="submit" class="secondary">{t!(i18n, common.filter)}</button>
+        </form>
+        <Transition fallback=|| view! { <Loading /> }>
+            {move || list.get().map(|r| match r {
+                Ok(l) if l.items.is_empty() => view! { <Empty><p>{t!(i18n, transactions.empty)}</p></Empty> }.into_any(),
+                Ok(l) => {
+                    let (count, page, pages) = (l.count, l.page, l.pages());
+                    view! {
+                        <div class="table-wrap">
+                            <table>
+                                <thead><tr>
+                                    <th scope="col">"#"</th>
+                                    <th scope="col">{t!(i18n, transactions.order)}</th>
+                                    <th scope="col">{t!(i18n, transactions.provider)}</th>
+                                    <th scope="col" class="num">{t!(i18n, orders.price)}</th>
+                                    <th scope="col">{t!(i18n, orders.status)}</th>
+                                    <th scope="col">{t!(i18n, orders.created)}</th>
+                                </tr></thead>
+                                <tbody>
+                                    {l.items.into_iter().map(|tx| view! {
+                                        <tr>
+                                            <td>{tx.id}</td>
+                                            <td><A href=format!("/orders/{}", tx.order_id)>"#" {tx.order_id}</A></td>
+                                            <td>{tx.provider.as_str()}</td>
+                                            <td class="num"><Money tiyin=tx.amount /></td>
+                                            <td><span class=format!("txn txn-{}", tx.status.as_str())>{move || status_label(i18n.get_locale(), tx.status)}</span></td>
+                                            <td><When at=tx.created_at /></td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                        <Pager count page pages />
+                    }.into_any()
+                }
+                Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+            })}
+        </Transition>
+    }
+}

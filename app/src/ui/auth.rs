@@ -1,0 +1,124 @@
+//! Sign in, sign up (clients) and sign out. The forms post to server functions, so they also work before the
+//! WASM has loaded; once signed in or out the page reloads, so every part of it (and its language) follows.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::{
+    api::{SignIn as SignInFn, SignOut as SignOutFn, SignUp as SignUpFn},
+    i18n::{t, td_string, use_i18n},
+    lang,
+    ui::widgets::{FieldError, FormError},
+};
+
+/// Leaves the page for `to` with a full load (the server renders it for the new session and language).
+fn reload_to(to: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = window().location().set_href(to);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = to;
+}
+
+#[component]
+pub fn SignIn() -> impl IntoView {
+    let i18n = use_i18n();
+    let action = ServerAction::<SignInFn>::new();
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = action.value().get() {
+            reload_to("/");
+        }
+    });
+    view! {
+        <section class="card narrow">
+            <h1>{t!(i18n, auth.sign_in_title)}</h1>
+            <ActionForm action=action attr:class="form" attr:id="signin-form">
+                <label>
+                    {t!(i18n, auth.username)}
+                    <input name="username" autocomplete="username" required maxlength="150" />
+                </label>
+                <FieldError error field="username" />
+                <label>
+                    {t!(i18n, auth.password)}
+                    <input name="password" type="password" autocomplete="current-password" required />
+                </label>
+                <FieldError error field="password" />
+                <FormError error />
+                <button type="submit" disabled=move || action.pending().get()>
+                    {t!(i18n, auth.sign_in)}
+                </button>
+            </ActionForm>
+            <p>{t!(i18n, auth.no_account)} " " <A href="/signup">{t!(i18n, nav.sign_up)}</A></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn SignUp() -> impl IntoView {
+    let i18n = use_i18n();
+    let action = ServerAction::<SignUpFn>::new();
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = action.value().get() {
+            reload_to("/services");
+        }
+    });
+    view! {
+        <section class="card narrow">
+            <h1>{t!(i18n, auth.sign_up_title)}</h1>
+            <p class="hint">{t!(i18n, auth.sign_up_hint)}</p>
+            <ActionForm action=action attr:class="form" attr:id="signup-form">
+                <label>
+                    {t!(i18n, auth.full_name)}
+                    <input name="full_name" autocomplete="name" required maxlength="150" />
+                </label>
+                <FieldError error field="full_name" />
+                <label>
+                    {t!(i18n, auth.username)}
+                    <input name="username" autocomplete="username" required minlength="3" maxlength="150"
+                        pattern="[A-Za-z0-9_.@+\\-]+" />
+                </label>
+                <FieldError error field="username" />
+                <label>
+                    {t!(i18n, auth.email)} " " <small>{t!(i18n, common.optional)}</small>
+                    <input name="email" type="email" autocomplete="email" />
+                </label>
+                <FieldError error field="email" />
+                <label>
+                    {t!(i18n, auth.password)}
+                    <input name="password" type="password" autocomplete="new-password" required minlength="8" />
+                </label>
+                <p class="hint">{t!(i18n, auth.password_hint)}</p>
+                <FieldError error field="password" />
+                <input type="hidden" name="language" value=move || lang::tag(i18n.get_locale()) />
+                <FormError error=Signal::derive(move || error.get().filter(|e| e.errors.is_empty())) />
+                <button type="submit" disabled=move || action.pending().get()>
+                    {t!(i18n, auth.create_account)}
+                </button>
+            </ActionForm>
+            <p>{t!(i18n, auth.have_account)} " " <A href="/signin">{t!(i18n, nav.sign_in)}</A></p>
+        </section>
+    }
+}
+
+/// The sign-out button (a form, so it works without the WASM too).
+#[component]
+pub fn SignOut() -> impl IntoView {
+    let i18n = use_i18n();
+    let action = ServerAction::<SignOutFn>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            reload_to("/signin");
+        }
+    });
+    view! {
+        <ActionForm action=action attr:class="inline">
+            <button type="submit" class="link" id="sign-out"
+                title=move || td_string!(i18n.get_locale(), nav.sign_out).to_string()>
+                {t!(i18n, nav.sign_out)}
+            </button>
+        </ActionForm>
+    }
+}

@@ -1,0 +1,143 @@
+//! `/notifications` (also `/api/v1/notification-page/`): the caller's role-scoped feed, newest first, with the
+//! events arriving live on top, filters by kind, order and unread, and read state synced across tabs.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::{
+    api,
+    i18n::{t, use_i18n},
+    lang,
+    models::{Notification, NotificationKind},
+    ui::{
+        Guard,
+        live::Live,
+        widgets::{Empty, ErrorBox, Loading, Pager, When, page_param, query_param},
+    },
+};
+
+#[component]
+pub fn NotificationsPage() -> impl IntoView {
+    view! { <Guard view=|_| view! { <Feed /> } /> }
+}
+
+#[component]
+fn Feed() -> impl IntoView {
+    let i18n = use_i18n();
+    let live = expect_context::<Live>();
+    let page = page_param();
+    let kind = query_param("kind");
+    let order = query_param("order_id");
+    let unread_only = query_param("unread");
+    let filters = move || {
+        (
+            kind.get().and_then(|k| k.parse::<NotificationKind>().ok()),
+            order.get().and_then(|o| o.parse::<i64>().ok()),
+            unread_only.get().is_some(),
+        )
+    };
+    // The stored feed as of the page's load (and after filter changes); live events go on top of it.
+    let stored = Resource::new(
+        move || (page.get(), filters()),
+        |(p, (k, o, u))| api::notifications(p, u, k, o),
+    );
+    let matches = move |n: &Notification| {
+        let (k, o, _) = filters();
+        k.is_none_or(|k| k == n.kind) && o.is_none_or(|o| o == n.order_id)
+    };
+    let fresh = move || {
+        if page.get() != 1 {
+            return Vec::new();
+        }
+        let shown_from = stored
+            .get()
+            .and_then(Result::ok)
+            .and_then(|l| l.items.first().map(|n| n.id))
+            .unwrap_or(0);
+        live.events
+            .get()
+            .into_iter()
+            .filter(|n| n.id > shown_from && matches(n))
+            .collect::<Vec<_>>()
+    };
+    view! {
+        <div class="heading">
+            <h1>{t!(i18n, notifications.title)}</h1>
+            <button id="read-all" class="secondary" on:click=move |_| live.mark_read(Vec::new())
+                disabled=move || live.unread.get() == Some(0)>
+                {t!(i18n, notifications.read_all)}
+            </button>
+        </div>
+        <form class="filters" method="get">
+            <label>
+                {t!(i18n, notifications.kind)}
+                <select name="kind">
+                    <option value="">{t!(i18n, common.all)}</option>
+                    {NotificationKind::ALL.iter().map(|&k| view! {
+                        <option value=k.as_str() selected=move || kind.get().as_deref() == Some(k.as_str())>
+                            {move || lang::kind(i18n.get_locale(), k)}
+                        </option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>
+                {t!(i18n, notifications.order)}
+                <input name="order_id" type="number" min="1" inputmode="numeric" value=move || order.get().unwrap_or_default() />
+            </label>
+            <label class="check">
+                <input type="checkbox" name="unread" value="1" checked=move || unread_only.get().is_some() />
+                {t!(i18n, notifications.unread_only)}
+            </label>
+            <button type="submit" class="secondary">{t!(i18n, common.filter)}</button>
+        </form>
+        <ul class="feed" id="feed">
+            <For each=fresh key=|n| n.id let:n>
+                <Item n live />
+            </For>
+        </ul>
+        <Transition fallback=|| view! { <Loading /> }>
+            {move || stored.get().map(|r| match r {
+                Ok(list) if list.items.is_empty() && fresh().is_empty() => view! {
+                    <Empty><p>{t!(i18n, notifications.empty)}</p></Empty>
+                }.into_any(),
+                Ok(list) => {
+                    let (count, page, pages) = (list.count, list.page, list.pages());
+                    view! {
+                        <ul class="feed">
+                            {list.items.into_iter().map(|n| view! { <Item n live /> }).collect_view()}
+                        </ul>
+                        <Pager count page pages />
+                    }.into_any()
+                }
+                Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Item(n: Notification, live: Live) -> impl IntoView {
+    let i18n = use_i18n();
+    let id = n.id;
+    let read = {
+        let n = n.clone();
+        move || live.is_read(&n)
+    };
+    let unread = {
+        let read = read.clone();
+        move || !read()
+    };
+    view! {
+        <li class="note" class:unread=unread.clone() data-id=id data-kind=n.kind.as_str()>
+            <A href=format!("/orders/{}", n.order_id)>
+                {move || lang::notification(i18n.get_locale(), n.kind, n.order_id, &n.data)}
+            </A>
+            <When at=n.created_at />
+            <Show when=unread.clone()>
+                <button class="link mark-read" on:click=move |_| live.mark_read(vec![id])>
+                    {t!(i18n, notifications.mark_read)}
+                </button>
+            </Show>
+        </li>
+    }
+}

@@ -1,0 +1,66 @@
+//! The browser app's side of the HTTP surface: who is calling (for pages and server functions), with the
+//! session renewed from the refresh cookie when the access cookie has expired, and the static bundle served
+//! precompressed with long-lived caching.
+
+use app::{api::Caller, domain::auth};
+use axum::{
+    extract::{FromRequestParts as _, Request, State},
+    http::{HeaderValue, header},
+    middleware::Next,
+    response::Response,
+};
+
+use crate::{
+    extract::{AuthUser, ClientIp, REFRESH_COOKIE, cookie},
+    state::AppState,
+};
+
+/// Puts a [`Caller`] into the request for the pages and server functions. A missing or expired access cookie
+/// with a valid refresh cookie renews the session (new cookies on the response); an unusable refresh cookie is
+/// cleared. Any failure leaves the caller signed out rather than failing the page.
+pub async fn resolve_caller(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let ip = ClientIp::from_request_parts(&mut parts, &state)
+        .await
+        .map(|ClientIp(ip)| ip)
+        .unwrap_or_default();
+    let mut renewed = None;
+    let actor = match AuthUser::from_request_parts(&mut parts, &state).await {
+        Ok(AuthUser(actor)) => Some(actor),
+        Err(_) => match cookie(&parts.headers, REFRESH_COOKIE).filter(|r| !r.is_empty()) {
+            None => None,
+            Some(refresh) => match auth::refresh(&state.db, &state.tokens, refresh).await {
+                Ok(pair) => {
+                    renewed = Some(state.cookies.session(Some((&pair.access, &pair.refresh))));
+                    auth::authenticate(&state.db, &state.tokens, &pair.access)
+                        .await
+                        .ok()
+                }
+                Err(_) => {
+                    renewed = Some(state.cookies.session(None));
+                    None
+                }
+            },
+        },
+    };
+    parts.extensions.insert(Caller { ip, actor });
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    for value in renewed.into_iter().flatten() {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// `Cache-Control` for the bundle: its file names carry a content hash, so a file never changes.
+pub async fn immutable(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if response.status().is_success() {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+    }
+    response
+}
