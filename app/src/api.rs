@@ -351,8 +351,7 @@ pub async fn services(page: i64, all: bool) -> Result<Listing<Service>, ApiError
     } else {
         Some(true)
     };
-    let slice =
-        crate::domain::services::list(&backend()?.db, &actor, active, window(page)).await?;
+    let slice = crate::domain::services::list(&backend()?.db, &actor, active, window(page)).await?;
     Ok(listing(page, slice))
 }
 
@@ -432,7 +431,9 @@ pub async fn load_order(id: i64) -> Result<OrderView, ApiError> {
             order_id: Some(id),
             ..Default::default()
         };
-        transactions::list(&b.db, &actor, filter, all).await?.results
+        transactions::list(&b.db, &actor, filter, all)
+            .await?
+            .results
     };
     Ok(OrderView {
         order,
@@ -451,7 +452,10 @@ pub async fn load_order(id: i64) -> Result<OrderView, ApiError> {
 pub async fn change_status(id: i64, status: OrderStatus) -> Result<Order, ApiError> {
     let b = backend()?;
     let input = crate::models::ChangeStatusInput { status };
-    Ok(crate::domain::orders::change_status(&b.db, b.events.as_ref(), &actor()?, id, input).await?)
+    Ok(
+        crate::domain::orders::change_status(&b.db, b.events.as_ref(), &actor()?, id, input)
+            .await?,
+    )
 }
 
 /// An admin assigns a worker to an order.
@@ -496,8 +500,7 @@ pub async fn notifications(
         after_id: None,
     };
     let slice =
-        crate::domain::notifications::feed(&backend()?.db, &actor()?, filter, window(page))
-            .await?;
+        crate::domain::notifications::feed(&backend()?.db, &actor()?, filter, window(page)).await?;
     Ok(listing(page, slice))
 }
 
@@ -536,8 +539,7 @@ pub async fn dashboard_figures() -> Result<Dashboard, ApiError> {
 /// Users (admins), optionally of one role.
 #[server(prefix = "/_fn", endpoint = "users")]
 pub async fn users(page: i64, role: Option<Role>) -> Result<Listing<User>, ApiError> {
-    let slice =
-        crate::domain::users::list(&backend()?.db, &actor()?, role, window(page)).await?;
+    let slice = crate::domain::users::list(&backend()?.db, &actor()?, role, window(page)).await?;
     Ok(listing(page, slice))
 }
 
@@ -615,7 +617,6 @@ pub async fn transactions(
         status,
     };
     let slice =
-        crate::domain::transactions::list(&backend()?.db, &actor()?, filter, window(page))
-            .await?;
+        crate::domain::transactions::list(&backend()?.db, &actor()?, filter, window(page)).await?;
     Ok(listing(page, slice))
 }

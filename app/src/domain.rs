@@ -12,8 +12,8 @@ pub mod page;
 pub mod password;
 pub mod payments;
 pub mod ratelimit;
-pub mod session;
 pub mod services;
+pub mod session;
 pub mod transactions;
 pub mod users;
 

@@ -5,7 +5,6 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use leptos_i18n::Locale as _;
 
-
 use crate::{
     i18n::{Locale, td_string},
     models::{NotificationKind, OrderStatus, Role, TransactionStatus},
@@ -117,7 +116,9 @@ pub fn notification(
 ) -> String {
     let id: &dyn std::fmt::Display = &order_id;
     match kind {
-        NotificationKind::OrderCreated => fill(td_string!(locale, event.order_created), &[("id", id)]),
+        NotificationKind::OrderCreated => {
+            fill(td_string!(locale, event.order_created), &[("id", id)])
+        }
         NotificationKind::OrderAssigned => match data.get("to").and_then(serde_json::Value::as_i64)
         {
             Some(worker) => fill(
@@ -145,7 +146,9 @@ pub fn notification(
         NotificationKind::PaymentCanceled => {
             fill(td_string!(locale, event.payment_canceled), &[("id", id)])
         }
-        NotificationKind::OrderMessage => fill(td_string!(locale, event.order_message), &[("id", id)]),
+        NotificationKind::OrderMessage => {
+            fill(td_string!(locale, event.order_message), &[("id", id)])
+        }
     }
 }
 
@@ -207,8 +210,14 @@ mod tests {
 
     #[test]
     fn accept_language_picks_the_best_supported_language() {
-        assert_eq!(from_accept_language("ru-RU,ru;q=0.9,en;q=0.8"), Some(Locale::ru));
-        assert_eq!(from_accept_language("de;q=1, uz;q=0.5, en;q=0.7"), Some(Locale::en));
+        assert_eq!(
+            from_accept_language("ru-RU,ru;q=0.9,en;q=0.8"),
+            Some(Locale::ru)
+        );
+        assert_eq!(
+            from_accept_language("de;q=1, uz;q=0.5, en;q=0.7"),
+            Some(Locale::en)
+        );
         assert_eq!(from_accept_language("uz-Latn-UZ"), Some(Locale::uz));
         assert_eq!(from_accept_language("de, fr"), None);
         assert_eq!(from_accept_language("en;q=0, ru;q=0.1"), Some(Locale::ru));
@@ -227,9 +236,18 @@ mod tests {
     fn notifications_read_in_each_language() {
         let data = serde_json::json!({"from": "paid", "to": "in_process"});
         let kind = NotificationKind::OrderStatusChanged;
-        assert_eq!(notification(Locale::en, kind, 77, &data), "Order #77 is now In process");
-        assert_eq!(notification(Locale::ru, kind, 77, &data), "Заказ №77 теперь: В работе");
-        assert_eq!(notification(Locale::uz, kind, 77, &data), "#77-buyurtma holati: Bajarilmoqda");
+        assert_eq!(
+            notification(Locale::en, kind, 77, &data),
+            "Order #77 is now In process"
+        );
+        assert_eq!(
+            notification(Locale::ru, kind, 77, &data),
+            "Заказ №77 теперь: В работе"
+        );
+        assert_eq!(
+            notification(Locale::uz, kind, 77, &data),
+            "#77-buyurtma holati: Bajarilmoqda"
+        );
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! Task's shared crate: wire types ([`models`]), the languages ([`lang`]), the UI ([`App`]) with its server
 //! functions ([`api`]), and behind `ssr` the domain layer.
 
+pub mod api;
 #[cfg(feature = "ssr")]
 pub mod domain;
-pub mod models;
-pub mod api;
 pub mod lang;
+pub mod models;
 mod ui;
 
 // The `i18n` module: the `Locale` enum and the `t!`-family macros over `locales/*.json`. The build-script code

@@ -322,37 +322,14 @@ pub struct Notification {
 }
 
 impl Notification {
-    /// The English sentence for an event of `kind` on order `order_id` with `data`.
+    /// The English sentence for an event of `kind` on order `order_id` with `data` (see [`crate::lang`] for the
+    /// other languages).
     pub fn render_message(
         kind: NotificationKind,
         order_id: i64,
         data: &serde_json::Value,
     ) -> String {
-        let field = |name: &str| data.get(name).and_then(serde_json::Value::as_str);
-        let status_label = |name: &str| {
-            field(name)
-                .and_then(|s| s.parse::<OrderStatus>().ok())
-                .map_or("unknown", OrderStatus::label)
-        };
-        match kind {
-            NotificationKind::OrderCreated => format!("New order #{order_id}"),
-            NotificationKind::OrderAssigned => {
-                match data.get("to").and_then(serde_json::Value::as_i64) {
-                    Some(worker) => format!("Order #{order_id} was assigned to worker #{worker}"),
-                    None => format!("Order #{order_id} was unassigned"),
-                }
-            }
-            NotificationKind::OrderStatusChanged => {
-                format!("Order #{order_id} is now {}", status_label("to"))
-            }
-            NotificationKind::PaymentConfirmed => {
-                format!("Payment for order #{order_id} was confirmed")
-            }
-            NotificationKind::PaymentCanceled => {
-                format!("Payment for order #{order_id} was canceled")
-            }
-            NotificationKind::OrderMessage => format!("New message on order #{order_id}"),
-        }
+        crate::lang::notification(crate::i18n::Locale::en, kind, order_id, data)
     }
 }
 

@@ -1,7 +1,11 @@
 //! Request extractors whose rejections use the contract's error envelope: JSON bodies, query strings, path ids
 //! and the authenticated caller.
 
-use app::domain::{Actor, Error, FieldErrors, auth};
+use app::{
+    domain::{Actor, Error, FieldErrors, auth, users},
+    i18n::Locale,
+    lang,
+};
 use axum::extract::ConnectInfo;
 use axum::{
     body::Bytes,
@@ -263,6 +267,39 @@ where
         <Self as FromRequestParts<S>>::from_request_parts(parts, state)
             .await
             .map(Some)
+    }
+}
+
+/// The language to answer in: the signed-in caller's chosen language (the actor must be extracted first), else
+/// the best supported one of `Accept-Language`, else English.
+pub struct Language(pub Locale);
+
+impl<S> FromRequestParts<S> for Language
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(actor) = parts.extensions.get::<Actor>() {
+            let state = AppState::from_ref(state);
+            if let Some(locale) = users::language(&state.db, actor.id)
+                .await?
+                .as_deref()
+                .and_then(lang::from_tag)
+            {
+                return Ok(Self(locale));
+            }
+        }
+        Ok(Self(
+            parts
+                .headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(lang::from_accept_language)
+                .unwrap_or(Locale::en),
+        ))
     }
 }
 

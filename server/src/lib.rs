@@ -1,6 +1,9 @@
 //! Task's server: the HTTP adapters (REST, operations, the Leptos app) over the domain layer in `app`, its
 //! configuration, and the command line. `main.rs` only calls [`cli::main`].
 
+// The app's views are deeply nested types; rendering them needs a deeper limit than the default 128.
+#![recursion_limit = "256"]
+
 pub mod actors;
 pub mod cli;
 pub mod click_api;

@@ -12,7 +12,8 @@ use utoipa::{
         description = "Order services, move them through their statuses, follow them live and pay with Payme or \
                        Click. Money is integer tiyin; errors are `{detail, code, errors?}`; lists paginate with \
                        `limit`/`offset`. Authenticate with `Authorization: Bearer <access>` (or the browser's \
-                       `task_access` cookie).",
+                       `task_access` cookie). A notification's `message` is written in the caller's chosen UI language (en, ru, \
+                       uz), else the best match of `Accept-Language`, else English; live socket frames carry English.",
         license(name = "MIT"),
     ),
     modifiers(&Security),

@@ -17,9 +17,9 @@ use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes as _, generate_route_list};
 use tower_http::{
     catch_panic::CatchPanicLayer,
-    services::ServeDir,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
+    services::ServeDir,
     timeout::TimeoutLayer,
     trace::TraceLayer,
 };
@@ -108,9 +108,11 @@ pub fn build(state: AppState) -> Router {
             move || provide_context(page_backend.clone()),
             move || app::shell(leptos_options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            move || provide_context(backend.clone()),
-            app::shell,
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            move || provide_context(backend.clone()), app::shell
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -120,7 +122,9 @@ pub fn build(state: AppState) -> Router {
     let bundle = Router::new()
         .nest_service(
             "/pkg",
-            ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip(),
+            ServeDir::new(pkg_dir)
+                .precompressed_br()
+                .precompressed_gzip(),
         )
         .layer(middleware::from_fn(http::web::immutable));
 

@@ -13,9 +13,7 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 
-use crate::{
-    click_api::ClickApi, config::ServeConfig, live::Feed, sandbox::Gateway,
-};
+use crate::{click_api::ClickApi, config::ServeConfig, live::Feed, sandbox::Gateway};
 
 /// Cheap to clone: everything inside is shared.
 #[derive(Clone, FromRef)]

@@ -11,11 +11,10 @@ pub const DAYS: i32 = 14;
 /// The dashboard, for admins.
 pub async fn get(db: &PgPool, actor: &Actor) -> Result<Dashboard> {
     actor.require_admin()?;
-    let counts = sqlx::query!(
-        r#"select status as "status!", count(*) as "n!" from orders group by status"#
-    )
-    .fetch_all(db)
-    .await?;
+    let counts =
+        sqlx::query!(r#"select status as "status!", count(*) as "n!" from orders group by status"#)
+            .fetch_all(db)
+            .await?;
     let by_status = OrderStatus::ALL
         .iter()
         .map(|&status| {

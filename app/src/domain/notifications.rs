@@ -352,3 +352,11 @@ pub async fn read_all(db: &PgPool, actor: &Actor) -> Result<Vec<i64>> {
     tx.commit().await?;
     Ok(ids)
 }
+
+/// Renders the `message` of each notification in `locale` (stored events carry no sentence; it is made from
+/// `kind` and `data` for each reader).
+pub fn localize(items: &mut [Notification], locale: crate::i18n::Locale) {
+    for n in items {
+        n.message = crate::lang::notification(locale, n.kind, n.order_id, &n.data);
+    }
+}

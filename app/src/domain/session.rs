@@ -82,12 +82,7 @@ impl CookiePolicy {
     /// The two `Set-Cookie` values for a token pair, or (with `None`) the two that clear them.
     pub fn session(&self, pair: Option<(&str, &str)>) -> [String; 2] {
         let (access, refresh, access_age, refresh_age) = match pair {
-            Some((a, r)) => (
-                a,
-                r,
-                self.access_ttl.as_secs(),
-                self.refresh_ttl.as_secs(),
-            ),
+            Some((a, r)) => (a, r, self.access_ttl.as_secs(), self.refresh_ttl.as_secs()),
             None => ("", "", 0, 0),
         };
         [

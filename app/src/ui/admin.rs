@@ -159,7 +159,14 @@ fn UsersBody(me: i64) -> impl IntoView {
         async move { api::deactivate_user(id).await }
     });
     let users = Resource::new(
-        move || (page.get(), role.get(), create.version().get(), deactivate.version().get()),
+        move || {
+            (
+                page.get(),
+                role.get(),
+                create.version().get(),
+                deactivate.version().get(),
+            )
+        },
         |(p, r, _, _)| api::users(p, r.and_then(|r| r.parse().ok())),
     );
     let error = Signal::derive(move || create.value().get().and_then(Result::err));
@@ -255,7 +262,10 @@ fn ServicesBody() -> impl IntoView {
     let i18n = use_i18n();
     let page = page_param();
     let create = ServerAction::<CreateService>::new();
-    let services = Resource::new(move || (page.get(), create.version().get()), |(p, _)| api::services(p, true));
+    let services = Resource::new(
+        move || (page.get(), create.version().get()),
+        |(p, _)| api::services(p, true),
+    );
     let workers = Resource::new(|| (), |()| api::users(1, Some(Role::Worker)));
     let error = Signal::derive(move || create.value().get().and_then(Result::err));
     view! {
@@ -349,7 +359,13 @@ fn TransactionsBody() -> impl IntoView {
     let status = query_param("status");
     let list = Resource::new(
         move || (page.get(), provider.get(), status.get(), live.version.get()),
-        |(p, pr, st, _)| api::transactions(p, pr.and_then(|x| x.parse().ok()), st.and_then(|x| x.parse().ok())),
+        |(p, pr, st, _)| {
+            api::transactions(
+                p,
+                pr.and_then(|x| x.parse().ok()),
+                st.and_then(|x| x.parse().ok()),
+            )
+        },
     );
     let status_label = |l: Locale, s: TransactionStatus| lang::transaction_status(l, s);
     view! {

@@ -14,7 +14,10 @@ use crate::{
 
 /// The socket's state, shown in the nav.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code, reason = "driven by the socket, in the browser"))]
+#[cfg_attr(
+    not(feature = "hydrate"),
+    allow(dead_code, reason = "driven by the socket, in the browser")
+)]
 pub enum Conn {
     /// Not started (server render, signed out) or opening.
     Connecting,
@@ -60,10 +63,16 @@ pub struct Live {
 }
 
 /// How many received events are kept.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code, reason = "used by the socket, in the browser"))]
+#[cfg_attr(
+    not(feature = "hydrate"),
+    allow(dead_code, reason = "used by the socket, in the browser")
+)]
 const KEEP: usize = 50;
 /// How many toasts show at once.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code, reason = "used by the socket, in the browser"))]
+#[cfg_attr(
+    not(feature = "hydrate"),
+    allow(dead_code, reason = "used by the socket, in the browser")
+)]
 const TOASTS: usize = 4;
 
 impl Live {
@@ -119,7 +128,10 @@ impl Live {
     }
 
     /// A new (or replayed) event arrived.
-    #[cfg_attr(not(feature = "hydrate"), allow(dead_code, reason = "called by the socket, in the browser"))]
+    #[cfg_attr(
+        not(feature = "hydrate"),
+        allow(dead_code, reason = "called by the socket, in the browser")
+    )]
     pub fn receive(&self, n: Notification) {
         if self.events.with(|e| e.iter().any(|x| x.id == n.id)) {
             return;

@@ -164,7 +164,8 @@ fn Nav() -> impl IntoView {
             })}
         }
     };
-    let account = move || match session.get() {
+    let account = move || {
+        match session.get() {
         Some(s) => view! {
             <span class="who" title=s.user.username.clone()>
                 <span id="conn" class=move || format!("conn {}", live.state.get().css())
@@ -180,6 +181,7 @@ fn Nav() -> impl IntoView {
             <A href="/signup" attr:class="button">{t!(i18n, nav.sign_up)}</A>
         }
         .into_any(),
+    }
     };
     view! {
         <header class="top">

@@ -170,12 +170,14 @@ fn OrderListBody(role: Role) -> impl IntoView {
         move || (page.get(), status.get(), live.version.get()),
         |(p, s, _)| api::orders(p, s.and_then(|s| s.parse().ok())),
     );
-    let title = move || match role {
-        Role::Client => td_string!(i18n.get_locale(), orders.mine),
-        Role::Worker => td_string!(i18n.get_locale(), orders.assigned),
-        Role::Admin => td_string!(i18n.get_locale(), orders.all),
-    }
-    .to_string();
+    let title = move || {
+        match role {
+            Role::Client => td_string!(i18n.get_locale(), orders.mine),
+            Role::Worker => td_string!(i18n.get_locale(), orders.assigned),
+            Role::Admin => td_string!(i18n.get_locale(), orders.all),
+        }
+        .to_string()
+    };
     view! {
         <div class="heading">
             <h1>{title}</h1>
@@ -264,7 +266,8 @@ fn OrderBody(role: Role) -> impl IntoView {
     // Re-read when an event of this order arrives.
     let touched = Memo::new(move |_| {
         let id = id.get();
-        live.events.with(|e| e.iter().filter(|n| Some(n.order_id) == id).count())
+        live.events
+            .with(|e| e.iter().filter(|n| Some(n.order_id) == id).count())
     });
     let refresh = RwSignal::new(0u32);
     let view_data = Resource::new(
@@ -306,7 +309,16 @@ fn move_label(locale: crate::i18n::Locale, to: OrderStatus) -> String {
 #[component]
 fn OrderDetail(view: OrderView, role: Role, refresh: RwSignal<u32>) -> impl IntoView {
     let i18n = use_i18n();
-    let OrderView { order, timeline, messages, next, payable, providers, workers, transactions } = view;
+    let OrderView {
+        order,
+        timeline,
+        messages,
+        next,
+        payable,
+        providers,
+        workers,
+        transactions,
+    } = view;
     let id = order.id;
     let change = Action::new(move |to: &OrderStatus| {
         let to = *to;
@@ -332,7 +344,10 @@ fn OrderDetail(view: OrderView, role: Role, refresh: RwSignal<u32>) -> impl Into
     });
     Effect::new(move |_| {
         if let Some(Ok(checkout)) = pay.value().get() {
-            let _target = checkout.sandbox_url.clone().unwrap_or(checkout.payment_url.clone());
+            let _target = checkout
+                .sandbox_url
+                .clone()
+                .unwrap_or(checkout.payment_url.clone());
             #[cfg(feature = "hydrate")]
             {
                 let _ = window().location().set_href(&_target);
@@ -349,7 +364,12 @@ fn OrderDetail(view: OrderView, role: Role, refresh: RwSignal<u32>) -> impl Into
         .flatten()
         .next()
     });
-    let chosen = RwSignal::new(order.worker_id.or(workers.first().map(|w| w.id)).unwrap_or(0));
+    let chosen = RwSignal::new(
+        order
+            .worker_id
+            .or(workers.first().map(|w| w.id))
+            .unwrap_or(0),
+    );
     view! {
         <div class="heading">
             <h1>{t!(i18n, order.title, id)} " · " {order.service_name.clone()}</h1>

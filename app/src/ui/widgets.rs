@@ -152,10 +152,7 @@ fn urlencode(value: &str) -> String {
 
 /// The server's message for one form field, under the field.
 #[component]
-pub fn FieldError(
-    error: Signal<Option<ApiError>>,
-    field: &'static str,
-) -> impl IntoView {
+pub fn FieldError(error: Signal<Option<ApiError>>, field: &'static str) -> impl IntoView {
     move || {
         error
             .get()
@@ -167,9 +164,5 @@ pub fn FieldError(
 /// A form's error when it is not about one field.
 #[component]
 pub fn FormError(error: Signal<Option<ApiError>>) -> impl IntoView {
-    move || {
-        error
-            .get()
-            .map(|e| view! { <ErrorBox error=e /> })
-    }
+    move || error.get().map(|e| view! { <ErrorBox error=e /> })
 }

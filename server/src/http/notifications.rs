@@ -16,7 +16,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::paginate;
 use crate::{
-    extract::{AuthUser, Id, Query},
+    extract::{AuthUser, Id, Language, Query},
     state::AppState,
 };
 
@@ -37,11 +37,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn list_notifications(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
+    Language(locale): Language,
     OriginalUri(uri): OriginalUri,
     Query(filter): Query<FeedFilter>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<Notification>>> {
-    let slice = notifications::feed(&state.db, &actor, filter, page.window()?).await?;
+    let mut slice = notifications::feed(&state.db, &actor, filter, page.window()?).await?;
+    notifications::localize(&mut slice.results, locale);
     Ok(paginate(state.config.base_url(), &uri, slice))
 }
 

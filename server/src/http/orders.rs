@@ -19,7 +19,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::paginate;
 use crate::{
-    extract::{AuthUser, Id, Json, Query},
+    extract::{AuthUser, Id, Json, Language, Query},
     state::AppState,
 };
 
@@ -125,11 +125,13 @@ async fn assign_order(
 async fn list_order_timeline(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
+    Language(locale): Language,
     OriginalUri(uri): OriginalUri,
     Id(id): Id,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<Notification>>> {
-    let slice = orders::timeline(&state.db, &actor, id, page.window()?).await?;
+    let mut slice = orders::timeline(&state.db, &actor, id, page.window()?).await?;
+    app::domain::notifications::localize(&mut slice.results, locale);
     Ok(paginate(state.config.base_url(), &uri, slice))
 }
 

@@ -18,7 +18,11 @@ use crate::{
 /// Puts a [`Caller`] into the request for the pages and server functions. A missing or expired access cookie
 /// with a valid refresh cookie renews the session (new cookies on the response); an unusable refresh cookie is
 /// cleared. Any failure leaves the caller signed out rather than failing the page.
-pub async fn resolve_caller(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn resolve_caller(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (mut parts, body) = request.into_parts();
     let ip = ClientIp::from_request_parts(&mut parts, &state)
         .await

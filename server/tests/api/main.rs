@@ -17,3 +17,4 @@ mod status_machine;
 mod tokens;
 mod transactions;
 mod users;
+mod web;

@@ -1,0 +1,281 @@
+//! The browser app's server side: pages rendered in the reader's language and session, the session renewed from
+//! the refresh cookie, server functions answering the error envelope, and notification sentences in the
+//! caller's language over REST.
+
+use app::models::Role;
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, TestUser, World, spawn_app};
+
+/// A page's HTML and its `Set-Cookie` headers, fetched with `cookies` and `Accept-Language`.
+async fn page(
+    app: &TestApp,
+    path: &str,
+    cookies: &str,
+    accept: &str,
+) -> (u16, String, Vec<String>) {
+    let mut request = app.http.get(format!("{}{path}", app.base));
+    if !cookies.is_empty() {
+        request = request.header("cookie", cookies);
+    }
+    if !accept.is_empty() {
+        request = request.header("accept-language", accept);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    let set_cookies = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    (status, response.text().await.expect("a body"), set_cookies)
+}
+
+/// Calls a server function with form fields, signed in as `user` through the session cookie.
+async fn server_fn(
+    app: &TestApp,
+    name: &str,
+    user: &TestUser,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let body = serde_urlencoded::to_string(form).expect("a form encodes");
+    let response = app
+        .http
+        .post(format!("{}/_fn/{name}", app.base))
+        .header("cookie", format!("task_access={}", user.access))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn pages_render_on_the_server_in_the_readers_language(pool: PgPool) {
+    let app = spawn_app(pool).await;
+
+    let (status, html, _) = page(&app, "/signin", "", "uz-UZ,uz;q=0.9,ru;q=0.5").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("lang=\"uz\""), "the document is marked Uzbek");
+    assert!(
+        html.contains("Kirish"),
+        "the sign-in page is in Uzbek: {html}"
+    );
+    assert!(
+        html.contains("name=\"username\""),
+        "the form is in the HTML, before any script"
+    );
+
+    // The language cookie beats the header.
+    let (_, html, _) = page(&app, "/signin", "i18n_pref_locale=ru", "uz").await;
+    assert!(html.contains("lang=\"ru\""));
+    assert!(html.contains("Вход"), "the sign-in page is in Russian");
+
+    let (_, html, _) = page(&app, "/", "", "de").await;
+    assert!(
+        html.contains("lang=\"en\""),
+        "an unsupported language falls back to English"
+    );
+    assert!(html.contains("Order services, follow them live"));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_signed_in_page_shows_the_users_data_without_javascript(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+
+    let cookie = format!("task_access={}; i18n_pref_locale=en", w.client_a.access);
+    let (status, html, _) = page(&app, "/orders", &cookie, "").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("My orders"));
+    assert!(
+        html.contains(&format!("data-order=\"{}\"", w.order_a)),
+        "the client's order is listed"
+    );
+    assert!(
+        !html.contains(&format!("data-order=\"{}\"", w.order_b)),
+        "another client's order is not"
+    );
+    assert!(html.contains("id=\"unread-badge\""));
+
+    let (_, html, _) = page(&app, &format!("/orders/{}", w.order_a), &cookie, "").await;
+    assert!(
+        html.contains(&format!("New order #{}", w.order_a)),
+        "the timeline is rendered"
+    );
+
+    // Another client's order page is refused, in the page.
+    let (_, html, _) = page(&app, &format!("/orders/{}", w.order_b), &cookie, "").await;
+    assert!(html.contains("Nothing here."));
+
+    // Admin pages are for admins.
+    let (_, html, _) = page(&app, "/admin/users", &cookie, "").await;
+    assert!(html.contains("You may not open this page."));
+    let admin = format!("task_access={}", w.admin.access);
+    let (_, html, _) = page(&app, "/admin", &admin, "en").await;
+    assert!(
+        html.contains("Orders by status") && html.contains("<svg"),
+        "the dashboard draws its charts"
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn an_expired_access_cookie_is_renewed_from_the_refresh_cookie(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let client = app.user(Role::Client).await;
+
+    let (_, html, set) = page(
+        &app,
+        "/orders",
+        &format!("task_refresh={}", client.refresh),
+        "en",
+    )
+    .await;
+    assert!(
+        html.contains("My orders"),
+        "the page is rendered for the user"
+    );
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("task_access=") && c.contains("HttpOnly"))
+    );
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("task_refresh=") && !c.contains(&client.refresh))
+    );
+
+    // The old refresh token was used up: presenting it again signs the browser out and clears the cookies.
+    let (_, html, set) = page(
+        &app,
+        "/orders",
+        &format!("task_refresh={}", client.refresh),
+        "en",
+    )
+    .await;
+    assert!(html.contains("Sign in to see this page."));
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("task_access=;") && c.contains("Max-Age=0"))
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn server_functions_use_the_domain_and_answer_the_envelope(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+
+    // A worker may not order: the domain's 403, in the envelope.
+    let service = w.service.to_string();
+    let form = [
+        ("service_id", service.as_str()),
+        ("worker_id", ""),
+        ("description", "x"),
+    ];
+    let (status, body) = server_fn(&app, "create_order", &w.worker_a, &form).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "permission_denied");
+
+    // A client orders; the order and its event are in the REST API.
+    let (status, body) = server_fn(&app, "create_order", &w.client_a, &form).await;
+    assert_eq!(status, 200, "{body}");
+    let id = body["id"].as_i64().expect("an order id");
+    app.get(&format!("/api/v1/orders/{id}"), &w.client_a.access)
+        .await
+        .expect(200);
+
+    // A bad field: 400 with the field named.
+    let form = [
+        ("service_id", service.as_str()),
+        ("worker_id", "abc"),
+        ("description", ""),
+    ];
+    let (status, body) = server_fn(&app, "create_order", &w.client_a, &form).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["errors"]["worker_id"].is_array(), "{body}");
+
+    // Signed out: 401.
+    let response = app
+        .http
+        .post(format!("{}/_fn/orders", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("page=1")
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status().as_u16(), 401);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn notification_messages_follow_the_callers_language(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let first = |body: &Value| {
+        body["results"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    let english = app.get("/api/v1/notifications", &w.client_a.access).await;
+    assert_eq!(first(&english.body), format!("New order #{}", w.order_a));
+
+    let russian = app
+        .http
+        .get(format!("{}/api/v1/notifications", app.base))
+        .bearer_auth(&w.client_a.access)
+        .header("accept-language", "ru-RU,ru;q=0.9")
+        .send()
+        .await
+        .expect("the server answers")
+        .json::<Value>()
+        .await
+        .expect("JSON");
+    assert_eq!(first(&russian), format!("Новый заказ №{}", w.order_a));
+
+    // A language chosen in the UI is remembered for the user and beats the header.
+    let (status, _) = server_fn(&app, "set_language", &w.client_a, &[("language", "uz")]).await;
+    assert_eq!(status, 200);
+    let (status, body) = server_fn(&app, "set_language", &w.client_a, &[("language", "fr")]).await;
+    assert_eq!(status, 400, "{body}");
+    let timeline = app
+        .http
+        .get(format!("{}/api/v1/orders/{}/timeline", app.base, w.order_a))
+        .bearer_auth(&w.client_a.access)
+        .header("accept-language", "ru")
+        .send()
+        .await
+        .expect("the server answers")
+        .json::<Value>()
+        .await
+        .expect("JSON");
+    assert!(first(&timeline).contains(&format!("#{}", w.order_a)));
+    assert!(
+        first(&timeline).starts_with("Yangi buyurtma"),
+        "{}",
+        first(&timeline)
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_old_notification_page_address_leads_to_the_live_page(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+        .get(format!("{}/api/v1/notification-page/", app.base))
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status().as_u16(), 308);
+    assert_eq!(response.headers()["location"], "/notifications");
+}
