@@ -29,10 +29,14 @@ fmt: ## Format the code
 bench: ## Benchmarks (REST and live feed) on this machine; writes docs/benchmarks.md
 	scripts/bench.sh
 
+bundle: ## Release build of the browser bundle and its size (raw, gzip, brotli) against the 300 KiB budget
+	cargo leptos build --release --precompress
+	scripts/bundle-size.sh
+
 soak: ## The bounded soak and fault run: two instances, Redis and PostgreSQL restarted mid-run (SECONDS=30)
 	scripts/soak.sh $(or $(SECONDS),30)
 
 prepare: ## Regenerate the sqlx offline cache (.sqlx/) after changing a query; needs DATABASE_URL
 	SQLX_OFFLINE=false cargo sqlx prepare --workspace -- --all-targets
 
-.PHONY: help setup run dev test check fmt bench soak prepare
+.PHONY: help setup run dev test check fmt bench bundle soak prepare

@@ -39,10 +39,10 @@ set -a; source .env; set +a
 # The URLs found above win over the ones in .env.
 export DATABASE_URL=${TASK_DATABASE_URL:-$(database_url task)}
 
-step "Building the release server and WASM bundle"
-cargo leptos build --release
+step "Building the release server and WASM bundle (precompressed, hashed file names)"
+cargo leptos build --release --precompress
 
-export LEPTOS_SITE_ROOT=${LEPTOS_SITE_ROOT:-target/site} LEPTOS_OUTPUT_NAME=task LEPTOS_ENV=PROD
+export LEPTOS_SITE_ROOT=${LEPTOS_SITE_ROOT:-target/site} LEPTOS_OUTPUT_NAME=task LEPTOS_ENV=PROD LEPTOS_HASH_FILES=true
 step "Migrating and loading demo data"
 "$CARGO_TARGET_DIR/release/server" migrate
 "$CARGO_TARGET_DIR/release/server" seed-demo

@@ -39,11 +39,8 @@ SPEC="$CACHE_DIR/openapi.json"
 "$CACHE_DIR/venv/bin/openapi-spec-validator" "$SPEC"
 
 step "Release build of the server and the WASM bundle"
-cargo leptos build --release
-for f in target/site/pkg/task.wasm target/site/pkg/task.js target/site/pkg/task.css; do
-  [ -s "$f" ] || die "the build did not produce $f"
-  info "$f: $(stat -c %s "$f") bytes"
-done
+cargo leptos build --release --precompress
+"$ROOT/scripts/bundle-size.sh"
 
 "$ROOT/scripts/check-deploy.sh"
 
@@ -53,12 +50,27 @@ psql "$(database_url postgres)" -qc "drop database if exists task_e2e" -c "creat
 E2E_LOG="$CACHE_DIR/e2e-server.log"
 DATABASE_URL=$(database_url task_e2e) JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n') \
   REDIS_PREFIX="e2e-$$" LEPTOS_SITE_ADDR=127.0.0.1:3300 LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=task \
-  LEPTOS_ENV=PROD COOKIE_SECURE=false RUST_LOG=warn LOGIN_RATE_LIMIT=100000 REGISTER_RATE_LIMIT=100000 \
+  LEPTOS_ENV=PROD LEPTOS_HASH_FILES=true COOKIE_SECURE=false RUST_LOG=warn LOGIN_RATE_LIMIT=100000 REGISTER_RATE_LIMIT=100000 \
   ORDER_RATE_LIMIT=100000 "$CARGO_TARGET_DIR/release/server" serve > "$E2E_LOG" 2>&1 &
 E2E_SERVER=$!
 trap 'kill $E2E_SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -sf http://127.0.0.1:3300/readyz >/dev/null && break; sleep 0.2; done
 (cd end2end && BASE_URL=http://127.0.0.1:3300 node smoke.mjs) 2>&1 | tee -a "$LOG"
+
+step "Browser flows (Chromium; a client, a worker and an admin at once; two server instances)"
+psql "$(database_url postgres)" -qc "drop database if exists task_e2e_flows" -c "create database task_e2e_flows"
+rm -rf end2end/test-results
+(
+  export DATABASE_URL=$(database_url task_e2e_flows) JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+  export REDIS_PREFIX="flows-$$" LEPTOS_SITE_ROOT=$ROOT/target/site LEPTOS_OUTPUT_NAME=task LEPTOS_ENV=PROD \
+    LEPTOS_HASH_FILES=true COOKIE_SECURE=false RUST_LOG=warn PAYMENT_SANDBOX=true \
+    PAYME_MERCHANT_ID=e2e$$ PAYME_KEY=$(head -c 27 /dev/urandom | base64 | tr -d '\n/+=') \
+    CLICK_SERVICE_ID=10001 CLICK_MERCHANT_ID=20002 CLICK_MERCHANT_USER_ID=30003 \
+    CLICK_SECRET_KEY=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=') SERVER_BIN="$CARGO_TARGET_DIR/release/server"
+  "$SERVER_BIN" migrate >/dev/null
+  "$SERVER_BIN" seed-demo >/dev/null
+  cd end2end && node flows.mjs
+) 2>&1 | tee -a "$LOG"
 
 step "Schemathesis: generated requests against /api/v1/openapi.json (no server errors, no schema violations)"
 DATABASE_URL=$(database_url task_e2e) "$CARGO_TARGET_DIR/release/server" seed-demo >/dev/null
@@ -82,6 +94,6 @@ kill $E2E_SERVER 2>/dev/null || true
 
 passed=$( (sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$LOG"; sed -n 's/^browser: \([0-9]*\) passed.*/\1/p' "$LOG"
   sed -n 's/^schemathesis ([a-z]*): \([0-9]*\) passed.*/\1/p' "$LOG"; sed -n 's/^soak: \([0-9]*\) passed.*/\1/p' "$LOG") | awk '{ s += $1 } END { print s + 0 }')
-failed=$(sed -n 's/^test result: .*; \([0-9]*\) failed.*/\1/p' "$LOG" | awk '{ s += $1 } END { print s + 0 }')
+failed=$( (sed -n 's/^test result: .*; \([0-9]*\) failed.*/\1/p' "$LOG"; sed -n 's/^browser: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$LOG") | awk '{ s += $1 } END { print s + 0 }')
 rm -f "$LOG"
 printf '\ntests: %s passed, %s failed\n' "$passed" "$failed"

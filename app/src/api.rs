@@ -143,6 +143,8 @@ mod backend {
         pub ip: String,
         /// The signed-in user, if the session cookie is valid.
         pub actor: Option<Actor>,
+        /// For page requests of a signed-in user: their session (see [`super::load_session`]).
+        pub session: Option<super::Session>,
     }
 
     impl From<Error> for ApiError {
@@ -232,20 +234,19 @@ pub struct Session {
     pub last_id: i64,
 }
 
-/// The signed-in user's session, if any.
-#[server(prefix = "/_fn", endpoint = "session")]
-pub async fn get_session() -> Result<Option<Session>, ApiError> {
+/// The session of `actor`, as a page starts with it.
+#[cfg(feature = "ssr")]
+pub async fn load_session(
+    db: &sqlx::PgPool,
+    actor: &crate::domain::Actor,
+) -> crate::domain::Result<Session> {
     use crate::domain::{feed, notifications, users};
-    let Some(actor) = caller().actor else {
-        return Ok(None);
-    };
-    let db = &backend()?.db;
     let mark = feed::stable_watermark(db).await?;
-    Ok(Some(Session {
-        user: users::me(db, &actor).await?,
-        unread: notifications::unread_count(db, &actor).await?.count,
-        last_id: notifications::last_visible_id(db, &actor, mark).await?,
-    }))
+    Ok(Session {
+        user: users::me(db, actor).await?,
+        unread: notifications::unread_count(db, actor).await?.count,
+        last_id: notifications::last_visible_id(db, actor, mark).await?,
+    })
 }
 
 /// Signs in: sets the session cookies, and the language cookie to the user's remembered language.

@@ -187,20 +187,39 @@ fn tashkent() -> FixedOffset {
     FixedOffset::east_opt(5 * 3600).expect("UTC+5 is a valid offset")
 }
 
-/// A moment, in Tashkent time, the language's way.
+/// Month abbreviations for English dates.
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// A moment, in Tashkent time, the language's way. (Formatted by hand: chrono's pattern formatter would add
+/// tens of kilobytes to the WASM.)
 pub fn datetime(locale: Locale, at: DateTime<Utc>) -> String {
-    let local = at.with_timezone(&tashkent());
+    use chrono::{Datelike as _, Timelike as _};
+    let t = at.with_timezone(&tashkent());
+    let (hour, minute) = (t.hour(), t.minute());
     match locale {
-        Locale::en => local.format("%-d %b %Y, %H:%M").to_string(),
-        Locale::ru | Locale::uz => local.format("%d.%m.%Y %H:%M").to_string(),
+        Locale::en => format!(
+            "{} {} {}, {hour:02}:{minute:02}",
+            t.day(),
+            MONTHS[t.month0() as usize],
+            t.year()
+        ),
+        Locale::ru | Locale::uz => format!(
+            "{:02}.{:02}.{} {hour:02}:{minute:02}",
+            t.day(),
+            t.month(),
+            t.year()
+        ),
     }
 }
 
 /// A day (for charts), the language's way.
 pub fn day(locale: Locale, date: chrono::NaiveDate) -> String {
+    use chrono::Datelike as _;
     match locale {
-        Locale::en => date.format("%-d %b").to_string(),
-        Locale::ru | Locale::uz => date.format("%d.%m").to_string(),
+        Locale::en => format!("{} {}", date.day(), MONTHS[date.month0() as usize]),
+        Locale::ru | Locale::uz => format!("{:02}.{:02}", date.day(), date.month()),
     }
 }
 

@@ -449,7 +449,7 @@ async fn render(
     let _ = write!(
         html,
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{name} sandbox · order #{order_id}</title><style>
+<title>{name} sandbox · order #{order_id}</title><link rel="icon" href="/favicon.svg" type="image/svg+xml"><style>
 body{{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}}
 .note{{background:#fff4d6;border:1px solid #e0b300;padding:.5rem 1rem;border-radius:.5rem}}
 button{{font:inherit;margin:.25rem;padding:.5rem 1rem;border-radius:.5rem;border:1px solid #2a5bd7;background:#2a5bd7;color:#fff;cursor:pointer}}

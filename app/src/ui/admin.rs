@@ -2,11 +2,13 @@
 //! workers, and transactions.
 
 use leptos::prelude::*;
+
+use crate::ui::locale;
 use leptos_router::components::A;
 
 use crate::{
     api::{self, CreateService, CreateUser},
-    i18n::{Locale, t, use_i18n},
+    i18n::Locale,
     lang,
     models::{PaymentProvider, Role, Service, TransactionStatus, User},
     ui::{
@@ -28,39 +30,38 @@ pub fn Dashboard() -> impl IntoView {
 
 #[component]
 fn DashboardBody() -> impl IntoView {
-    let i18n = use_i18n();
     let live = expect_context::<Live>();
     let figures = Resource::new(move || live.version.get(), |_| api::dashboard_figures());
     let recent = Resource::new(|| (), |()| api::notifications(1, false, None, None));
     view! {
-        <h1>{t!(i18n, dashboard.title)}</h1>
+        <h1>{tr!(dashboard.title)}</h1>
         <Transition fallback=|| view! { <Loading /> }>
             {move || figures.get().map(|r| match r {
                 Ok(d) => {
                     let by_status: Vec<(String, i64, String)> = d.by_status.iter().map(|s| {
-                        (lang::status(i18n.get_locale_untracked(), s.status), s.count, format!("status-{}", s.status.as_str()))
+                        (lang::status(locale(), s.status), s.count, format!("status-{}", s.status.as_str()))
                     }).collect();
-                    let orders: Vec<(String, i64)> = d.days.iter().map(|x| (lang::day(i18n.get_locale_untracked(), x.day), x.orders)).collect();
-                    let revenue: Vec<(String, i64)> = d.days.iter().map(|x| (lang::day(i18n.get_locale_untracked(), x.day), x.revenue / 100)).collect();
+                    let orders: Vec<(String, i64)> = d.days.iter().map(|x| (lang::day(locale(), x.day), x.orders)).collect();
+                    let revenue: Vec<(String, i64)> = d.days.iter().map(|x| (lang::day(locale(), x.day), x.revenue / 100)).collect();
                     let total: i64 = d.by_status.iter().map(|s| s.count).sum();
                     view! {
                         <div class="stats">
-                            <div class="stat"><span>{t!(i18n, dashboard.orders)}</span><strong id="stat-orders">{total}</strong></div>
-                            <div class="stat"><span>{t!(i18n, dashboard.revenue)}</span><strong><Money tiyin=d.revenue /></strong></div>
-                            <div class="stat"><span>{t!(i18n, dashboard.clients)}</span><strong>{d.users.clients}</strong></div>
-                            <div class="stat"><span>{t!(i18n, dashboard.workers)}</span><strong>{d.users.workers}</strong></div>
+                            <div class="stat"><span>{tr!(dashboard.orders)}</span><strong id="stat-orders">{total}</strong></div>
+                            <div class="stat"><span>{tr!(dashboard.revenue)}</span><strong><Money tiyin=d.revenue /></strong></div>
+                            <div class="stat"><span>{tr!(dashboard.clients)}</span><strong>{d.users.clients}</strong></div>
+                            <div class="stat"><span>{tr!(dashboard.workers)}</span><strong>{d.users.workers}</strong></div>
                         </div>
                         <div class="charts">
                             <figure class="card chart">
-                                <figcaption>{t!(i18n, dashboard.by_status)}</figcaption>
+                                <figcaption>{tr!(dashboard.by_status)}</figcaption>
                                 <StatusBars rows=by_status />
                             </figure>
                             <figure class="card chart">
-                                <figcaption>{t!(i18n, dashboard.per_day)}</figcaption>
+                                <figcaption>{tr!(dashboard.per_day)}</figcaption>
                                 <Columns values=orders class="orders" />
                             </figure>
                             <figure class="card chart">
-                                <figcaption>{t!(i18n, dashboard.revenue_per_day)}</figcaption>
+                                <figcaption>{tr!(dashboard.revenue_per_day)}</figcaption>
                                 <Columns values=revenue class="revenue" />
                             </figure>
                         </div>
@@ -70,18 +71,18 @@ fn DashboardBody() -> impl IntoView {
             })}
         </Transition>
         <section class="card">
-            <h2>{t!(i18n, dashboard.recent)}</h2>
+            <h2>{tr!(dashboard.recent)}</h2>
             <ul class="feed" id="recent">
                 <For each=move || live.events.get() key=|n| n.id let:n>
                     <li class="note">
-                        <A href=format!("/orders/{}", n.order_id)>{move || lang::notification(i18n.get_locale(), n.kind, n.order_id, &n.data)}</A>
+                        <A href=format!("/orders/{}", n.order_id)>{lang::notification(locale(), n.kind, n.order_id, &n.data)}</A>
                         <When at=n.created_at />
                     </li>
                 </For>
                 <Transition fallback=|| ()>
                     {move || recent.get().and_then(Result::ok).map(|l| l.items.into_iter().take(10).map(|n| view! {
                         <li class="note">
-                            <A href=format!("/orders/{}", n.order_id)>{move || lang::notification(i18n.get_locale(), n.kind, n.order_id, &n.data)}</A>
+                            <A href=format!("/orders/{}", n.order_id)>{lang::notification(locale(), n.kind, n.order_id, &n.data)}</A>
                             <When at=n.created_at />
                         </li>
                     }).collect_view())}
@@ -91,7 +92,7 @@ fn DashboardBody() -> impl IntoView {
     }
 }
 
-/// Horizontal bars, one per status.
+/// Horizontal bars, one per status. (Geometry in whole units: float formatting would add to the WASM.)
 #[component]
 fn StatusBars(rows: Vec<(String, i64, String)>) -> impl IntoView {
     let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
@@ -100,13 +101,12 @@ fn StatusBars(rows: Vec<(String, i64, String)>) -> impl IntoView {
         <svg viewBox=format!("0 0 320 {height}") role="img" class="bars">
             {rows.into_iter().enumerate().map(|(i, (label, value, class))| {
                 let y = i * 28;
-                #[expect(clippy::cast_precision_loss, reason = "chart geometry")]
-                let width = 180.0 * value as f64 / max as f64;
+                let width = 180 * value / max;
                 view! {
                     <g class=class>
                         <text x="0" y=y + 18 class="label">{label}</text>
-                        <rect x="110" y=y + 5 width=format!("{width:.1}") height="18" rx="3"></rect>
-                        <text x=format!("{:.1}", 116.0 + width) y=y + 18 class="value">{value}</text>
+                        <rect x="110" y=y + 5 width=width height="18" rx="3"></rect>
+                        <text x=116 + width y=y + 18 class="value">{value}</text>
                     </g>
                 }
             }).collect_view()}
@@ -118,23 +118,20 @@ fn StatusBars(rows: Vec<(String, i64, String)>) -> impl IntoView {
 #[component]
 fn Columns(values: Vec<(String, i64)>, class: &'static str) -> impl IntoView {
     let max = values.iter().map(|v| v.1).max().unwrap_or(0).max(1);
-    let n = values.len().max(1);
-    #[expect(clippy::cast_precision_loss, reason = "chart geometry")]
-    let step = 320.0 / n as f64;
+    let n = i64::try_from(values.len()).unwrap_or(1).max(1);
+    let step = 320 / n;
     view! {
         <svg viewBox="0 0 320 170" role="img" class=format!("columns {class}")>
             <line x1="0" y1="140" x2="320" y2="140" class="axis"></line>
-            {values.into_iter().enumerate().map(|(i, (label, value))| {
-                #[expect(clippy::cast_precision_loss, reason = "chart geometry")]
-                let h = 120.0 * value as f64 / max as f64;
-                #[expect(clippy::cast_precision_loss, reason = "chart geometry")]
-                let x = step * i as f64;
+            {values.into_iter().zip(0..).map(|((label, value), i)| {
+                let h = 120 * value / max;
+                let x = step * i;
                 view! {
                     <g>
                         <title>{format!("{label}: {value}")}</title>
-                        <rect x=format!("{:.1}", x + 2.0) y=format!("{:.1}", 140.0 - h) width=format!("{:.1}", step - 4.0) height=format!("{h:.1}") rx="2"></rect>
-                        {(value > 0).then(|| view! { <text x=format!("{:.1}", x + step / 2.0) y=format!("{:.1}", 136.0 - h) class="value">{value}</text> })}
-                        {(i % 2 == 0).then(|| view! { <text x=format!("{:.1}", x + step / 2.0) y="158" class="label">{label.clone()}</text> })}
+                        <rect x=x + 2 y=140 - h width=step - 4 height=h rx="2"></rect>
+                        {(value > 0).then(|| view! { <text x=x + step / 2 y=136 - h class="value">{value}</text> })}
+                        {(i % 2 == 0).then(|| view! { <text x=x + step / 2 y="158" class="label">{label.clone()}</text> })}
                     </g>
                 }
             }).collect_view()}
@@ -150,7 +147,6 @@ pub fn Users() -> impl IntoView {
 
 #[component]
 fn UsersBody(me: i64) -> impl IntoView {
-    let i18n = use_i18n();
     let page = page_param();
     let role = query_param("role");
     let create = ServerAction::<CreateUser>::new();
@@ -171,57 +167,57 @@ fn UsersBody(me: i64) -> impl IntoView {
     );
     let error = Signal::derive(move || create.value().get().and_then(Result::err));
     view! {
-        <h1>{t!(i18n, users.title)}</h1>
+        <h1>{tr!(users.title)}</h1>
         <details class="card" open=move || error.get().is_some()>
-            <summary>{t!(i18n, users.create)}</summary>
+            <summary>{tr!(users.create)}</summary>
             <ActionForm action=create attr:class="form grid-form" attr:id="create-user">
-                <label>{t!(i18n, auth.full_name)}<input name="full_name" required maxlength="150" /></label>
+                <label>{tr!(auth.full_name)}<input name="full_name" required maxlength="150" /></label>
                 <FieldError error field="full_name" />
-                <label>{t!(i18n, auth.username)}<input name="username" required minlength="3" maxlength="150" autocomplete="off" /></label>
+                <label>{tr!(auth.username)}<input name="username" required minlength="3" maxlength="150" autocomplete="off" /></label>
                 <FieldError error field="username" />
-                <label>{t!(i18n, auth.password)}<input name="password" type="password" required minlength="8" autocomplete="new-password" /></label>
+                <label>{tr!(auth.password)}<input name="password" type="password" required minlength="8" autocomplete="new-password" /></label>
                 <FieldError error field="password" />
                 <label>
-                    {t!(i18n, users.role)}
+                    {tr!(users.role)}
                     <select name="role">
                         {Role::ALL.iter().map(|&r| view! {
-                            <option value=r.as_str() selected=r == Role::Worker>{move || lang::role(i18n.get_locale(), r)}</option>
+                            <option value=r.as_str() selected=r == Role::Worker>{lang::role(locale(), r)}</option>
                         }).collect_view()}
                     </select>
                 </label>
                 {move || error.get().filter(|e| e.errors.is_empty()).map(|e| view! { <ErrorBox error=e /> })}
                 {move || create.value().get().and_then(Result::ok).map(|u| view! {
-                    <p class="ok" role="status">{t!(i18n, users.created)} " " {u.username}</p>
+                    <p class="ok" role="status">{tr!(users.created)} " " {u.username}</p>
                 })}
-                <button type="submit" disabled=move || create.pending().get()>{t!(i18n, users.create_button)}</button>
+                <button type="submit" disabled=move || create.pending().get()>{tr!(users.create_button)}</button>
             </ActionForm>
         </details>
         <form class="filters" method="get">
             <label>
-                {t!(i18n, users.role)}
+                {tr!(users.role)}
                 <select name="role">
-                    <option value="">{t!(i18n, common.all)}</option>
+                    <option value="">{tr!(common.all)}</option>
                     {Role::ALL.iter().map(|&r| view! {
-                        <option value=r.as_str() selected=move || role.get().as_deref() == Some(r.as_str())>{move || lang::role(i18n.get_locale(), r)}</option>
+                        <option value=r.as_str() selected=move || role.get().as_deref() == Some(r.as_str())>{lang::role(locale(), r)}</option>
                     }).collect_view()}
                 </select>
             </label>
-            <button type="submit" class="secondary">{t!(i18n, common.filter)}</button>
+            <button type="submit" class="secondary">{tr!(common.filter)}</button>
         </form>
         {move || deactivate.value().get().and_then(Result::err).map(|e| view! { <ErrorBox error=e /> })}
         <Transition fallback=|| view! { <Loading /> }>
             {move || users.get().map(|r| match r {
-                Ok(list) if list.items.is_empty() => view! { <Empty><p>{t!(i18n, users.empty)}</p></Empty> }.into_any(),
+                Ok(list) if list.items.is_empty() => view! { <Empty><p>{tr!(users.empty)}</p></Empty> }.into_any(),
                 Ok(list) => {
                     let (count, page, pages) = (list.count, list.page, list.pages());
                     view! {
                         <div class="table-wrap">
                             <table>
                                 <thead><tr>
-                                    <th scope="col">{t!(i18n, auth.full_name)}</th>
-                                    <th scope="col">{t!(i18n, auth.username)}</th>
-                                    <th scope="col">{t!(i18n, users.role)}</th>
-                                    <th scope="col">{t!(i18n, users.state)}</th>
+                                    <th scope="col">{tr!(auth.full_name)}</th>
+                                    <th scope="col">{tr!(auth.username)}</th>
+                                    <th scope="col">{tr!(users.role)}</th>
+                                    <th scope="col">{tr!(users.state)}</th>
                                     <th scope="col"></th>
                                 </tr></thead>
                                 <tbody>
@@ -231,10 +227,10 @@ fn UsersBody(me: i64) -> impl IntoView {
                                             <tr data-user=u.username.clone()>
                                                 <td>{u.full_name.clone()}</td>
                                                 <td>{u.username.clone()}</td>
-                                                <td>{move || lang::role(i18n.get_locale(), u.role)}</td>
-                                                <td>{if u.is_active { view! { <span class="ok">{t!(i18n, users.active)}</span> }.into_any() } else { view! { <span class="muted">{t!(i18n, users.inactive)}</span> }.into_any() }}</td>
+                                                <td>{lang::role(locale(), u.role)}</td>
+                                                <td>{if u.is_active { view! { <span class="ok">{tr!(users.active)}</span> }.into_any() } else { view! { <span class="muted">{tr!(users.inactive)}</span> }.into_any() }}</td>
                                                 <td>{(u.is_active && id != me).then(|| view! {
-                                                    <button class="link danger" on:click=move |_| { deactivate.dispatch(id); }>{t!(i18n, users.deactivate)}</button>
+                                                    <button class="link danger" on:click=move |_| { deactivate.dispatch(id); }>{tr!(users.deactivate)}</button>
                                                 })}</td>
                                             </tr>
                                         }
@@ -259,7 +255,6 @@ pub fn Services() -> impl IntoView {
 
 #[component]
 fn ServicesBody() -> impl IntoView {
-    let i18n = use_i18n();
     let page = page_param();
     let create = ServerAction::<CreateService>::new();
     let services = Resource::new(
@@ -269,23 +264,23 @@ fn ServicesBody() -> impl IntoView {
     let workers = Resource::new(|| (), |()| api::users(1, Some(Role::Worker)));
     let error = Signal::derive(move || create.value().get().and_then(Result::err));
     view! {
-        <h1>{t!(i18n, services.admin_title)}</h1>
+        <h1>{tr!(services.admin_title)}</h1>
         <details class="card" open=move || error.get().is_some()>
-            <summary>{t!(i18n, services.create)}</summary>
+            <summary>{tr!(services.create)}</summary>
             <ActionForm action=create attr:class="form grid-form" attr:id="create-service">
-                <label>{t!(i18n, services.name)}<input name="name" required maxlength="200" /></label>
+                <label>{tr!(services.name)}<input name="name" required maxlength="200" /></label>
                 <FieldError error field="name" />
-                <label>{t!(i18n, services.price_som)}<input name="price" required inputmode="numeric" pattern="[0-9 ,]+" /></label>
+                <label>{tr!(services.price_som)}<input name="price" required inputmode="numeric" pattern="[0-9 ,]+" /></label>
                 <FieldError error field="price" />
-                <label class="wide">{t!(i18n, services.description)}<textarea name="description" rows="3" maxlength="2000"></textarea></label>
+                <label class="wide">{tr!(services.description)}<textarea name="description" rows="3" maxlength="2000"></textarea></label>
                 <FieldError error field="description" />
                 {move || error.get().filter(|e| e.errors.is_empty()).map(|e| view! { <ErrorBox error=e /> })}
-                <button type="submit" disabled=move || create.pending().get()>{t!(i18n, services.create_button)}</button>
+                <button type="submit" disabled=move || create.pending().get()>{tr!(services.create_button)}</button>
             </ActionForm>
         </details>
         <Transition fallback=|| view! { <Loading /> }>
             {move || services.get().map(|r| match r {
-                Ok(list) if list.items.is_empty() => view! { <Empty><p>{t!(i18n, services.empty)}</p></Empty> }.into_any(),
+                Ok(list) if list.items.is_empty() => view! { <Empty><p>{tr!(services.empty)}</p></Empty> }.into_any(),
                 Ok(list) => {
                     let (count, page, pages) = (list.count, list.page, list.pages());
                     let all_workers = workers.get().and_then(Result::ok).map(|l| l.items).unwrap_or_default();
@@ -305,7 +300,6 @@ fn ServicesBody() -> impl IntoView {
 /// A service with the checkboxes of its workers.
 #[component]
 fn ServiceAdmin(service: Service, workers: Vec<User>) -> impl IntoView {
-    let i18n = use_i18n();
     let id = service.id;
     let chosen = RwSignal::new(service.worker_ids.clone());
     let save = Action::new(move |ids: &Vec<i64>| {
@@ -314,11 +308,11 @@ fn ServiceAdmin(service: Service, workers: Vec<User>) -> impl IntoView {
     });
     view! {
         <article class="card service" data-service=service.name.clone()>
-            <h2>{service.name.clone()} {(!service.is_active).then(|| view! { <small class="muted">" · " {t!(i18n, users.inactive)}</small> })}</h2>
+            <h2>{service.name.clone()} {(!service.is_active).then(|| view! { <small class="muted">" · " {tr!(users.inactive)}</small> })}</h2>
             <p class="price"><Money tiyin=service.price /></p>
             <p>{service.description.clone()}</p>
             <fieldset>
-                <legend>{t!(i18n, services.workers)}</legend>
+                <legend>{tr!(services.workers)}</legend>
                 {workers.iter().filter(|w| w.is_active).map(|w| {
                     let wid = w.id;
                     view! {
@@ -334,10 +328,10 @@ fn ServiceAdmin(service: Service, workers: Vec<User>) -> impl IntoView {
                 }).collect_view()}
             </fieldset>
             <button class="secondary" disabled=move || save.pending().get() on:click=move |_| { save.dispatch(chosen.get_untracked()); }>
-                {t!(i18n, services.save_workers)}
+                {tr!(services.save_workers)}
             </button>
             {move || save.value().get().map(|r| match r {
-                Ok(_) => view! { <p class="ok" role="status">{t!(i18n, common.saved)}</p> }.into_any(),
+                Ok(_) => view! { <p class="ok" role="status">{tr!(common.saved)}</p> }.into_any(),
                 Err(e) => view! { <ErrorBox error=e /> }.into_any(),
             })}
         </article>
@@ -352,7 +346,6 @@ pub fn Transactions() -> impl IntoView {
 
 #[component]
 fn TransactionsBody() -> impl IntoView {
-    let i18n = use_i18n();
     let live = expect_context::<Live>();
     let page = page_param();
     let provider = query_param("provider");
@@ -369,31 +362,31 @@ fn TransactionsBody() -> impl IntoView {
     );
     let status_label = |l: Locale, s: TransactionStatus| lang::transaction_status(l, s);
     view! {
-        <h1>{t!(i18n, nav.transactions)}</h1>
+        <h1>{tr!(nav.transactions)}</h1>
         <form class="filters" method="get">
             <label>
-                {t!(i18n, transactions.provider)}
+                {tr!(transactions.provider)}
                 <select name="provider">
-                    <option value="">{t!(i18n, common.all)}</option>
+                    <option value="">{tr!(common.all)}</option>
                     {PaymentProvider::ALL.iter().map(|&p| view! {
                         <option value=p.as_str() selected=move || provider.get().as_deref() == Some(p.as_str())>{p.as_str()}</option>
                     }).collect_view()}
                 </select>
             </label>
             <label>
-                {t!(i18n, orders.status)}
+                {tr!(orders.status)}
                 <select name="status">
-                    <option value="">{t!(i18n, common.all)}</option>
+                    <option value="">{tr!(common.all)}</option>
                     {TransactionStatus::ALL.iter().map(|&s| view! {
-                        <option value=s.as_str() selected=move || status.get().as_deref() == Some(s.as_str())>{move || status_label(i18n.get_locale(), s)}</option>
+                        <option value=s.as_str() selected=move || status.get().as_deref() == Some(s.as_str())>{status_label(locale(), s)}</option>
                     }).collect_view()}
                 </select>
             </label>
-            <button type="submit" class="secondary">{t!(i18n, common.filter)}</button>
+            <button type="submit" class="secondary">{tr!(common.filter)}</button>
         </form>
         <Transition fallback=|| view! { <Loading /> }>
             {move || list.get().map(|r| match r {
-                Ok(l) if l.items.is_empty() => view! { <Empty><p>{t!(i18n, transactions.empty)}</p></Empty> }.into_any(),
+                Ok(l) if l.items.is_empty() => view! { <Empty><p>{tr!(transactions.empty)}</p></Empty> }.into_any(),
                 Ok(l) => {
                     let (count, page, pages) = (l.count, l.page, l.pages());
                     view! {
@@ -401,11 +394,11 @@ fn TransactionsBody() -> impl IntoView {
                             <table>
                                 <thead><tr>
                                     <th scope="col">"#"</th>
-                                    <th scope="col">{t!(i18n, transactions.order)}</th>
-                                    <th scope="col">{t!(i18n, transactions.provider)}</th>
-                                    <th scope="col" class="num">{t!(i18n, orders.price)}</th>
-                                    <th scope="col">{t!(i18n, orders.status)}</th>
-                                    <th scope="col">{t!(i18n, orders.created)}</th>
+                                    <th scope="col">{tr!(transactions.order)}</th>
+                                    <th scope="col">{tr!(transactions.provider)}</th>
+                                    <th scope="col" class="num">{tr!(orders.price)}</th>
+                                    <th scope="col">{tr!(orders.status)}</th>
+                                    <th scope="col">{tr!(orders.created)}</th>
                                 </tr></thead>
                                 <tbody>
                                     {l.items.into_iter().map(|tx| view! {
@@ -414,7 +407,7 @@ fn TransactionsBody() -> impl IntoView {
                                             <td><A href=format!("/orders/{}", tx.order_id)>"#" {tx.order_id}</A></td>
                                             <td>{tx.provider.as_str()}</td>
                                             <td class="num"><Money tiyin=tx.amount /></td>
-                                            <td><span class=format!("txn txn-{}", tx.status.as_str())>{move || status_label(i18n.get_locale(), tx.status)}</span></td>
+                                            <td><span class=format!("txn txn-{}", tx.status.as_str())>{status_label(locale(), tx.status)}</span></td>
                                             <td><When at=tx.created_at /></td>
                                         </tr>
                                     }).collect_view()}

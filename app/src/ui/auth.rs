@@ -2,11 +2,12 @@
 //! WASM has loaded; once signed in or out the page reloads, so every part of it (and its language) follows.
 
 use leptos::prelude::*;
+
+use crate::ui::locale;
 use leptos_router::components::A;
 
 use crate::{
     api::{SignIn as SignInFn, SignOut as SignOutFn, SignUp as SignUpFn},
-    i18n::{t, td_string, use_i18n},
     lang,
     ui::widgets::{FieldError, FormError},
 };
@@ -23,7 +24,6 @@ fn reload_to(to: &str) {
 
 #[component]
 pub fn SignIn() -> impl IntoView {
-    let i18n = use_i18n();
     let action = ServerAction::<SignInFn>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
     Effect::new(move |_| {
@@ -33,31 +33,30 @@ pub fn SignIn() -> impl IntoView {
     });
     view! {
         <section class="card narrow">
-            <h1>{t!(i18n, auth.sign_in_title)}</h1>
+            <h1>{tr!(auth.sign_in_title)}</h1>
             <ActionForm action=action attr:class="form" attr:id="signin-form">
                 <label>
-                    {t!(i18n, auth.username)}
+                    {tr!(auth.username)}
                     <input name="username" autocomplete="username" required maxlength="150" />
                 </label>
                 <FieldError error field="username" />
                 <label>
-                    {t!(i18n, auth.password)}
+                    {tr!(auth.password)}
                     <input name="password" type="password" autocomplete="current-password" required />
                 </label>
                 <FieldError error field="password" />
                 <FormError error />
                 <button type="submit" disabled=move || action.pending().get()>
-                    {t!(i18n, auth.sign_in)}
+                    {tr!(auth.sign_in)}
                 </button>
             </ActionForm>
-            <p>{t!(i18n, auth.no_account)} " " <A href="/signup">{t!(i18n, nav.sign_up)}</A></p>
+            <p>{tr!(auth.no_account)} " " <A href="/signup">{tr!(nav.sign_up)}</A></p>
         </section>
     }
 }
 
 #[component]
 pub fn SignUp() -> impl IntoView {
-    let i18n = use_i18n();
     let action = ServerAction::<SignUpFn>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
     Effect::new(move |_| {
@@ -67,38 +66,38 @@ pub fn SignUp() -> impl IntoView {
     });
     view! {
         <section class="card narrow">
-            <h1>{t!(i18n, auth.sign_up_title)}</h1>
-            <p class="hint">{t!(i18n, auth.sign_up_hint)}</p>
+            <h1>{tr!(auth.sign_up_title)}</h1>
+            <p class="hint">{tr!(auth.sign_up_hint)}</p>
             <ActionForm action=action attr:class="form" attr:id="signup-form">
                 <label>
-                    {t!(i18n, auth.full_name)}
+                    {tr!(auth.full_name)}
                     <input name="full_name" autocomplete="name" required maxlength="150" />
                 </label>
                 <FieldError error field="full_name" />
                 <label>
-                    {t!(i18n, auth.username)}
+                    {tr!(auth.username)}
                     <input name="username" autocomplete="username" required minlength="3" maxlength="150"
                         pattern="[A-Za-z0-9_.@+\\-]+" />
                 </label>
                 <FieldError error field="username" />
                 <label>
-                    {t!(i18n, auth.email)} " " <small>{t!(i18n, common.optional)}</small>
+                    {tr!(auth.email)} " " <small>{tr!(common.optional)}</small>
                     <input name="email" type="email" autocomplete="email" />
                 </label>
                 <FieldError error field="email" />
                 <label>
-                    {t!(i18n, auth.password)}
+                    {tr!(auth.password)}
                     <input name="password" type="password" autocomplete="new-password" required minlength="8" />
                 </label>
-                <p class="hint">{t!(i18n, auth.password_hint)}</p>
+                <p class="hint">{tr!(auth.password_hint)}</p>
                 <FieldError error field="password" />
-                <input type="hidden" name="language" value=move || lang::tag(i18n.get_locale()) />
+                <input type="hidden" name="language" value=lang::tag(locale()) />
                 <FormError error=Signal::derive(move || error.get().filter(|e| e.errors.is_empty())) />
                 <button type="submit" disabled=move || action.pending().get()>
-                    {t!(i18n, auth.create_account)}
+                    {tr!(auth.create_account)}
                 </button>
             </ActionForm>
-            <p>{t!(i18n, auth.have_account)} " " <A href="/signin">{t!(i18n, nav.sign_in)}</A></p>
+            <p>{tr!(auth.have_account)} " " <A href="/signin">{tr!(nav.sign_in)}</A></p>
         </section>
     }
 }
@@ -106,7 +105,6 @@ pub fn SignUp() -> impl IntoView {
 /// The sign-out button (a form, so it works without the WASM too).
 #[component]
 pub fn SignOut() -> impl IntoView {
-    let i18n = use_i18n();
     let action = ServerAction::<SignOutFn>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = action.value().get() {
@@ -116,8 +114,8 @@ pub fn SignOut() -> impl IntoView {
     view! {
         <ActionForm action=action attr:class="inline">
             <button type="submit" class="link" id="sign-out"
-                title=move || td_string!(i18n.get_locale(), nav.sign_out).to_string()>
-                {t!(i18n, nav.sign_out)}
+                title=tr!(nav.sign_out)>
+                {tr!(nav.sign_out)}
             </button>
         </ActionForm>
     }

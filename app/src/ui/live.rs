@@ -6,8 +6,10 @@ use std::collections::HashSet;
 
 use leptos::prelude::*;
 
+use crate::ui::locale;
+
 use crate::{
-    i18n::{Locale, td_string, use_i18n},
+    i18n::{Locale, td_string},
     lang,
     models::Notification,
 };
@@ -165,13 +167,12 @@ impl Default for Live {
 /// The toasts of new events, linking to their orders.
 #[component]
 pub fn Toasts() -> impl IntoView {
-    let i18n = use_i18n();
     let live = expect_context::<Live>();
     view! {
         <div class="toasts" role="status" aria-live="polite">
             <For each=move || live.toasts.get() key=|n| n.id let:n>
                 <a class="toast" href=format!("/orders/{}", n.order_id)>
-                    {move || lang::notification(i18n.get_locale(), n.kind, n.order_id, &n.data)}
+                    {lang::notification(locale(), n.kind, n.order_id, &n.data)}
                 </a>
             </For>
         </div>

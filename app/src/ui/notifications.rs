@@ -2,12 +2,12 @@
 //! events arriving live on top, filters by kind, order and unread, and read state synced across tabs.
 
 use leptos::prelude::*;
+
+use crate::ui::locale;
 use leptos_router::components::A;
 
 use crate::{
-    api,
-    i18n::{t, use_i18n},
-    lang,
+    api, lang,
     models::{Notification, NotificationKind},
     ui::{
         Guard,
@@ -23,7 +23,6 @@ pub fn NotificationsPage() -> impl IntoView {
 
 #[component]
 fn Feed() -> impl IntoView {
-    let i18n = use_i18n();
     let live = expect_context::<Live>();
     let page = page_param();
     let kind = query_param("kind");
@@ -62,33 +61,33 @@ fn Feed() -> impl IntoView {
     };
     view! {
         <div class="heading">
-            <h1>{t!(i18n, notifications.title)}</h1>
+            <h1>{tr!(notifications.title)}</h1>
             <button id="read-all" class="secondary" on:click=move |_| live.mark_read(Vec::new())
                 disabled=move || live.unread.get() == Some(0)>
-                {t!(i18n, notifications.read_all)}
+                {tr!(notifications.read_all)}
             </button>
         </div>
         <form class="filters" method="get">
             <label>
-                {t!(i18n, notifications.kind)}
+                {tr!(notifications.kind)}
                 <select name="kind">
-                    <option value="">{t!(i18n, common.all)}</option>
+                    <option value="">{tr!(common.all)}</option>
                     {NotificationKind::ALL.iter().map(|&k| view! {
                         <option value=k.as_str() selected=move || kind.get().as_deref() == Some(k.as_str())>
-                            {move || lang::kind(i18n.get_locale(), k)}
+                            {lang::kind(locale(), k)}
                         </option>
                     }).collect_view()}
                 </select>
             </label>
             <label>
-                {t!(i18n, notifications.order)}
+                {tr!(notifications.order)}
                 <input name="order_id" type="number" min="1" inputmode="numeric" value=move || order.get().unwrap_or_default() />
             </label>
             <label class="check">
                 <input type="checkbox" name="unread" value="1" checked=move || unread_only.get().is_some() />
-                {t!(i18n, notifications.unread_only)}
+                {tr!(notifications.unread_only)}
             </label>
-            <button type="submit" class="secondary">{t!(i18n, common.filter)}</button>
+            <button type="submit" class="secondary">{tr!(common.filter)}</button>
         </form>
         <ul class="feed" id="feed">
             <For each=fresh key=|n| n.id let:n>
@@ -98,7 +97,7 @@ fn Feed() -> impl IntoView {
         <Transition fallback=|| view! { <Loading /> }>
             {move || stored.get().map(|r| match r {
                 Ok(list) if list.items.is_empty() && fresh().is_empty() => view! {
-                    <Empty><p>{t!(i18n, notifications.empty)}</p></Empty>
+                    <Empty><p>{tr!(notifications.empty)}</p></Empty>
                 }.into_any(),
                 Ok(list) => {
                     let (count, page, pages) = (list.count, list.page, list.pages());
@@ -117,7 +116,6 @@ fn Feed() -> impl IntoView {
 
 #[component]
 fn Item(n: Notification, live: Live) -> impl IntoView {
-    let i18n = use_i18n();
     let id = n.id;
     let read = {
         let n = n.clone();
@@ -130,12 +128,12 @@ fn Item(n: Notification, live: Live) -> impl IntoView {
     view! {
         <li class="note" class:unread=unread.clone() data-id=id data-kind=n.kind.as_str()>
             <A href=format!("/orders/{}", n.order_id)>
-                {move || lang::notification(i18n.get_locale(), n.kind, n.order_id, &n.data)}
+                {lang::notification(locale(), n.kind, n.order_id, &n.data)}
             </A>
             <When at=n.created_at />
             <Show when=unread.clone()>
                 <button class="link mark-read" on:click=move |_| live.mark_read(vec![id])>
-                    {t!(i18n, notifications.mark_read)}
+                    {tr!(notifications.mark_read)}
                 </button>
             </Show>
         </li>

@@ -2,6 +2,8 @@
 //! (timeline, conversation, status buttons, payment, assignment).
 
 use leptos::prelude::*;
+
+use crate::ui::locale;
 use leptos_router::{
     components::A,
     hooks::{use_navigate, use_params_map},
@@ -9,7 +11,7 @@ use leptos_router::{
 
 use crate::{
     api::{self, CreateOrder, Listing, OrderView},
-    i18n::{t, td_string, use_i18n},
+    i18n::{td, td_string},
     lang,
     models::{Order, OrderStatus, PaymentProvider, Role, Service},
     ui::{
@@ -25,33 +27,26 @@ use crate::{
 /// `/`: what Task is for visitors; the orders for signed-in users.
 #[component]
 pub fn Home() -> impl IntoView {
-    let i18n = use_i18n();
-    let session = expect_context::<SessionCtx>();
-    view! {
-        <Transition fallback=|| view! { <Loading /> }>
-            {move || match session.0.get() {
-                Some(Ok(Some(_))) => view! { <OrderList /> }.into_any(),
-                Some(_) => view! {
-                    <section class="hero">
-                        <h1>{t!(i18n, home.title)}</h1>
-                        <p class="lead">{t!(i18n, home.lead)}</p>
-                        <ul class="features">
-                            <li>{t!(i18n, home.feature_order)}</li>
-                            <li>{t!(i18n, home.feature_live)}</li>
-                            <li>{t!(i18n, home.feature_pay)}</li>
-                        </ul>
-                        <p class="cta">
-                            <A href="/signup" attr:class="button">{t!(i18n, nav.sign_up)}</A>
-                            " "
-                            <A href="/signin">{t!(i18n, nav.sign_in)}</A>
-                        </p>
-                        <p class="hint">{t!(i18n, home.api)} " " <a href="/api/docs">"/api/docs"</a></p>
-                    </section>
-                }
-                .into_any(),
-                None => view! { <Loading /> }.into_any(),
-            }}
-        </Transition>
+    match expect_context::<SessionCtx>().get() {
+        Some(s) => view! { <OrderListBody role=s.user.role /> }.into_any(),
+        None => view! {
+            <section class="hero">
+                <h1>{tr!(home.title)}</h1>
+                <p class="lead">{tr!(home.lead)}</p>
+                <ul class="features">
+                    <li>{tr!(home.feature_order)}</li>
+                    <li>{tr!(home.feature_live)}</li>
+                    <li>{tr!(home.feature_pay)}</li>
+                </ul>
+                <p class="cta">
+                    <A href="/signup" attr:class="button">{tr!(nav.sign_up)}</A>
+                    " "
+                    <A href="/signin">{tr!(nav.sign_in)}</A>
+                </p>
+                <p class="hint">{tr!(home.api)} " " <a href="/api/docs">"/api/docs"</a></p>
+            </section>
+        }
+        .into_any(),
     }
 }
 
@@ -63,15 +58,14 @@ pub fn Catalogue() -> impl IntoView {
 
 #[component]
 fn CatalogueBody() -> impl IntoView {
-    let i18n = use_i18n();
     let page = page_param();
     let services = Resource::new(move || page.get(), |p| api::services(p, false));
     view! {
-        <h1>{t!(i18n, services.title)}</h1>
+        <h1>{tr!(services.title)}</h1>
         <Transition fallback=|| view! { <Loading /> }>
             {move || services.get().map(|r| match r {
                 Ok(list) if list.items.is_empty() => view! {
-                    <Empty><p>{t!(i18n, services.empty)}</p></Empty>
+                    <Empty><p>{tr!(services.empty)}</p></Empty>
                 }.into_any(),
                 Ok(list) => {
                     let Listing { count, page, .. } = list;
@@ -92,7 +86,6 @@ fn CatalogueBody() -> impl IntoView {
 /// One service, with its order form (the worker list loads when the form opens).
 #[component]
 fn ServiceCard(service: Service) -> impl IntoView {
-    let i18n = use_i18n();
     let open = RwSignal::new(false);
     let action = ServerAction::<CreateOrder>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
@@ -112,22 +105,22 @@ fn ServiceCard(service: Service) -> impl IntoView {
             <Show
                 when=move || open.get()
                 fallback=move || view! {
-                    <button class="order-open" on:click=move |_| open.set(true)>{t!(i18n, services.order)}</button>
+                    <button class="order-open" on:click=move |_| open.set(true)>{tr!(services.order)}</button>
                 }
             >
                 <ActionForm action=action attr:class="form">
                     <input type="hidden" name="service_id" value=id />
                     <label>
-                        {t!(i18n, services.details)}
+                        {tr!(services.details)}
                         <textarea name="description" rows="3" maxlength="2000"
-                            placeholder=move || td_string!(i18n.get_locale(), services.details_hint).to_string()></textarea>
+                            placeholder=tr!(services.details_hint)></textarea>
                     </label>
                     <FieldError error field="description" />
                     {has_workers.then(|| view! { <WorkerChoice service=id /> })}
                     <FieldError error field="worker_id" />
                     {move || error.get().filter(|e| e.errors.is_empty()).map(|e| view! { <ErrorBox error=e /> })}
                     <button type="submit" class="order-submit" disabled=move || action.pending().get()>
-                        {t!(i18n, services.place_order)}
+                        {tr!(services.place_order)}
                     </button>
                 </ActionForm>
             </Show>
@@ -137,13 +130,12 @@ fn ServiceCard(service: Service) -> impl IntoView {
 
 #[component]
 fn WorkerChoice(service: i64) -> impl IntoView {
-    let i18n = use_i18n();
     let workers = Resource::new(move || service, api::service_workers);
     view! {
         <label>
-            {t!(i18n, services.worker)}
+            {tr!(services.worker)}
             <select name="worker_id">
-                <option value="">{t!(i18n, services.any_worker)}</option>
+                <option value="">{tr!(services.any_worker)}</option>
                 <Transition fallback=|| ()>
                     {move || workers.get().and_then(Result::ok).map(|ws| ws.into_iter().map(|w| view! {
                         <option value=w.id>{w.full_name.clone()} " (" {w.username.clone()} ")"</option>
@@ -162,7 +154,6 @@ pub fn OrderList() -> impl IntoView {
 
 #[component]
 fn OrderListBody(role: Role) -> impl IntoView {
-    let i18n = use_i18n();
     let live = expect_context::<Live>();
     let page = page_param();
     let status = query_param("status");
@@ -172,37 +163,37 @@ fn OrderListBody(role: Role) -> impl IntoView {
     );
     let title = move || {
         match role {
-            Role::Client => td_string!(i18n.get_locale(), orders.mine),
-            Role::Worker => td_string!(i18n.get_locale(), orders.assigned),
-            Role::Admin => td_string!(i18n.get_locale(), orders.all),
+            Role::Client => td_string!(locale(), orders.mine),
+            Role::Worker => td_string!(locale(), orders.assigned),
+            Role::Admin => td_string!(locale(), orders.all),
         }
         .to_string()
     };
     view! {
         <div class="heading">
             <h1>{title}</h1>
-            {(role == Role::Client).then(|| view! { <A href="/services" attr:class="button">{t!(i18n, orders.new)}</A> })}
+            {(role == Role::Client).then(|| view! { <A href="/services" attr:class="button">{tr!(orders.new)}</A> })}
         </div>
         <form class="filters" method="get">
             <label>
-                {t!(i18n, orders.status)}
+                {tr!(orders.status)}
                 <select name="status">
-                    <option value="">{t!(i18n, common.all)}</option>
+                    <option value="">{tr!(common.all)}</option>
                     {OrderStatus::ALL.iter().map(|&s| view! {
                         <option value=s.as_str() selected=move || status.get().as_deref() == Some(s.as_str())>
-                            {move || lang::status(i18n.get_locale(), s)}
+                            {lang::status(locale(), s)}
                         </option>
                     }).collect_view()}
                 </select>
             </label>
-            <button type="submit" class="secondary">{t!(i18n, common.filter)}</button>
+            <button type="submit" class="secondary">{tr!(common.filter)}</button>
         </form>
         <Transition fallback=|| view! { <Loading /> }>
             {move || orders.get().map(|r| match r {
                 Ok(list) if list.items.is_empty() => view! {
                     <Empty>
-                        <p>{t!(i18n, orders.empty)}</p>
-                        {(role == Role::Client).then(|| view! { <A href="/services">{t!(i18n, orders.browse)}</A> })}
+                        <p>{tr!(orders.empty)}</p>
+                        {(role == Role::Client).then(|| view! { <A href="/services">{tr!(orders.browse)}</A> })}
                     </Empty>
                 }.into_any(),
                 Ok(list) => {
@@ -217,19 +208,18 @@ fn OrderListBody(role: Role) -> impl IntoView {
 
 #[component]
 fn OrdersTable(orders: Vec<Order>, role: Role) -> impl IntoView {
-    let i18n = use_i18n();
     view! {
         <div class="table-wrap">
             <table class="orders">
                 <thead>
                     <tr>
                         <th scope="col">"#"</th>
-                        <th scope="col">{t!(i18n, orders.service)}</th>
-                        {(role != Role::Client).then(|| view! { <th scope="col">{t!(i18n, orders.client)}</th> })}
-                        {(role != Role::Worker).then(|| view! { <th scope="col">{t!(i18n, orders.worker)}</th> })}
-                        <th scope="col">{t!(i18n, orders.status)}</th>
-                        <th scope="col" class="num">{t!(i18n, orders.price)}</th>
-                        <th scope="col">{t!(i18n, orders.created)}</th>
+                        <th scope="col">{tr!(orders.service)}</th>
+                        {(role != Role::Client).then(|| view! { <th scope="col">{tr!(orders.client)}</th> })}
+                        {(role != Role::Worker).then(|| view! { <th scope="col">{tr!(orders.worker)}</th> })}
+                        <th scope="col">{tr!(orders.status)}</th>
+                        <th scope="col" class="num">{tr!(orders.price)}</th>
+                        <th scope="col">{tr!(orders.created)}</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -308,7 +298,6 @@ fn move_label(locale: crate::i18n::Locale, to: OrderStatus) -> String {
 
 #[component]
 fn OrderDetail(view: OrderView, role: Role, refresh: RwSignal<u32>) -> impl IntoView {
-    let i18n = use_i18n();
     let OrderView {
         order,
         timeline,
@@ -372,17 +361,17 @@ fn OrderDetail(view: OrderView, role: Role, refresh: RwSignal<u32>) -> impl Into
     );
     view! {
         <div class="heading">
-            <h1>{t!(i18n, order.title, id)} " · " {order.service_name.clone()}</h1>
+            <h1>{td!(locale(), order.title, id)} " · " {order.service_name.clone()}</h1>
             <span id="order-status"><Status status=order.status /></span>
         </div>
         <div class="order-grid">
             <section class="card facts">
                 <dl>
-                    <dt>{t!(i18n, orders.price)}</dt><dd><Money tiyin=order.price /></dd>
-                    <dt>{t!(i18n, orders.client)}</dt><dd>{order.client.full_name.clone()}</dd>
-                    <dt>{t!(i18n, orders.worker)}</dt>
+                    <dt>{tr!(orders.price)}</dt><dd><Money tiyin=order.price /></dd>
+                    <dt>{tr!(orders.client)}</dt><dd>{order.client.full_name.clone()}</dd>
+                    <dt>{tr!(orders.worker)}</dt>
                     <dd id="order-worker">{order.worker.as_ref().map_or_else(|| "—".to_owned(), |w| w.full_name.clone())}</dd>
-                    <dt>{t!(i18n, orders.created)}</dt><dd><When at=order.created_at /></dd>
+                    <dt>{tr!(orders.created)}</dt><dd><When at=order.created_at /></dd>
                 </dl>
                 {(!order.description.is_empty()).then(|| view! { <p class="description">{order.description.clone()}</p> })}
                 <div class="actions">
@@ -391,8 +380,8 @@ fn OrderDetail(view: OrderView, role: Role, refresh: RwSignal<u32>) -> impl Into
                             disabled=move || pay.pending().get()
                             on:click=move |_| { pay.dispatch(p); }>
                             {move || match p {
-                                PaymentProvider::Payme => td_string!(i18n.get_locale(), actions.pay_payme).to_string(),
-                                PaymentProvider::Click => td_string!(i18n.get_locale(), actions.pay_click).to_string(),
+                                PaymentProvider::Payme => tr!(actions.pay_payme),
+                                PaymentProvider::Click => tr!(actions.pay_click),
                             }}
                         </button>
                     }).collect_view())}
@@ -401,14 +390,14 @@ fn OrderDetail(view: OrderView, role: Role, refresh: RwSignal<u32>) -> impl Into
                             data-to=to.as_str()
                             disabled=move || change.pending().get()
                             on:click=move |_| { change.dispatch(to); }>
-                            {move || move_label(i18n.get_locale(), to)}
+                            {move_label(locale(), to)}
                         </button>
                     }).collect_view()}
                 </div>
                 {(role == Role::Admin && !order.status.is_terminal()).then(|| view! {
                     <div class="assign">
                         <label>
-                            {t!(i18n, orders.assign)}
+                            {tr!(orders.assign)}
                             <select id="assign-worker" on:change=move |ev| {
                                 if let Ok(w) = event_target_value(&ev).parse() { chosen.set(w); }
                             }>
@@ -420,22 +409,22 @@ fn OrderDetail(view: OrderView, role: Role, refresh: RwSignal<u32>) -> impl Into
                         </label>
                         <button class="secondary" disabled=move || workers.is_empty() || assign.pending().get()
                             on:click=move |_| { assign.dispatch(chosen.get_untracked()); }>
-                            {t!(i18n, orders.assign_button)}
+                            {tr!(orders.assign_button)}
                         </button>
                     </div>
                 })}
                 {move || failure.get().map(|e| view! { <ErrorBox error=e /> })}
             </section>
             <section class="card">
-                <h2>{t!(i18n, order.conversation)}</h2>
+                <h2>{tr!(order.conversation)}</h2>
                 <Conversation order=id messages refresh closed=order.status.is_terminal() />
             </section>
             <section class="card">
-                <h2>{t!(i18n, order.timeline)}</h2>
+                <h2>{tr!(order.timeline)}</h2>
                 <ol class="timeline" id="timeline">
                     {timeline.into_iter().map(|n| view! {
                         <li>
-                            <span>{move || lang::notification(i18n.get_locale(), n.kind, n.order_id, &n.data)}</span>
+                            <span>{lang::notification(locale(), n.kind, n.order_id, &n.data)}</span>
                             <When at=n.created_at />
                         </li>
                     }).collect_view()}
@@ -443,13 +432,13 @@ fn OrderDetail(view: OrderView, role: Role, refresh: RwSignal<u32>) -> impl Into
             </section>
             {(!transactions.is_empty()).then(|| view! {
                 <section class="card">
-                    <h2>{t!(i18n, nav.transactions)}</h2>
+                    <h2>{tr!(nav.transactions)}</h2>
                     <ul class="plain">
                         {transactions.into_iter().map(|tx| view! {
                             <li>
                                 {tx.provider.as_str()} " · " <Money tiyin=tx.amount /> " · "
                                 <span class=format!("txn txn-{}", tx.status.as_str())>
-                                    {move || lang::transaction_status(i18n.get_locale(), tx.status)}
+                                    {lang::transaction_status(locale(), tx.status)}
                                 </span>
                                 " · " <When at=tx.created_at />
                             </li>
@@ -468,7 +457,6 @@ fn Conversation(
     refresh: RwSignal<u32>,
     closed: bool,
 ) -> impl IntoView {
-    let i18n = use_i18n();
     let session = expect_context::<SessionCtx>();
     let me = move || session.get().map(|s| s.user.id);
     let text = RwSignal::new(String::new());
@@ -486,7 +474,7 @@ fn Conversation(
     let empty = messages.is_empty();
     view! {
         <ol class="messages" id="messages">
-            {empty.then(|| view! { <li class="empty">{t!(i18n, order.no_messages)}</li> })}
+            {empty.then(|| view! { <li class="empty">{tr!(order.no_messages)}</li> })}
             {messages.into_iter().map(|m| {
                 let sender = m.sender.id;
                 view! {
@@ -505,14 +493,14 @@ fn Conversation(
                 if !body.trim().is_empty() { send.dispatch(body); }
             }>
                 <label>
-                    <span class="sr-only">{t!(i18n, order.message)}</span>
+                    <span class="sr-only">{tr!(order.message)}</span>
                     <textarea id="message-text" rows="2" maxlength="2000" required
-                        placeholder=move || td_string!(i18n.get_locale(), order.message_hint).to_string()
+                        placeholder=tr!(order.message_hint)
                         prop:value=move || text.get()
                         on:input=move |ev| text.set(event_target_value(&ev))></textarea>
                 </label>
                 <FieldError error field="text" />
-                <button type="submit" id="send-message" disabled=move || send.pending().get()>{t!(i18n, order.send)}</button>
+                <button type="submit" id="send-message" disabled=move || send.pending().get()>{tr!(order.send)}</button>
             </form>
         })}
     }

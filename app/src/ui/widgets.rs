@@ -2,28 +2,28 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+
+use crate::ui::locale;
 use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::{
     api::ApiError,
-    i18n::{t, td_string, use_i18n},
+    i18n::{td, td_string},
     lang,
     models::OrderStatus,
 };
 
 #[component]
 pub fn Loading() -> impl IntoView {
-    let i18n = use_i18n();
-    view! { <p class="loading" role="status">{t!(i18n, common.loading)}</p> }
+    view! { <p class="loading" role="status">{tr!(common.loading)}</p> }
 }
 
 /// A failed load or action, in the reader's language; the server's sentence under it.
 #[component]
 pub fn ErrorBox(error: ApiError) -> impl IntoView {
-    let i18n = use_i18n();
     let status = error.status;
     let title = move || {
-        let l = i18n.get_locale();
+        let l = locale();
         match status {
             0 => td_string!(l, errors.network),
             401 => td_string!(l, errors.unauthenticated),
@@ -40,7 +40,7 @@ pub fn ErrorBox(error: ApiError) -> impl IntoView {
         <div class="error" role="alert">
             <strong>{title}</strong>
             <p>{error.detail.clone()}</p>
-            {(status == 401).then(|| view! { <A href="/signin">{t!(i18n, nav.sign_in)}</A> })}
+            {(status == 401).then(|| view! { <A href="/signin">{tr!(nav.sign_in)}</A> })}
         </div>
     }
 }
@@ -48,11 +48,10 @@ pub fn ErrorBox(error: ApiError) -> impl IntoView {
 /// A page that does not exist.
 #[component]
 pub fn NotFound() -> impl IntoView {
-    let i18n = use_i18n();
     view! {
         <section class="card narrow">
-            <h1>{t!(i18n, errors.not_found)}</h1>
-            <p><A href="/">{t!(i18n, common.home)}</A></p>
+            <h1>{tr!(errors.not_found)}</h1>
+            <p><A href="/">{tr!(common.home)}</A></p>
         </section>
     }
 }
@@ -66,10 +65,9 @@ pub fn Empty(children: Children) -> impl IntoView {
 /// An order status, colour-coded.
 #[component]
 pub fn Status(status: OrderStatus) -> impl IntoView {
-    let i18n = use_i18n();
     view! {
         <span class=format!("status status-{}", status.as_str()) data-status=status.as_str()>
-            {move || lang::status(i18n.get_locale(), status)}
+            {lang::status(locale(), status)}
         </span>
     }
 }
@@ -77,15 +75,13 @@ pub fn Status(status: OrderStatus) -> impl IntoView {
 /// An amount in tiyin, as so'm.
 #[component]
 pub fn Money(tiyin: i64) -> impl IntoView {
-    let i18n = use_i18n();
-    view! { <span class="money">{move || lang::money(i18n.get_locale(), tiyin)}</span> }
+    view! { <span class="money">{lang::money(locale(), tiyin)}</span> }
 }
 
 /// A moment, in Tashkent time.
 #[component]
 pub fn When(at: DateTime<Utc>) -> impl IntoView {
-    let i18n = use_i18n();
-    view! { <time datetime=at.to_rfc3339()>{move || lang::datetime(i18n.get_locale(), at)}</time> }
+    view! { <time datetime=at.to_rfc3339()>{lang::datetime(locale(), at)}</time> }
 }
 
 /// The page number in the URL (`?page=`), from 1.
@@ -110,7 +106,6 @@ pub fn query_param(name: &'static str) -> Memo<Option<String>> {
 /// Previous/next links keeping the other query parameters; plain links, so they work before the WASM loads.
 #[component]
 pub fn Pager(count: i64, page: i64, pages: i64) -> impl IntoView {
-    let i18n = use_i18n();
     let query = use_query_map();
     let href = move |to: i64| {
         let mut params: Vec<(String, String)> = query
@@ -128,10 +123,10 @@ pub fn Pager(count: i64, page: i64, pages: i64) -> impl IntoView {
     };
     (pages > 1).then(|| {
         view! {
-            <nav class="pager" aria-label=move || td_string!(i18n.get_locale(), common.pages).to_string()>
-                {(page > 1).then(|| view! { <A href=href(page - 1) attr:rel="prev">"← " {t!(i18n, common.previous)}</A> })}
-                <span>{t!(i18n, common.page_of, page, pages, count)}</span>
-                {(page < pages).then(|| view! { <A href=href(page + 1) attr:rel="next">{t!(i18n, common.next)} " →"</A> })}
+            <nav class="pager" aria-label=tr!(common.pages)>
+                {(page > 1).then(|| view! { <A href=href(page - 1) attr:rel="prev">"← " {tr!(common.previous)}</A> })}
+                <span>{td!(locale(), common.page_of, page, pages, count)}</span>
+                {(page < pages).then(|| view! { <A href=href(page + 1) attr:rel="next">{tr!(common.next)} " →"</A> })}
             </nav>
         }
     })

@@ -47,7 +47,16 @@ pub async fn resolve_caller(
             },
         },
     };
-    parts.extensions.insert(Caller { ip, actor });
+    // A page starts from the user's session (name, unread count, where its live feed starts).
+    let page = parts.method == axum::http::Method::GET
+        && !["/_fn/", "/pkg/", "/sandbox/"]
+            .iter()
+            .any(|prefix| parts.uri.path().starts_with(prefix));
+    let session = match &actor {
+        Some(actor) if page => app::api::load_session(&state.db, actor).await.ok(),
+        _ => None,
+    };
+    parts.extensions.insert(Caller { ip, actor, session });
     let mut response = next.run(Request::from_parts(parts, body)).await;
     for value in renewed.into_iter().flatten() {
         if let Ok(value) = HeaderValue::try_from(value) {
