@@ -250,8 +250,9 @@ await test('the notification page filters, marks read, and syncs read state acro
   await client.page.waitForSelector('.note[data-kind=order_message]', T);
   if (await client.page.locator('.note:not([data-kind=order_message])').count()) throw new Error('the kind filter let others through');
   await client.page.click('#read-all');
-  await second.waitForSelector('#unread-badge.hidden', T);
-  await client.page.waitForSelector('#unread-badge.hidden', T);
+  // The badge is hidden (not removed) at zero: wait for the class, not for visibility.
+  await second.waitForSelector('#unread-badge.hidden', { ...T, state: 'attached' });
+  await client.page.waitForSelector('#unread-badge.hidden', { ...T, state: 'attached' });
   await second.close();
   await client.page.goto(`${base}/api/v1/notification-page/`);
   await client.page.waitForURL(`${base}/notifications`, T);

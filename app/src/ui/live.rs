@@ -61,6 +61,9 @@ pub struct Live {
     pub version: RwSignal<u64>,
     /// Ids marked read in any tab since the page loaded.
     pub read: RwSignal<HashSet<i64>>,
+    /// Counts every change to the unread count made by a frame, so a count fetched meanwhile is not applied
+    /// over it.
+    changes: RwSignal<u64>,
     toasts: RwSignal<Vec<Notification>>,
 }
 
@@ -85,6 +88,7 @@ impl Live {
             events: RwSignal::new(Vec::new()),
             version: RwSignal::new(0),
             read: RwSignal::new(HashSet::new()),
+            changes: RwSignal::new(0),
             toasts: RwSignal::new(Vec::new()),
         }
     }
@@ -124,8 +128,20 @@ impl Live {
             }
         });
         if fresh > 0 {
+            self.changes.update(|c| *c += 1);
             self.unread
                 .update(|u| *u = Some((u.unwrap_or(0) - fresh).max(0)));
+        }
+    }
+
+    /// Sets the unread count from the server, unless a frame changed it while the count was being fetched.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code, reason = "called by the socket, in the browser"))]
+    async fn settle(self) {
+        let before = self.changes.get_untracked();
+        if let Ok(n) = crate::api::unread().await
+            && self.changes.get_untracked() == before
+        {
+            self.unread.set(Some(n));
         }
     }
 
@@ -139,6 +155,7 @@ impl Live {
             return;
         }
         if !self.is_read(&n) {
+            self.changes.update(|c| *c += 1);
             self.unread.update(|u| *u = Some(u.unwrap_or(0) + 1));
         }
         self.events.update(|e| {
@@ -249,11 +266,7 @@ mod socket {
                         let live = feed.live;
                         set_timeout(
                             move || {
-                                leptos::task::spawn_local(async move {
-                                    if let Ok(n) = crate::api::unread().await {
-                                        live.unread.set(Some(n));
-                                    }
-                                });
+                                leptos::task::spawn_local(live.settle());
                             },
                             Duration::from_millis(500),
                         );
