@@ -60,7 +60,7 @@ pub fn status(locale: Locale, status: OrderStatus) -> String {
         OrderStatus::Completed => td_string!(locale, status.completed),
         OrderStatus::Canceled => td_string!(locale, status.canceled),
     }
-    .to_string()
+    .to_owned()
 }
 
 /// A transaction status's label.
@@ -71,7 +71,7 @@ pub fn transaction_status(locale: Locale, status: TransactionStatus) -> String {
         TransactionStatus::Confirmed => td_string!(locale, txn_status.confirmed),
         TransactionStatus::Canceled => td_string!(locale, txn_status.canceled),
     }
-    .to_string()
+    .to_owned()
 }
 
 /// A role's label.
@@ -81,7 +81,7 @@ pub fn role(locale: Locale, role: Role) -> String {
         Role::Worker => td_string!(locale, role.worker),
         Role::Admin => td_string!(locale, role.admin),
     }
-    .to_string()
+    .to_owned()
 }
 
 /// A notification kind's label (for filters).
@@ -94,7 +94,7 @@ pub fn kind(locale: Locale, kind: NotificationKind) -> String {
         NotificationKind::PaymentCanceled => td_string!(locale, kind.payment_canceled),
         NotificationKind::OrderMessage => td_string!(locale, kind.order_message),
     }
-    .to_string()
+    .to_owned()
 }
 
 /// Fills the `%name%` placeholders of a translated sentence. (Sentences used as plain strings — by the REST
@@ -157,7 +157,7 @@ fn group(n: u64, separator: &str) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3 * separator.len());
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push_str(separator);
         }
         out.push(c);
@@ -175,7 +175,7 @@ pub fn money(locale: Locale, tiyin: i64) -> String {
     let sign = if tiyin < 0 { "-" } else { "" };
     let abs = tiyin.unsigned_abs();
     let mut amount = format!("{sign}{}", group(abs / 100, thousands));
-    if abs % 100 != 0 {
+    if !abs.is_multiple_of(100) {
         amount.push_str(&format!("{decimal}{:02}", abs % 100));
     }
     fill(td_string!(locale, money), &[("amount", &amount)])

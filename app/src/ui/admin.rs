@@ -224,7 +224,7 @@ fn UsersBody(me: i64) -> impl IntoView {
                                     {list.items.into_iter().map(|u: User| {
                                         let id = u.id;
                                         view! {
-                                            <tr data-user=u.username.clone()>
+                                            <tr data-user=u.username>
                                                 <td>{u.full_name.clone()}</td>
                                                 <td>{u.username.clone()}</td>
                                                 <td>{lang::role(locale(), u.role)}</td>
@@ -307,7 +307,7 @@ fn ServiceAdmin(service: Service, workers: Vec<User>) -> impl IntoView {
         async move { api::set_service_workers(id, ids).await }
     });
     view! {
-        <article class="card service" data-service=service.name.clone()>
+        <article class="card service" data-service=service.name>
             <h2>{service.name.clone()} {(!service.is_active).then(|| view! { <small class="muted">" · " {tr!(users.inactive)}</small> })}</h2>
             <p class="price"><Money tiyin=service.price /></p>
             <p>{service.description.clone()}</p>

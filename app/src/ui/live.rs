@@ -45,7 +45,7 @@ impl Conn {
             Self::Online => td_string!(locale, live.online),
             Self::Offline => td_string!(locale, live.offline),
         }
-        .to_string()
+        .to_owned()
     }
 }
 
@@ -135,7 +135,10 @@ impl Live {
     }
 
     /// Sets the unread count from the server, unless a frame changed it while the count was being fetched.
-    #[cfg_attr(not(feature = "hydrate"), allow(dead_code, reason = "called by the socket, in the browser"))]
+    #[cfg_attr(
+        not(feature = "hydrate"),
+        allow(dead_code, reason = "called by the socket, in the browser")
+    )]
     async fn settle(self) {
         let before = self.changes.get_untracked();
         if let Ok(n) = crate::api::unread().await
@@ -287,10 +290,7 @@ mod socket {
         };
         socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         on_message.forget();
-        let on_close = {
-            let feed = feed.clone();
-            Closure::<dyn FnMut()>::new(move || lost(feed.clone()))
-        };
+        let on_close = Closure::<dyn FnMut()>::new(move || lost(feed.clone()));
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         on_close.forget();
     }

@@ -240,7 +240,7 @@ fn Nav() -> impl IntoView {
     };
     let account = move || match session.get() {
         Some(s) => view! {
-            <span class="who" title=s.user.username.clone()>
+            <span class="who" title=s.user.username>
                 <span id="conn" class=move || format!("conn {}", live.state.get().css())
                     title=move || live.state.get().label(locale())
                     aria-label=move || live.state.get().label(locale())></span>

@@ -117,16 +117,12 @@ fn Feed() -> impl IntoView {
 #[component]
 fn Item(n: Notification, live: Live) -> impl IntoView {
     let id = n.id;
-    let read = {
-        let n = n.clone();
-        move || live.is_read(&n)
-    };
     let unread = {
-        let read = read.clone();
-        move || !read()
+        let n = n.clone();
+        move || !live.is_read(&n)
     };
     view! {
-        <li class="note" class:unread=unread.clone() data-id=id data-kind=n.kind.as_str()>
+        <li class="note" class:unread=unread data-id=id data-kind=n.kind.as_str()>
             <A href=format!("/orders/{}", n.order_id)>
                 {lang::notification(locale(), n.kind, n.order_id, &n.data)}
             </A>

@@ -98,7 +98,7 @@ fn ServiceCard(service: Service) -> impl IntoView {
     let id = service.id;
     let has_workers = !service.worker_ids.is_empty();
     view! {
-        <article class="card service" data-service=service.name.clone()>
+        <article class="card service" data-service=service.name>
             <h2>{service.name.clone()}</h2>
             <p class="price"><Money tiyin=service.price /></p>
             <p>{service.description.clone()}</p>
@@ -167,7 +167,7 @@ fn OrderListBody(role: Role) -> impl IntoView {
             Role::Worker => td_string!(locale(), orders.assigned),
             Role::Admin => td_string!(locale(), orders.all),
         }
-        .to_string()
+        .to_owned()
     };
     view! {
         <div class="heading">
@@ -293,7 +293,7 @@ fn move_label(locale: crate::i18n::Locale, to: OrderStatus) -> String {
         OrderStatus::Completed => td_string!(locale, actions.complete),
         OrderStatus::Canceled => td_string!(locale, actions.cancel),
     }
-    .to_string()
+    .to_owned()
 }
 
 #[component]
@@ -333,10 +333,7 @@ fn OrderDetail(view: OrderView, role: Role, refresh: RwSignal<u32>) -> impl Into
     });
     Effect::new(move |_| {
         if let Some(Ok(checkout)) = pay.value().get() {
-            let _target = checkout
-                .sandbox_url
-                .clone()
-                .unwrap_or(checkout.payment_url.clone());
+            let _target = checkout.sandbox_url.clone().unwrap_or(checkout.payment_url);
             #[cfg(feature = "hydrate")]
             {
                 let _ = window().location().set_href(&_target);

@@ -34,12 +34,12 @@ pub fn ErrorBox(error: ApiError) -> impl IntoView {
             400 | 413 | 415 => td_string!(l, errors.invalid),
             _ => td_string!(l, errors.server),
         }
-        .to_string()
+        .to_owned()
     };
     view! {
         <div class="error" role="alert">
             <strong>{title}</strong>
-            <p>{error.detail.clone()}</p>
+            <p>{error.detail}</p>
             {(status == 401).then(|| view! { <A href="/signin">{tr!(nav.sign_in)}</A> })}
         </div>
     }
