@@ -4,7 +4,6 @@
 use leptos::prelude::*;
 
 use crate::ui::locale;
-use leptos_router::components::A;
 
 use crate::{
     api::{self, CreateService, CreateUser},
@@ -75,14 +74,14 @@ fn DashboardBody() -> impl IntoView {
             <ul class="feed" id="recent">
                 <For each=move || live.events.get() key=|n| n.id let:n>
                     <li class="note">
-                        <A href=format!("/orders/{}", n.order_id)>{lang::notification(locale(), n.kind, n.order_id, &n.data)}</A>
+                        <a href=format!("/orders/{}", n.order_id)>{lang::notification(locale(), n.kind, n.order_id, &n.data)}</a>
                         <When at=n.created_at />
                     </li>
                 </For>
                 <Transition fallback=|| ()>
                     {move || recent.get().and_then(Result::ok).map(|l| l.items.into_iter().take(10).map(|n| view! {
                         <li class="note">
-                            <A href=format!("/orders/{}", n.order_id)>{lang::notification(locale(), n.kind, n.order_id, &n.data)}</A>
+                            <a href=format!("/orders/{}", n.order_id)>{lang::notification(locale(), n.kind, n.order_id, &n.data)}</a>
                             <When at=n.created_at />
                         </li>
                     }).collect_view())}
@@ -404,7 +403,7 @@ fn TransactionsBody() -> impl IntoView {
                                     {l.items.into_iter().map(|tx| view! {
                                         <tr>
                                             <td>{tx.id}</td>
-                                            <td><A href=format!("/orders/{}", tx.order_id)>"#" {tx.order_id}</A></td>
+                                            <td><a href=format!("/orders/{}", tx.order_id)>"#" {tx.order_id}</a></td>
                                             <td>{tx.provider.as_str()}</td>
                                             <td class="num"><Money tiyin=tx.amount /></td>
                                             <td><span class=format!("txn txn-{}", tx.status.as_str())>{status_label(locale(), tx.status)}</span></td>

@@ -4,7 +4,6 @@
 use leptos::prelude::*;
 
 use crate::ui::locale;
-use leptos_router::components::A;
 
 use crate::{
     api::{SignIn as SignInFn, SignOut as SignOutFn, SignUp as SignUpFn},
@@ -50,7 +49,7 @@ pub fn SignIn() -> impl IntoView {
                     {tr!(auth.sign_in)}
                 </button>
             </ActionForm>
-            <p>{tr!(auth.no_account)} " " <A href="/signup">{tr!(nav.sign_up)}</A></p>
+            <p>{tr!(auth.no_account)} " " <a href="/signup">{tr!(nav.sign_up)}</a></p>
         </section>
     }
 }
@@ -97,7 +96,7 @@ pub fn SignUp() -> impl IntoView {
                     {tr!(auth.create_account)}
                 </button>
             </ActionForm>
-            <p>{tr!(auth.have_account)} " " <A href="/signin">{tr!(nav.sign_in)}</A></p>
+            <p>{tr!(auth.have_account)} " " <a href="/signin">{tr!(nav.sign_in)}</a></p>
         </section>
     }
 }

@@ -4,7 +4,6 @@
 use leptos::prelude::*;
 
 use crate::ui::locale;
-use leptos_router::components::A;
 
 use crate::{
     api, lang,
@@ -123,9 +122,9 @@ fn Item(n: Notification, live: Live) -> impl IntoView {
     };
     view! {
         <li class="note" class:unread=unread data-id=id data-kind=n.kind.as_str()>
-            <A href=format!("/orders/{}", n.order_id)>
+            <a href=format!("/orders/{}", n.order_id)>
                 {lang::notification(locale(), n.kind, n.order_id, &n.data)}
-            </A>
+            </a>
             <When at=n.created_at />
             <Show when=unread.clone()>
                 <button class="link mark-read" on:click=move |_| live.mark_read(vec![id])>

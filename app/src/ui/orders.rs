@@ -4,10 +4,7 @@
 use leptos::prelude::*;
 
 use crate::ui::locale;
-use leptos_router::{
-    components::A,
-    hooks::{use_navigate, use_params_map},
-};
+use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::{
     api::{self, CreateOrder, Listing, OrderView},
@@ -39,9 +36,9 @@ pub fn Home() -> impl IntoView {
                     <li>{tr!(home.feature_pay)}</li>
                 </ul>
                 <p class="cta">
-                    <A href="/signup" attr:class="button">{tr!(nav.sign_up)}</A>
+                    <a href="/signup" class="button">{tr!(nav.sign_up)}</a>
                     " "
-                    <A href="/signin">{tr!(nav.sign_in)}</A>
+                    <a href="/signin">{tr!(nav.sign_in)}</a>
                 </p>
                 <p class="hint">{tr!(home.api)} " " <a href="/api/docs">"/api/docs"</a></p>
             </section>
@@ -172,7 +169,7 @@ fn OrderListBody(role: Role) -> impl IntoView {
     view! {
         <div class="heading">
             <h1>{title}</h1>
-            {(role == Role::Client).then(|| view! { <A href="/services" attr:class="button">{tr!(orders.new)}</A> })}
+            {(role == Role::Client).then(|| view! { <a href="/services" class="button">{tr!(orders.new)}</a> })}
         </div>
         <form class="filters" method="get">
             <label>
@@ -193,7 +190,7 @@ fn OrderListBody(role: Role) -> impl IntoView {
                 Ok(list) if list.items.is_empty() => view! {
                     <Empty>
                         <p>{tr!(orders.empty)}</p>
-                        {(role == Role::Client).then(|| view! { <A href="/services">{tr!(orders.browse)}</A> })}
+                        {(role == Role::Client).then(|| view! { <a href="/services">{tr!(orders.browse)}</a> })}
                     </Empty>
                 }.into_any(),
                 Ok(list) => {
@@ -225,8 +222,8 @@ fn OrdersTable(orders: Vec<Order>, role: Role) -> impl IntoView {
                 <tbody>
                     {orders.into_iter().map(|o| view! {
                         <tr data-order=o.id>
-                            <td><A href=format!("/orders/{}", o.id)>"#" {o.id}</A></td>
-                            <td><A href=format!("/orders/{}", o.id)>{o.service_name.clone()}</A></td>
+                            <td><a href=format!("/orders/{}", o.id)>"#" {o.id}</a></td>
+                            <td><a href=format!("/orders/{}", o.id)>{o.service_name.clone()}</a></td>
                             {(role != Role::Client).then(|| view! { <td>{o.client.full_name.clone()}</td> })}
                             {(role != Role::Worker).then(|| view! {
                                 <td>{o.worker.as_ref().map_or_else(|| "—".to_owned(), |w| w.full_name.clone())}</td>

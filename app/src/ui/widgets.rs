@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
 use crate::ui::locale;
-use leptos_router::{components::A, hooks::use_query_map};
+use leptos_router::hooks::use_query_map;
 
 use crate::{
     api::ApiError,
@@ -40,7 +40,7 @@ pub fn ErrorBox(error: ApiError) -> impl IntoView {
         <div class="error" role="alert">
             <strong>{title}</strong>
             <p>{error.detail}</p>
-            {(status == 401).then(|| view! { <A href="/signin">{tr!(nav.sign_in)}</A> })}
+            {(status == 401).then(|| view! { <a href="/signin">{tr!(nav.sign_in)}</a> })}
         </div>
     }
 }
@@ -51,7 +51,7 @@ pub fn NotFound() -> impl IntoView {
     view! {
         <section class="card narrow">
             <h1>{tr!(errors.not_found)}</h1>
-            <p><A href="/">{tr!(common.home)}</A></p>
+            <p><a href="/">{tr!(common.home)}</a></p>
         </section>
     }
 }
@@ -124,9 +124,9 @@ pub fn Pager(count: i64, page: i64, pages: i64) -> impl IntoView {
     (pages > 1).then(|| {
         view! {
             <nav class="pager" aria-label=tr!(common.pages)>
-                {(page > 1).then(|| view! { <A href=href(page - 1) attr:rel="prev">"← " {tr!(common.previous)}</A> })}
+                {(page > 1).then(|| view! { <a href=href(page - 1) rel="prev">"← " {tr!(common.previous)}</a> })}
                 <span>{td!(locale(), common.page_of, page, pages, count)}</span>
-                {(page < pages).then(|| view! { <A href=href(page + 1) attr:rel="next">{tr!(common.next)} " →"</A> })}
+                {(page < pages).then(|| view! { <a href=href(page + 1) rel="next">{tr!(common.next)} " →"</a> })}
             </nav>
         }
     })
