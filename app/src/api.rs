@@ -203,6 +203,14 @@ mod backend {
 #[cfg(feature = "ssr")]
 use backend::{actor, backend, caller, set_cookie, window};
 
+/// Hands the browser a new session (the two cookies).
+#[cfg(feature = "ssr")]
+fn set_session_cookies(b: &Backend, access: &str, refresh: &str) {
+    for cookie in b.cookies.session(Some((access, refresh))) {
+        set_cookie(&cookie);
+    }
+}
+
 #[cfg(feature = "ssr")]
 fn listing<T>(page: i64, slice: crate::domain::page::Slice<T>) -> Listing<T> {
     Listing {
@@ -258,12 +266,7 @@ pub async fn sign_in(username: String, password: String) -> Result<User, ApiErro
         .gate
         .sign_in(&b.db, &b.hasher, &b.tokens, &caller().ip, input)
         .await?;
-    for cookie in b
-        .cookies
-        .session(Some((&response.access, &response.refresh)))
-    {
-        set_cookie(&cookie);
-    }
+    set_session_cookies(&b, &response.access, &response.refresh);
     if let Some(tag) = crate::domain::users::language(&b.db, response.user.id).await? {
         set_cookie(&b.cookies.language(&tag));
     }
@@ -283,34 +286,18 @@ pub async fn sign_up(
     let ip = caller().ip;
     let email = Some(email.trim().to_owned()).filter(|e| !e.is_empty());
     let input = crate::models::RegisterInput {
-        username: username.clone(),
-        password: password.clone(),
+        username,
+        password,
         email,
         full_name: Some(full_name),
         phone: None,
     };
     let user = b.gate.sign_up(&b.db, &b.hasher, &ip, input).await?;
-    let response = crate::domain::auth::login(
-        &b.db,
-        &b.hasher,
-        &b.tokens,
-        crate::models::LoginInput { username, password },
-    )
-    .await?;
-    for cookie in b
-        .cookies
-        .session(Some((&response.access, &response.refresh)))
-    {
-        set_cookie(&cookie);
-    }
-    let signed_in = crate::domain::Actor {
-        id: user.id,
-        role: user.role,
-        username: user.username.clone(),
-        full_name: user.full_name.clone(),
-    };
+    // The password was just set: open the session directly rather than checking it again.
+    let pair = crate::domain::auth::start_session(&b.db, &b.tokens, user.id).await?;
+    set_session_cookies(&b, &pair.access, &pair.refresh);
     if crate::lang::from_tag(&language).is_some() {
-        crate::domain::users::set_language(&b.db, &signed_in, &language).await?;
+        crate::domain::users::set_language(&b.db, user.id, &language).await?;
     }
     Ok(user)
 }
@@ -339,7 +326,7 @@ pub async fn set_language(language: String) -> Result<(), ApiError> {
     let Some(actor) = caller().actor else {
         return Ok(());
     };
-    crate::domain::users::set_language(&backend()?.db, &actor, &language).await?;
+    crate::domain::users::set_language(&backend()?.db, actor.id, &language).await?;
     Ok(())
 }
 

@@ -164,17 +164,6 @@ impl OrderStatus {
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Canceled)
     }
-
-    /// A human label in English.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Pending => "Pending",
-            Self::Paid => "Paid",
-            Self::InProcess => "In process",
-            Self::Completed => "Completed",
-            Self::Canceled => "Canceled",
-        }
-    }
 }
 
 /// A user as every API shows it (never a password hash).

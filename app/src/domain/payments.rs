@@ -420,7 +420,7 @@ pub async fn checkout(
     if order.status != OrderStatus::Pending {
         return Err(Error::Conflict(format!(
             "Only a pending order can be paid; this one is {}.",
-            order.status.label()
+            crate::lang::status(crate::i18n::Locale::en, order.status)
         )));
     }
     if !live_holders(&mut *tx, settings, order.id).await?.is_empty() {

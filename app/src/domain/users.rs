@@ -430,17 +430,13 @@ pub async fn language(db: &PgPool, user_id: i64) -> Result<Option<String>> {
     )
 }
 
-/// Remembers the caller's UI language (one of the supported tags).
-pub async fn set_language(db: &PgPool, actor: &Actor, tag: &str) -> Result<()> {
+/// Remembers a user's UI language (one of the supported tags).
+pub async fn set_language(db: &PgPool, user_id: i64, tag: &str) -> Result<()> {
     if crate::lang::from_tag(tag).is_none_or(|l| crate::lang::tag(l) != tag) {
         return Err(Error::field("language", "Unsupported language."));
     }
-    sqlx::query!(
-        "update users set language = $2 where id = $1",
-        actor.id,
-        tag
-    )
-    .execute(db)
-    .await?;
+    sqlx::query!("update users set language = $2 where id = $1", user_id, tag)
+        .execute(db)
+        .await?;
     Ok(())
 }

@@ -3,8 +3,6 @@
 
 use leptos::prelude::*;
 
-use crate::ui::locale;
-
 use crate::{
     api::{self, CreateService, CreateUser},
     i18n::Locale,
@@ -13,8 +11,9 @@ use crate::{
     ui::{
         Guard,
         live::Live,
+        locale,
         widgets::{
-            Empty, ErrorBox, FieldError, Loading, Money, Pager, When, page_param, query_param,
+            Empty, ErrorBox, FieldError, Listed, Loading, Money, When, page_param, query_param,
         },
     },
 };
@@ -204,12 +203,10 @@ fn UsersBody(me: i64) -> impl IntoView {
             <button type="submit" class="secondary">{tr!(common.filter)}</button>
         </form>
         {move || deactivate.value().get().and_then(Result::err).map(|e| view! { <ErrorBox error=e /> })}
-        <Transition fallback=|| view! { <Loading /> }>
-            {move || users.get().map(|r| match r {
-                Ok(list) if list.items.is_empty() => view! { <Empty><p>{tr!(users.empty)}</p></Empty> }.into_any(),
-                Ok(list) => {
-                    let (count, page, pages) = (list.count, list.page, list.pages());
-                    view! {
+        <Listed
+            list=users
+            empty=|| view! { <Empty><p>{tr!(users.empty)}</p></Empty> }
+            rows={move |items: Vec<User>| view! {
                         <div class="table-wrap">
                             <table>
                                 <thead><tr>
@@ -220,7 +217,7 @@ fn UsersBody(me: i64) -> impl IntoView {
                                     <th scope="col"></th>
                                 </tr></thead>
                                 <tbody>
-                                    {list.items.into_iter().map(|u: User| {
+                                    {items.into_iter().map(|u: User| {
                                         let id = u.id;
                                         view! {
                                             <tr data-user=u.username>
@@ -237,12 +234,8 @@ fn UsersBody(me: i64) -> impl IntoView {
                                 </tbody>
                             </table>
                         </div>
-                        <Pager count page pages />
-                    }.into_any()
-                }
-                Err(e) => view! { <ErrorBox error=e /> }.into_any(),
-            })}
-        </Transition>
+            }}
+        />
     }
 }
 
@@ -277,22 +270,18 @@ fn ServicesBody() -> impl IntoView {
                 <button type="submit" disabled=move || create.pending().get()>{tr!(services.create_button)}</button>
             </ActionForm>
         </details>
-        <Transition fallback=|| view! { <Loading /> }>
-            {move || services.get().map(|r| match r {
-                Ok(list) if list.items.is_empty() => view! { <Empty><p>{tr!(services.empty)}</p></Empty> }.into_any(),
-                Ok(list) => {
-                    let (count, page, pages) = (list.count, list.page, list.pages());
-                    let all_workers = workers.get().and_then(Result::ok).map(|l| l.items).unwrap_or_default();
-                    view! {
-                        <div class="grid">
-                            {list.items.into_iter().map(|s| view! { <ServiceAdmin service=s workers=all_workers.clone() /> }).collect_view()}
-                        </div>
-                        <Pager count page pages />
-                    }.into_any()
+        <Listed
+            list=services
+            empty=|| view! { <Empty><p>{tr!(services.empty)}</p></Empty> }
+            rows={move |items: Vec<Service>| {
+                let all_workers = workers.get().and_then(Result::ok).map(|l| l.items).unwrap_or_default();
+                view! {
+                    <div class="grid">
+                        {items.into_iter().map(|s| view! { <ServiceAdmin service=s workers=all_workers.clone() /> }).collect_view()}
+                    </div>
                 }
-                Err(e) => view! { <ErrorBox error=e /> }.into_any(),
-            })}
-        </Transition>
+            }}
+        />
     }
 }
 
@@ -383,12 +372,10 @@ fn TransactionsBody() -> impl IntoView {
             </label>
             <button type="submit" class="secondary">{tr!(common.filter)}</button>
         </form>
-        <Transition fallback=|| view! { <Loading /> }>
-            {move || list.get().map(|r| match r {
-                Ok(l) if l.items.is_empty() => view! { <Empty><p>{tr!(transactions.empty)}</p></Empty> }.into_any(),
-                Ok(l) => {
-                    let (count, page, pages) = (l.count, l.page, l.pages());
-                    view! {
+        <Listed
+            list
+            empty=|| view! { <Empty><p>{tr!(transactions.empty)}</p></Empty> }
+            rows={move |items: Vec<crate::models::Transaction>| view! {
                         <div class="table-wrap">
                             <table>
                                 <thead><tr>
@@ -400,7 +387,7 @@ fn TransactionsBody() -> impl IntoView {
                                     <th scope="col">{tr!(orders.created)}</th>
                                 </tr></thead>
                                 <tbody>
-                                    {l.items.into_iter().map(|tx| view! {
+                                    {items.into_iter().map(|tx| view! {
                                         <tr>
                                             <td>{tx.id}</td>
                                             <td><a href=format!("/orders/{}", tx.order_id)>"#" {tx.order_id}</a></td>
@@ -413,11 +400,7 @@ fn TransactionsBody() -> impl IntoView {
                                 </tbody>
                             </table>
                         </div>
-                        <Pager count page pages />
-                    }.into_any()
-                }
-                Err(e) => view! { <ErrorBox error=e /> }.into_any(),
-            })}
-        </Transition>
+            }}
+        />
     }
 }

@@ -3,12 +3,13 @@
 
 use leptos::prelude::*;
 
-use crate::ui::locale;
-
 use crate::{
     api::{SignIn as SignInFn, SignOut as SignOutFn, SignUp as SignUpFn},
     lang,
-    ui::widgets::{FieldError, FormError},
+    ui::{
+        locale,
+        widgets::{FieldError, FormError},
+    },
 };
 
 /// Leaves the page for `to` with a full load (the server renders it for the new session and language).

@@ -6,12 +6,11 @@ use std::collections::HashSet;
 
 use leptos::prelude::*;
 
-use crate::ui::locale;
-
 use crate::{
     i18n::{Locale, td_string},
     lang,
     models::Notification,
+    ui::locale,
 };
 
 /// The socket's state, shown in the nav.

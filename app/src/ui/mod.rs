@@ -100,9 +100,7 @@ impl SessionCtx {
     /// The session of this page load: from the request on the server, from the page's head in the browser.
     fn load() -> Self {
         #[cfg(feature = "ssr")]
-        let session = use_context::<axum::http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<api::Caller>().cloned())
-            .and_then(|caller| caller.session);
+        let session = request_session();
         #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
         let session = document()
             .get_element_by_id(SESSION_SCRIPT)
@@ -125,16 +123,23 @@ impl SessionCtx {
     }
 }
 
+/// The session the server resolved for this page request (see `server/src/http/web.rs`).
+#[cfg(feature = "ssr")]
+fn request_session() -> Option<Session> {
+    use_context::<axum::http::request::Parts>()?
+        .extensions
+        .get::<api::Caller>()?
+        .session
+        .clone()
+}
+
 /// The session as JSON in the page's head, for the browser (server-rendered only).
 #[component]
 fn SessionData() -> impl IntoView {
     #[cfg(feature = "ssr")]
     let json = {
-        let session = use_context::<axum::http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<api::Caller>().cloned())
-            .and_then(|caller| caller.session);
         // `</` cannot end the script early once escaped.
-        serde_json::to_string(&session)
+        serde_json::to_string(&request_session())
             .unwrap_or_else(|_| "null".to_owned())
             .replace("</", "<\\/")
     };

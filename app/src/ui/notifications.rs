@@ -3,15 +3,14 @@
 
 use leptos::prelude::*;
 
-use crate::ui::locale;
-
 use crate::{
     api, lang,
     models::{Notification, NotificationKind},
     ui::{
         Guard,
         live::Live,
-        widgets::{Empty, ErrorBox, Loading, Pager, When, page_param, query_param},
+        locale,
+        widgets::{Empty, Listed, When, page_param, query_param},
     },
 };
 
@@ -93,23 +92,16 @@ fn Feed() -> impl IntoView {
                 <Item n live />
             </For>
         </ul>
-        <Transition fallback=|| view! { <Loading /> }>
-            {move || stored.get().map(|r| match r {
-                Ok(list) if list.items.is_empty() && fresh().is_empty() => view! {
-                    <Empty><p>{tr!(notifications.empty)}</p></Empty>
-                }.into_any(),
-                Ok(list) => {
-                    let (count, page, pages) = (list.count, list.page, list.pages());
-                    view! {
-                        <ul class="feed">
-                            {list.items.into_iter().map(|n| view! { <Item n live /> }).collect_view()}
-                        </ul>
-                        <Pager count page pages />
-                    }.into_any()
-                }
-                Err(e) => view! { <ErrorBox error=e /> }.into_any(),
-            })}
-        </Transition>
+        <Listed
+            list=stored
+            // Live events above count: "nothing yet" only when there are none either.
+            empty={move || fresh().is_empty().then(|| view! { <Empty><p>{tr!(notifications.empty)}</p></Empty> })}
+            rows={move |items: Vec<Notification>| view! {
+                <ul class="feed">
+                    {items.into_iter().map(|n| view! { <Item n live /> }).collect_view()}
+                </ul>
+            }}
+        />
     }
 }
 

@@ -3,19 +3,19 @@
 
 use leptos::prelude::*;
 
-use crate::ui::locale;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::{
-    api::{self, CreateOrder, Listing, OrderView},
+    api::{self, CreateOrder, OrderView},
     i18n::{td, td_string},
     lang,
     models::{Order, OrderStatus, PaymentProvider, Role, Service},
     ui::{
         Guard, SessionCtx,
         live::Live,
+        locale,
         widgets::{
-            Empty, ErrorBox, FieldError, Loading, Money, Pager, Status, When, page_param,
+            Empty, ErrorBox, FieldError, Listed, Loading, Money, Status, When, page_param,
             query_param,
         },
     },
@@ -59,24 +59,15 @@ fn CatalogueBody() -> impl IntoView {
     let services = Resource::new(move || page.get(), |p| api::services(p, false));
     view! {
         <h1>{tr!(services.title)}</h1>
-        <Transition fallback=|| view! { <Loading /> }>
-            {move || services.get().map(|r| match r {
-                Ok(list) if list.items.is_empty() => view! {
-                    <Empty><p>{tr!(services.empty)}</p></Empty>
-                }.into_any(),
-                Ok(list) => {
-                    let Listing { count, page, .. } = list;
-                    let pages = list.pages();
-                    view! {
-                        <div class="grid">
-                            {list.items.into_iter().map(|s| view! { <ServiceCard service=s /> }).collect_view()}
-                        </div>
-                        <Pager count page pages />
-                    }.into_any()
-                }
-                Err(e) => view! { <ErrorBox error=e /> }.into_any(),
-            })}
-        </Transition>
+        <Listed
+            list=services
+            empty=|| view! { <Empty><p>{tr!(services.empty)}</p></Empty> }
+            rows={|items: Vec<Service>| view! {
+                <div class="grid">
+                    {items.into_iter().map(|s| view! { <ServiceCard service=s /> }).collect_view()}
+                </div>
+            }}
+        />
     }
 }
 
@@ -185,21 +176,16 @@ fn OrderListBody(role: Role) -> impl IntoView {
             </label>
             <button type="submit" class="secondary">{tr!(common.filter)}</button>
         </form>
-        <Transition fallback=|| view! { <Loading /> }>
-            {move || orders.get().map(|r| match r {
-                Ok(list) if list.items.is_empty() => view! {
-                    <Empty>
-                        <p>{tr!(orders.empty)}</p>
-                        {(role == Role::Client).then(|| view! { <a href="/services">{tr!(orders.browse)}</a> })}
-                    </Empty>
-                }.into_any(),
-                Ok(list) => {
-                    let (count, page, pages) = (list.count, list.page, list.pages());
-                    view! { <OrdersTable orders=list.items role /> <Pager count page pages /> }.into_any()
-                }
-                Err(e) => view! { <ErrorBox error=e /> }.into_any(),
-            })}
-        </Transition>
+        <Listed
+            list=orders
+            empty=move || view! {
+                <Empty>
+                    <p>{tr!(orders.empty)}</p>
+                    {(role == Role::Client).then(|| view! { <a href="/services">{tr!(orders.browse)}</a> })}
+                </Empty>
+            }
+            rows={move |items: Vec<Order>| view! { <OrdersTable orders=items role /> }}
+        />
     }
 }
 

@@ -2,15 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use serde::{Serialize, de::DeserializeOwned};
 
-use crate::ui::locale;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::ApiError,
+    api::{ApiError, Listing},
     i18n::{td, td_string},
     lang,
     models::OrderStatus,
+    ui::locale,
 };
 
 #[component]
@@ -130,6 +131,36 @@ pub fn Pager(count: i64, page: i64, pages: i64) -> impl IntoView {
             </nav>
         }
     })
+}
+
+/// A paginated list's states in one place: loading, the server's error, empty (with what to say), and the rows
+/// with the pager under them.
+#[component]
+pub fn Listed<T, R, V>(
+    list: Resource<Result<Listing<T>, ApiError>>,
+    #[prop(into)] empty: ViewFn,
+    rows: R,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+    R: Fn(Vec<T>) -> V + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Transition fallback=|| view! { <Loading /> }>
+            {move || {
+                list.get()
+                    .map(|result| match result {
+                        Ok(l) if l.items.is_empty() => empty.run(),
+                        Ok(l) => {
+                            let (count, page, pages) = (l.count, l.page, l.pages());
+                            view! { {rows(l.items)} <Pager count page pages /> }.into_any()
+                        }
+                        Err(error) => view! { <ErrorBox error /> }.into_any(),
+                    })
+            }}
+        </Transition>
+    }
 }
 
 /// Percent-encodes a query value.

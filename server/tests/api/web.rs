@@ -33,6 +33,20 @@ async fn page(
     (status, response.text().await.expect("a body"), set_cookies)
 }
 
+/// A REST answer's JSON, fetched with a bearer token and `Accept-Language`.
+async fn get_json(app: &TestApp, path: &str, token: &str, accept: &str) -> Value {
+    app.http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .header("accept-language", accept)
+        .send()
+        .await
+        .expect("the server answers")
+        .json::<Value>()
+        .await
+        .expect("JSON")
+}
+
 /// Calls a server function with form fields, signed in as `user` through the session cookie.
 async fn server_fn(
     app: &TestApp,
@@ -228,17 +242,13 @@ async fn notification_messages_follow_the_callers_language(pool: PgPool) {
     let english = app.get("/api/v1/notifications", &w.client_a.access).await;
     assert_eq!(first(&english.body), format!("New order #{}", w.order_a));
 
-    let russian = app
-        .http
-        .get(format!("{}/api/v1/notifications", app.base))
-        .bearer_auth(&w.client_a.access)
-        .header("accept-language", "ru-RU,ru;q=0.9")
-        .send()
-        .await
-        .expect("the server answers")
-        .json::<Value>()
-        .await
-        .expect("JSON");
+    let russian = get_json(
+        &app,
+        "/api/v1/notifications",
+        &w.client_a.access,
+        "ru-RU,ru;q=0.9",
+    )
+    .await;
     assert_eq!(first(&russian), format!("Новый заказ №{}", w.order_a));
 
     // A language chosen in the UI is remembered for the user and beats the header.
@@ -246,17 +256,13 @@ async fn notification_messages_follow_the_callers_language(pool: PgPool) {
     assert_eq!(status, 200);
     let (status, body) = server_fn(&app, "set_language", &w.client_a, &[("language", "fr")]).await;
     assert_eq!(status, 400, "{body}");
-    let timeline = app
-        .http
-        .get(format!("{}/api/v1/orders/{}/timeline", app.base, w.order_a))
-        .bearer_auth(&w.client_a.access)
-        .header("accept-language", "ru")
-        .send()
-        .await
-        .expect("the server answers")
-        .json::<Value>()
-        .await
-        .expect("JSON");
+    let timeline = get_json(
+        &app,
+        &format!("/api/v1/orders/{}/timeline", w.order_a),
+        &w.client_a.access,
+        "ru",
+    )
+    .await;
     assert!(first(&timeline).contains(&format!("#{}", w.order_a)));
     assert!(
         first(&timeline).starts_with("Yangi buyurtma"),
