@@ -166,8 +166,32 @@ async fn run(
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     let mut last_heard = Instant::now();
     let mut budget = Budget::new(state.config.socket_message_limit);
+    // Looked up once: the macro finds the counter in the registry on every call.
+    let frames_sent = metrics::counter!("feed_frames_sent_total");
     let result = loop {
         tokio::select! {
+            // Feed messages first: they are what the socket is for, and a fixed order spares the random draw.
+            biased;
+            message = member.recv() => match message {
+                Ok(message) => match &*message {
+                    FeedMessage::Event { id, client_id, worker_id, frame } if *id > sent_upto => {
+                        sent_upto = *id;
+                        if feed::audience_includes(&actor, *client_id, *worker_id) {
+                            send(&mut socket, Message::Text(frame.clone())).await?;
+                            frames_sent.increment(1);
+                        }
+                    }
+                    FeedMessage::Event { .. } => {}
+                    FeedMessage::Read { user_id, ids, origin } if *user_id == actor.id && *origin != Some(socket_id) => {
+                        send_frame(&mut socket, &ServerFrame::Read { ids: ids.clone() }).await?;
+                    }
+                    FeedMessage::Read { .. } => {}
+                    FeedMessage::Revoke { user_id } if *user_id == actor.id => break Err(End::Revoked),
+                    FeedMessage::Revoke { .. } => {}
+                },
+                Err(RecvError::Lagged(_)) => break Err(End::Lagged),
+                Err(RecvError::Closed) => break Err(End::Gone),
+            },
             incoming = socket.recv() => {
                 last_heard = Instant::now();
                 match incoming {
@@ -191,26 +215,6 @@ async fn run(
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break Err(End::Gone),
                 }
             }
-            message = member.recv() => match message {
-                Ok(message) => match &*message {
-                    FeedMessage::Event { id, client_id, worker_id, frame } if *id > sent_upto => {
-                        sent_upto = *id;
-                        if feed::audience_includes(&actor, *client_id, *worker_id) {
-                            send(&mut socket, Message::Text(frame.clone())).await?;
-                            metrics::counter!("feed_frames_sent_total").increment(1);
-                        }
-                    }
-                    FeedMessage::Event { .. } => {}
-                    FeedMessage::Read { user_id, ids, origin } if *user_id == actor.id && *origin != Some(socket_id) => {
-                        send_frame(&mut socket, &ServerFrame::Read { ids: ids.clone() }).await?;
-                    }
-                    FeedMessage::Read { .. } => {}
-                    FeedMessage::Revoke { user_id } if *user_id == actor.id => break Err(End::Revoked),
-                    FeedMessage::Revoke { .. } => {}
-                },
-                Err(RecvError::Lagged(_)) => break Err(End::Lagged),
-                Err(RecvError::Closed) => break Err(End::Gone),
-            },
             _ = ping.tick() => {
                 if last_heard.elapsed() > 2 * ping_every {
                     break Err(End::Dead);
