@@ -102,33 +102,47 @@ pub async fn events_between(
     .await?;
     rows.into_iter()
         .map(|r| {
-            let notification =
-                crate::models::Notification::try_from(super::notifications::NotificationRow {
-                    id: r.id,
-                    kind: r.kind,
-                    order_id: r.order_id,
-                    actor_id: r.actor_id,
-                    data: r.data,
-                    read: false,
-                    created_at: r.created_at,
-                })?;
-            let frame =
-                serde_json::to_string(&crate::models::ServerFrame::Notification { notification })
-                    .map_err(|e| super::Error::Internal(e.into()))?;
-            Ok(FeedEvent {
+            let row = super::notifications::NotificationRow {
                 id: r.id,
-                client_id: r.client_id,
-                worker_id: r.worker_id,
-                frame,
-            })
+                kind: r.kind,
+                order_id: r.order_id,
+                actor_id: r.actor_id,
+                data: r.data,
+                read: false,
+                created_at: r.created_at,
+            };
+            FeedEvent::new(row, r.client_id, r.worker_id)
         })
         .collect()
 }
 
+impl FeedEvent {
+    /// The event of a stored notification row, with its audience; its frame is serialized here, once.
+    pub fn new(
+        row: super::notifications::NotificationRow,
+        client_id: i64,
+        worker_id: Option<i64>,
+    ) -> Result<Self> {
+        let id = row.id;
+        let notification = crate::models::Notification::try_from(row)?;
+        let frame =
+            serde_json::to_string(&crate::models::ServerFrame::Notification { notification })
+                .map_err(|e| super::Error::Internal(e.into()))?;
+        Ok(Self {
+            id,
+            client_id,
+            worker_id,
+            frame,
+        })
+    }
+}
+
 /// Told after a transaction that recorded events has committed, so the live feed can pick them up at once.
 pub trait EventSink: Send + Sync {
-    /// Events were committed.
-    fn committed(&self);
+    /// Events were committed. `recorded` are the events the transaction recorded, in id order, when the caller has
+    /// them at hand (the feed may then send them without reading them back); it is empty when it does not, and the
+    /// feed reads what was committed from the database.
+    fn committed(&self, recorded: Vec<FeedEvent>);
 
     /// A user's access changed (deactivated, role changed): their sockets close and cached access is dropped.
     fn access_changed(&self, user_id: i64) {
@@ -145,5 +159,5 @@ pub trait EventSink: Send + Sync {
 pub struct NoSink;
 
 impl EventSink for NoSink {
-    fn committed(&self) {}
+    fn committed(&self, _recorded: Vec<FeedEvent>) {}
 }

@@ -103,7 +103,7 @@ pub async fn post(
     )
     .fetch_one(&mut *tx)
     .await?;
-    notifications::record(
+    let event = notifications::record(
         &mut tx,
         NewEvent {
             order_id,
@@ -116,7 +116,7 @@ pub async fn post(
     )
     .await?;
     tx.commit().await?;
-    events.committed();
+    events.committed(vec![event]);
     Ok(Message {
         id: row.id,
         order_id,

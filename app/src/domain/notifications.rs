@@ -24,15 +24,18 @@ pub struct NewEvent {
     pub data: serde_json::Value,
 }
 
-/// Records an event inside the caller's transaction and returns its id. It becomes visible (and is pushed live)
-/// only when that transaction commits. The shared [`feed::EVENT_LOCK`] is taken before the id is, and held until
-/// the transaction ends, which is what lets readers find a stable watermark (see [`feed`]).
-pub async fn record(tx: &mut Transaction<'_, Postgres>, event: NewEvent) -> Result<i64> {
-    Ok(sqlx::query_scalar!(
+/// Records an event inside the caller's transaction and returns it as the feed sends it. It becomes visible (and
+/// is pushed live) only when that transaction commits. The shared [`feed::EVENT_LOCK`] is taken before the id is,
+/// and held until the transaction ends, which is what lets readers find a stable watermark (see [`feed`]).
+pub async fn record(
+    tx: &mut Transaction<'_, Postgres>,
+    event: NewEvent,
+) -> Result<feed::FeedEvent> {
+    let stored = sqlx::query!(
         r#"
         with lock as (select pg_advisory_xact_lock_shared($7))
         insert into notifications (order_id, kind, actor_id, client_id, worker_id, data)
-        select $1, $2, $3, $4, $5, $6 from lock returning id
+        select $1, $2, $3, $4, $5, $6 from lock returning id, created_at
         "#,
         event.order_id,
         event.kind.as_str(),
@@ -43,7 +46,17 @@ pub async fn record(tx: &mut Transaction<'_, Postgres>, event: NewEvent) -> Resu
         super::feed::EVENT_LOCK
     )
     .fetch_one(&mut **tx)
-    .await?)
+    .await?;
+    let row = NotificationRow {
+        id: stored.id,
+        kind: event.kind.as_str().to_owned(),
+        order_id: event.order_id,
+        actor_id: event.actor_id,
+        data: event.data,
+        read: false,
+        created_at: stored.created_at,
+    };
+    feed::FeedEvent::new(row, event.client_id, event.worker_id)
 }
 
 /// A notification row with the viewer's read state.

@@ -8,7 +8,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{
     Actor, Error, FieldErrors, Result,
-    feed::EventSink,
+    feed::{EventSink, FeedEvent},
     notifications::{self, NewEvent},
     page::{Slice, Window},
     parse_column,
@@ -250,13 +250,15 @@ pub async fn create(
             select placed.id, 'order_created', $1, $1, placed.worker_id,
                    jsonb_build_object('status', 'pending', 'service_id', $2::bigint, 'worker_id', placed.worker_id)
             from placed, feed_lock
-            returning id
+            returning id, created_at, data
         )
         select svc.name as "service_name?", svc.price as "price?",
                wk.id as "worker_id?", wk.username as "worker_username?", wk.full_name as "worker_full_name?",
                placed.id as "order_id?", placed.status as "status?",
                placed.created_at as "created_at?", placed.updated_at as "updated_at?",
-               (select count(*) from event) as "events!"
+               (select count(*) from event) as "events!",
+               (select id from event) as "event_id?", (select created_at from event) as "event_at?",
+               (select data from event) as "event_data?"
         from (select 1) as one
         left join svc on true left join wk on true left join placed on true
         "#,
@@ -279,11 +281,13 @@ pub async fn create(
             "Not an active worker of this service.",
         ));
     };
-    if row.events != 1 {
+    let (1, Some(event_id), Some(event_at), Some(event_data)) =
+        (row.events, row.event_id, row.event_at, row.event_data)
+    else {
         return Err(Error::Internal(anyhow::anyhow!(
             "order {order_id} was placed without its event"
         )));
-    }
+    };
     let worker = match (row.worker_id, row.worker_username, row.worker_full_name) {
         (Some(id), Some(username), Some(full_name)) => Some(UserSummary {
             id,
@@ -293,7 +297,21 @@ pub async fn create(
         _ => None,
     };
     let worker_id = worker.as_ref().map(|w| w.id);
-    events.committed();
+    let event = notifications::NotificationRow {
+        id: event_id,
+        kind: NotificationKind::OrderCreated.as_str().to_owned(),
+        order_id,
+        actor_id: Some(actor.id),
+        data: event_data,
+        read: false,
+        created_at: event_at,
+    };
+    // The order is placed whatever happens here; an event that could not be framed is read back by the feed.
+    events.committed(
+        FeedEvent::new(event, actor.id, worker_id)
+            .into_iter()
+            .collect(),
+    );
     tracing::info!(
         order.id = order_id,
         user.id = actor.id,
@@ -356,16 +374,16 @@ pub async fn lock(
     })
 }
 
-/// Moves a locked order to `to` as `party`, recording the event. Returns whether anything changed.
+/// Moves a locked order to `to` as `party`, recording the event. Returns the event, or `None` if nothing changed.
 pub async fn transition(
     tx: &mut Transaction<'_, Postgres>,
     order: &LockedOrder,
     to: OrderStatus,
     party: Party,
     actor_id: Option<i64>,
-) -> Result<bool> {
+) -> Result<Option<FeedEvent>> {
     match order.status.transition(to, party) {
-        Transition::Unchanged => return Ok(false),
+        Transition::Unchanged => return Ok(None),
         Transition::Invalid => {
             return Err(Error::InvalidTransition {
                 from: order.status,
@@ -398,7 +416,7 @@ pub async fn transition(
     )
     .execute(&mut **tx)
     .await?;
-    notifications::record(
+    let event = notifications::record(
         tx,
         NewEvent {
             order_id: order.id,
@@ -410,7 +428,7 @@ pub async fn transition(
         },
     )
     .await?;
-    Ok(true)
+    Ok(Some(event))
 }
 
 /// A party of the order moves it through the status machine (API.md's table). The same status again is a no-op.
@@ -432,8 +450,8 @@ pub async fn change_status(
     )
     .await?;
     tx.commit().await?;
-    if changed {
-        events.committed();
+    if let Some(event) = changed {
+        events.committed(vec![event]);
         tracing::info!(
             order.id = id,
             user.id = actor.id,
@@ -484,7 +502,7 @@ pub async fn assign(
     )
     .execute(&mut *tx)
     .await?;
-    notifications::record(
+    let event = notifications::record(
         &mut tx,
         NewEvent {
             order_id: id,
@@ -497,7 +515,7 @@ pub async fn assign(
     )
     .await?;
     tx.commit().await?;
-    events.committed();
+    events.committed(vec![event]);
     tracing::info!(
         order.id = id,
         worker.id = input.worker_id,

@@ -222,7 +222,7 @@ pub(crate) async fn commit_expiry(
 ) -> Result<()> {
     release_expired(&mut tx, settings, order).await?;
     tx.commit().await?;
-    events.committed();
+    events.committed(Vec::new());
     Ok(())
 }
 
@@ -393,7 +393,7 @@ pub async fn sweep(db: &PgPool, events: &dyn EventSink, settings: &Settings) -> 
         tx.commit().await?;
     }
     if released > 0 {
-        events.committed();
+        events.committed(Vec::new());
     }
     Ok(released)
 }
@@ -453,7 +453,7 @@ pub async fn checkout(
     };
     tx.commit().await?;
     if released > 0 {
-        events.committed();
+        events.committed(Vec::new());
     }
     let return_url = format!("{}/orders/{}", settings.public_url, order.id);
     let payment_url = match input.provider {

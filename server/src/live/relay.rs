@@ -1,18 +1,20 @@
 //! The relay: one per process. It wakes when an event commits (here, or on another instance through Redis) and
-//! at least once a second, reads every event up to the stable watermark in id order, and broadcasts each once,
-//! serialized once, to the sockets of this process.
+//! at least once a second, and broadcasts every event once, in id order, serialized once, to the sockets of this
+//! process. A commit here hands its events over with their frames; while they follow right after what was sent,
+//! they go out without a database read. Otherwise (events of another instance, a gap, the safety tick) the relay
+//! reads every event up to the stable watermark.
 
 use std::{
     collections::{BTreeSet, HashMap},
     sync::{
         Arc,
-        atomic::{AtomicI64, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
 };
 
 use anyhow::Context as _;
-use app::domain::feed::{self, EventSink};
+use app::domain::feed::{self, EventSink, FeedEvent};
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
@@ -97,6 +99,10 @@ struct Inner {
     user_capacity: usize,
     /// Every event with an id at or below this has been handed to the channels (or was before this process started).
     delivered: AtomicI64,
+    /// Events committed here, handed over by the requests that recorded them, not yet looked at by the relay.
+    handed: std::sync::Mutex<Vec<FeedEvent>>,
+    /// Set when the relay must read the database (a commit here or elsewhere whose events it was not handed).
+    look: AtomicBool,
     poke: Notify,
     /// The starting points of this process's sockets, lowest first: `(start, socket id)`.
     starts: std::sync::Mutex<BTreeSet<(i64, u64)>>,
@@ -131,6 +137,8 @@ impl Feed {
                 admin_users: std::sync::Mutex::default(),
                 user_capacity: (capacity / 64).clamp(16, 256),
                 delivered: AtomicI64::new(start),
+                handed: std::sync::Mutex::default(),
+                look: AtomicBool::new(false),
                 poke: Notify::new(),
                 starts: std::sync::Mutex::default(),
                 unannounced: AtomicU64::new(0),
@@ -246,7 +254,12 @@ impl Feed {
 }
 
 impl EventSink for Feed {
-    fn committed(&self) {
+    fn committed(&self, recorded: Vec<FeedEvent>) {
+        if recorded.is_empty() {
+            self.inner.look.store(true, Ordering::SeqCst);
+        } else {
+            lock(&self.inner.handed).extend(recorded);
+        }
         self.inner.poke.notify_one();
         // At most one "look" message is in flight; the commits made meanwhile are covered by one more after it.
         if self.inner.unannounced.fetch_add(1, Ordering::SeqCst) > 0 {
@@ -356,6 +369,53 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Inner {
+    /// Sends the events handed over by the transactions that recorded them, in id order, as long as each follows
+    /// right after what was delivered: then nothing below it can still appear, and the database need not be read.
+    /// Returns `false` at the first gap (an id taken by another instance, or by a transaction that rolled back);
+    /// the relay then reads what is missing, and the rest, from the database.
+    fn deliver_handed(&self) -> bool {
+        let mut handed = std::mem::take(&mut *lock(&self.handed));
+        handed.sort_unstable_by_key(|e| e.id);
+        for event in handed {
+            let delivered = self.delivered.load(Ordering::SeqCst);
+            if event.id <= delivered {
+                // Sent already, or below every socket's start.
+                continue;
+            }
+            if event.id != delivered + 1 {
+                return false;
+            }
+            // Only the relay moves `delivered` up to an event, and `Member::start_at` only reads it.
+            self.delivered.store(event.id, Ordering::SeqCst);
+            self.broadcast(event);
+        }
+        true
+    }
+
+    /// Hands one event to the admin channel and to the channels of its client and worker. `delivered` must already
+    /// cover it (a socket that subscribes meanwhile replays it from the database and drops the duplicate).
+    fn broadcast(&self, event: FeedEvent) {
+        metrics::counter!("feed_events_broadcast_total").increment(1);
+        let message = Arc::new(FeedMessage::Event {
+            id: event.id,
+            client_id: event.client_id,
+            worker_id: event.worker_id,
+            frame: Utf8Bytes::from(event.frame),
+        });
+        if self.admins.receiver_count() > 0 {
+            let _ = self.admins.send(message.clone());
+        }
+        let users = lock(&self.users);
+        for user in [Some(event.client_id), event.worker_id]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(channel) = users.get(&user) {
+                let _ = channel.send(message.clone());
+            }
+        }
+    }
+
     fn to_user(&self, user_id: i64, message: FeedMessage) {
         let message = Arc::new(message);
         if let Some(channel) = lock(&self.users).get(&user_id) {
@@ -371,8 +431,16 @@ impl Inner {
 async fn relay(inner: std::sync::Weak<Inner>) {
     loop {
         let Some(feed) = inner.upgrade() else { return };
-        // Either poked or a second passed: look in both cases.
-        let _ = tokio::time::timeout(SAFETY_TICK, feed.poke.notified()).await;
+        // Poked, or a second passed: then the database is read even if nobody said so.
+        let ticked = tokio::time::timeout(SAFETY_TICK, feed.poke.notified())
+            .await
+            .is_err();
+        // The common case reads nothing: a commit here hands its events over, and they follow what was sent.
+        let handed_all = feed.deliver_handed();
+        let told = feed.look.swap(false, Ordering::SeqCst);
+        if handed_all && !ticked && !told {
+            continue;
+        }
         if let Err(e) = catch_up(&feed).await {
             tracing::warn!(error = %e, "The feed relay failed to read events; retrying");
             drop(feed);
@@ -398,29 +466,11 @@ async fn catch_up(feed: &Inner) -> app::domain::Result<()> {
         let events = feed::events_between(&feed.db, from, mark, BATCH).await?;
         let upto = events.last().map_or(mark, |e| e.id);
         // Published before the events are sent, so a socket that subscribes in between replays them from the
-        // database and then drops the duplicates it receives (see `socket::run`).
-        feed.delivered.fetch_max(upto, Ordering::SeqCst);
-        metrics::counter!("feed_events_broadcast_total").increment(events.len() as u64);
-        for event in events {
-            let message = FeedMessage::Event {
-                id: event.id,
-                client_id: event.client_id,
-                worker_id: event.worker_id,
-                frame: Utf8Bytes::from(event.frame),
-            };
-            let message = Arc::new(message);
-            if feed.admins.receiver_count() > 0 {
-                let _ = feed.admins.send(message.clone());
-            }
-            let users = lock(&feed.users);
-            for user in [Some(event.client_id), event.worker_id]
-                .into_iter()
-                .flatten()
-            {
-                if let Some(channel) = users.get(&user) {
-                    let _ = channel.send(message.clone());
-                }
-            }
+        // database and then drops the duplicates it receives (see `socket::run`). What lies at or below the
+        // previous value went out already (handed over by the transaction that recorded it).
+        let before = feed.delivered.fetch_max(upto, Ordering::SeqCst);
+        for event in events.into_iter().filter(|e| e.id > before) {
+            feed.broadcast(event);
         }
         from = upto.max(feed.delivered.load(Ordering::SeqCst));
     }
@@ -440,6 +490,7 @@ async fn subscribe(inner: std::sync::Weak<Inner>, client: redis::Client) {
                     tracing::warn!(error = %e, "Failed to subscribe to the feed channel");
                 } else {
                     if let Some(feed) = inner.upgrade() {
+                        feed.look.store(true, Ordering::SeqCst);
                         feed.poke.notify_one();
                     }
                     let mut messages = pubsub.on_message();
@@ -469,7 +520,10 @@ async fn subscribe(inner: std::sync::Weak<Inner>, client: redis::Client) {
 
 fn deliver(feed: &Inner, wire: Wire) {
     match wire {
-        Wire::Committed { .. } => feed.poke.notify_one(),
+        Wire::Committed { .. } => {
+            feed.look.store(true, Ordering::SeqCst);
+            feed.poke.notify_one();
+        }
         Wire::Read { user_id, ids, .. } => {
             // From another instance, every local socket is "another tab".
             feed.to_user(

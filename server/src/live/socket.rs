@@ -166,8 +166,7 @@ async fn run(
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
     let mut last_heard = Instant::now();
     let mut budget = Budget::new(state.config.socket_message_limit);
-    // Looked up once: the macro finds the counter in the registry on every call.
-    let frames_sent = metrics::counter!("feed_frames_sent_total");
+    let mut frames_sent = Tally::new(metrics::counter!("feed_frames_sent_total"));
     let result = loop {
         tokio::select! {
             // Feed messages first: they are what the socket is for, and a fixed order spares the random draw.
@@ -178,7 +177,7 @@ async fn run(
                         sent_upto = *id;
                         if feed::audience_includes(&actor, *client_id, *worker_id) {
                             send(&mut socket, Message::Text(frame.clone())).await?;
-                            frames_sent.increment(1);
+                            frames_sent.count += 1;
                         }
                     }
                     FeedMessage::Event { .. } => {}
@@ -216,6 +215,7 @@ async fn run(
                 }
             }
             _ = ping.tick() => {
+                frames_sent.report();
                 if last_heard.elapsed() > 2 * ping_every {
                     break Err(End::Dead);
                 }
@@ -232,6 +232,29 @@ async fn run(
         _ => {}
     }
     result
+}
+
+/// A count kept by one socket and added to a shared counter now and then (at each ping, and when dropped): one
+/// shared atomic per frame on every socket of a broadcast was a measurable share of the fan-out.
+struct Tally {
+    counter: metrics::Counter,
+    count: u64,
+}
+
+impl Tally {
+    fn new(counter: metrics::Counter) -> Self {
+        Self { counter, count: 0 }
+    }
+
+    fn report(&mut self) {
+        self.counter.increment(std::mem::take(&mut self.count));
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        self.report();
+    }
 }
 
 /// Sends the caller's notifications in `(after, upto]`, oldest first, with their read state.

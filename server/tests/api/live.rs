@@ -265,6 +265,67 @@ async fn after_id_replays_what_was_missed_then_continues_live(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
+async fn live_frames_match_the_stored_events_and_a_gap_in_the_ids_loses_nothing(pool: PgPool) {
+    // Arrange: a socket, then events that the committing requests hand to the feed (an order, a message), an id
+    // taken and never committed (as by a rolled-back transaction or another instance), and more events after it.
+    let app = spawn_app(pool.clone()).await;
+    let w = World::new(&app).await;
+    let mut ws = connect(&app, &w.client_a, None).await;
+    hello(&mut ws, &w.client_a).await;
+
+    // Act
+    let order = app.order(&w.client_a, w.service, Some(&w.worker_a)).await["id"]
+        .as_i64()
+        .expect("an order id");
+    post_message(&app, &w.worker_a, order, "before the gap").await;
+    let mut live = vec![frame(&mut ws).await, frame(&mut ws).await];
+    sqlx::query("select nextval('notifications_id_seq')")
+        .execute(&pool)
+        .await
+        .expect("an id taken");
+    post_message(&app, &w.worker_a, order, "after the gap").await;
+    post_message(&app, &w.worker_a, order, "and after that").await;
+    live.push(frame(&mut ws).await);
+    live.push(frame(&mut ws).await);
+
+    // Assert: every event once, in id order, each frame exactly the event as the REST API stores it.
+    let texts: Vec<&Value> = live
+        .iter()
+        .map(|f| &f["notification"]["data"]["text"])
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            &Value::Null,
+            &json!("before the gap"),
+            &json!("after the gap"),
+            &json!("and after that")
+        ]
+    );
+    assert_eq!(live[0]["notification"]["kind"], "order_created");
+    let ids: Vec<i64> = live.iter().map(notification_id).collect();
+    assert!(ids.windows(2).all(|p| p[0] < p[1]), "{ids:?}");
+    let stored = app
+        .get(
+            &format!("/api/v1/notifications?order_id={order}"),
+            &w.client_a.access,
+        )
+        .await;
+    for f in &live {
+        let id = notification_id(f);
+        let row = stored.body["results"]
+            .as_array()
+            .and_then(|r| r.iter().find(|n| n["id"] == id))
+            .unwrap_or_else(|| panic!("event {id} is stored: {}", stored.body));
+        assert_eq!(
+            &f["notification"], row,
+            "the live frame of {id} is the stored event"
+        );
+    }
+    assert!(drain(&mut ws).await.is_empty());
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
 async fn pings_get_pongs_and_bad_frames_get_errors_without_closing(pool: PgPool) {
     let app = spawn_app(pool).await;
     let user = app.user(Role::Client).await;

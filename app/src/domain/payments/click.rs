@@ -332,7 +332,7 @@ impl Shop<'_> {
         release_expired(&mut tx, self.settings, &order).await?;
         let id = self.reserve(&mut tx, &order, request, &attempt).await?;
         tx.commit().await?;
-        self.events.committed();
+        self.events.committed(Vec::new());
         echo.merchant_prepare_id = Some(id);
         Ok(Code::Success)
     }
@@ -452,7 +452,7 @@ impl Shop<'_> {
         }
         confirm(&mut tx, &order, &txn, self.settings.clock.now()).await?;
         tx.commit().await?;
-        self.events.committed();
+        self.events.committed(Vec::new());
         echo.merchant_confirm_id = Some(txn.id);
         tracing::info!(
             transaction.id = txn.id,
@@ -485,7 +485,7 @@ impl Shop<'_> {
                 )
                 .await?;
                 tx.commit().await?;
-                self.events.committed();
+                self.events.committed(Vec::new());
                 tracing::info!(
                     transaction.id = txn.id,
                     order.id = order.id,

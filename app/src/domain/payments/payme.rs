@@ -448,7 +448,7 @@ impl Payme<'_> {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.events.committed();
+        self.events.committed(Vec::new());
         tracing::info!(
             transaction.id = txn.id,
             order.id = order.id,
@@ -476,7 +476,7 @@ impl Payme<'_> {
                 let now = self.settings.clock.now();
                 confirm(&mut tx, &order, &txn, now).await?;
                 tx.commit().await?;
-                self.events.committed();
+                self.events.committed(Vec::new());
                 tracing::info!(
                     transaction.id = txn.id,
                     order.id = order.id,
@@ -521,7 +521,7 @@ impl Payme<'_> {
         let now = self.settings.clock.now();
         cancel(&mut tx, &order, &txn, state, Some(reason), now).await?;
         tx.commit().await?;
-        self.events.committed();
+        self.events.committed(Vec::new());
         tracing::info!(
             transaction.id = txn.id,
             order.id = order.id,
