@@ -47,16 +47,23 @@ pub async fn record(
     )
     .fetch_one(&mut **tx)
     .await?;
-    let row = NotificationRow {
-        id: stored.id,
-        kind: event.kind.as_str().to_owned(),
-        order_id: event.order_id,
-        actor_id: event.actor_id,
-        data: event.data,
-        read: false,
-        created_at: stored.created_at,
-    };
-    feed::FeedEvent::new(row, event.client_id, event.worker_id)
+    event.stored(stored.id, stored.created_at)
+}
+
+impl NewEvent {
+    /// The event as the feed sends it, once stored with `id` at `created_at`.
+    pub fn stored(self, id: i64, created_at: DateTime<Utc>) -> Result<feed::FeedEvent> {
+        let row = NotificationRow {
+            id,
+            kind: self.kind.as_str().to_owned(),
+            order_id: self.order_id,
+            actor_id: self.actor_id,
+            data: self.data,
+            read: false,
+            created_at,
+        };
+        feed::FeedEvent::new(row, self.client_id, self.worker_id)
+    }
 }
 
 /// A notification row with the viewer's read state.

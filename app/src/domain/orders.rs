@@ -297,21 +297,16 @@ pub async fn create(
         _ => None,
     };
     let worker_id = worker.as_ref().map(|w| w.id);
-    let event = notifications::NotificationRow {
-        id: event_id,
-        kind: NotificationKind::OrderCreated.as_str().to_owned(),
+    let event = NewEvent {
         order_id,
+        kind: NotificationKind::OrderCreated,
         actor_id: Some(actor.id),
+        client_id: actor.id,
+        worker_id,
         data: event_data,
-        read: false,
-        created_at: event_at,
     };
     // The order is placed whatever happens here; an event that could not be framed is read back by the feed.
-    events.committed(
-        FeedEvent::new(event, actor.id, worker_id)
-            .into_iter()
-            .collect(),
-    );
+    events.committed(event.stored(event_id, event_at).into_iter().collect());
     tracing::info!(
         order.id = order_id,
         user.id = actor.id,
