@@ -31,7 +31,7 @@ step "Unit and integration tests (real PostgreSQL, a fresh database per test, an
 LOG=$(mktemp)
 # sqlx::test creates and drops one database per test on the server DATABASE_URL names.
 DATABASE_URL=$(database_url postgres) cargo test --locked -p app --features ssr 2>&1 | tee "$LOG"
-DATABASE_URL=$(database_url postgres) cargo test --locked -p server 2>&1 | tee -a "$LOG"
+DATABASE_URL=$(database_url postgres) cargo test --locked -p server -p bench 2>&1 | tee -a "$LOG"
 
 step "OpenAPI document validates"
 SPEC="$CACHE_DIR/openapi.json"

@@ -4,29 +4,30 @@
 //! - REST: placing an order (JWT, JSON, order + notification in one transaction) and listing orders, at each
 //!   concurrency, as requests per second and p50/p99 latency;
 //! - live feed: with N authenticated sockets open (10 % admins), the server's RSS per idle socket, then orders at
-//!   a fixed rate, the latency from the order's HTTP request to its frame on every socket that should see it
-//!   (p50/p99), the frames fanned out per second, and lost frames.
+//!   a fixed rate, the latency from the order's HTTP request to its frame's arrival on every socket that should
+//!   see it (p50/p99, by the kernel's receive timestamp; also to when this process read it), the frames fanned out
+//!   per second, and lost frames.
 //!
 //! Users are created directly in the database and their tokens signed with the server's secret, so setting up
 //! ten thousand sockets does not spend minutes hashing passwords.
+
+mod listener;
 
 use std::{
     collections::{HashMap, HashSet},
     fmt::Write as _,
     sync::Arc,
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
-use futures_util::StreamExt as _;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::sync::{Mutex, Semaphore, watch};
-use tokio_tungstenite::tungstenite::{
-    Message, client::IntoClientRequest as _, protocol::WebSocketConfig,
-};
+
+use listener::{Frame, Listener};
 
 /// Measures a running Task server.
 #[derive(Debug, Parser)]
@@ -143,11 +144,11 @@ async fn main() -> anyhow::Result<()> {
     writeln!(report, "\n### Live feed\n")?;
     writeln!(
         report,
-        "| sockets | RSS per idle socket (KiB) | orders/s | frames expected | frames received | lost | duplicated | delivery p50 (ms) | delivery p99 (ms) | frames/s fanned out |"
+        "| sockets | RSS per idle socket (KiB) | orders/s | frames expected | frames received | lost | duplicated | delivery p50 (ms) | delivery p99 (ms) | read by the load generator p50 / p99 (ms) | slowest order request (ms) | frames/s fanned out |"
     )?;
     writeln!(
         report,
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )?;
     for &n in &args.sockets {
         let run = feed(&http, &args, &world, n).await?;
@@ -157,7 +158,7 @@ async fn main() -> anyhow::Result<()> {
         ));
         writeln!(
             report,
-            "| {n} | {:.1} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.0} |",
+            "| {n} | {:.1} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} / {:.1} | {:.1} | {:.0} |",
             run.kib_per_socket,
             args.orders_per_second,
             run.expected,
@@ -166,11 +167,14 @@ async fn main() -> anyhow::Result<()> {
             run.duplicated,
             run.p50,
             run.p99,
+            run.read_p50,
+            run.read_p99,
+            run.slowest_request,
             run.fanout
         )?;
         eprintln!(
-            "feed with {n} sockets: p99 {:.1} ms, {:.1} KiB/socket, lost {}",
-            run.p99, run.kib_per_socket, run.lost
+            "feed with {n} sockets: p99 {:.1} ms (read {:.1} ms), {:.1} KiB/socket, lost {}",
+            run.p99, run.read_p99, run.kib_per_socket, run.lost
         );
     }
     if let Some(path) = &args.plot {
@@ -432,10 +436,24 @@ fn plot(curves: &[(String, Vec<(f64, f64)>)]) -> String {
 }
 
 /// The `order_id` of a notification frame, found without parsing the whole frame.
-fn order_id_of(frame: &str) -> Option<i64> {
-    let rest = &frame[frame.find("\"order_id\":")? + "\"order_id\":".len()..];
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+/// Where `needle` starts in `haystack`, if it occurs.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    find(haystack, needle).is_some()
+}
+
+fn order_id_of(frame: &[u8]) -> Option<i64> {
+    const KEY: &[u8] = b"\"order_id\":";
+    let at = find(frame, KEY)? + KEY.len();
+    let digits = &frame[at..];
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
 }
 
 fn rss_kib(pid: u32) -> anyhow::Result<f64> {
@@ -452,7 +470,7 @@ fn rss_kib(pid: u32) -> anyhow::Result<f64> {
 }
 
 struct FeedRun {
-    /// Every delivery latency, sorted (ms).
+    /// Every delivery latency (to the frame's arrival on its socket), sorted (ms).
     latencies: Vec<f64>,
     kib_per_socket: f64,
     expected: usize,
@@ -461,11 +479,29 @@ struct FeedRun {
     duplicated: usize,
     p50: f64,
     p99: f64,
+    /// The same, to when the load generator read the frame.
+    read_p50: f64,
+    read_p99: f64,
+    /// The slowest order request of the run (ms): a stall of the request itself (the commit) delays its frames.
+    slowest_request: f64,
     fanout: f64,
 }
 
-/// What one socket saw: (order id, when its frame arrived).
-type Seen = Vec<(i64, Instant)>;
+/// What one socket saw: (order id, when the kernel received its frame, when the load generator read it), as time
+/// since the Unix epoch.
+type Seen = Vec<(i64, Duration, Duration)>;
+
+/// The wall clock as time since the Unix epoch: the kernel's receive timestamps are on this clock.
+fn wall_clock() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// `later - earlier` in milliseconds.
+fn millis_between(earlier: Duration, later: Duration) -> f64 {
+    (later.as_secs_f64() - earlier.as_secs_f64()) * 1000.0
+}
 
 async fn feed(
     http: &reqwest::Client,
@@ -476,7 +512,12 @@ async fn feed(
     // Settle, then measure the server before the sockets.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = rss_kib(args.server_pid)?;
-    let ws_base = args.base.replacen("http://", "ws://", 1);
+    let host = args
+        .base
+        .strip_prefix("http://")
+        .context("the base URL is http://host:port")?
+        .trim_end_matches('/')
+        .to_owned();
     let (stop_tx, stop_rx) = watch::channel(false);
     let gate = Arc::new(Semaphore::new(200));
     let mut sockets = Vec::new();
@@ -492,26 +533,20 @@ async fn feed(
             _ => ("client", world.clients[i % world.clients.len()].clone()),
         };
         owners.push((role, user.id));
-        let (ws_base, gate, mut stop) = (ws_base.clone(), gate.clone(), stop_rx.clone());
+        let (host, gate, mut stop) = (host.clone(), gate.clone(), stop_rx.clone());
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
         sockets.push((
             ready_rx,
             tokio::spawn(async move {
                 let permit = gate.acquire_owned().await?;
-                let mut request = format!("{ws_base}/ws/notifications").into_client_request()?;
-                request
-                    .headers_mut()
-                    .insert("authorization", format!("Bearer {}", user.token).parse()?);
-                // tungstenite zero-fills its whole read buffer before every read (128 KiB by default): on 10 000
-                // sockets that memset was the load generator's largest cost, taken from the cores it shares with
-                // the server. Frames here are a few hundred bytes.
-                let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
-                let (mut ws, _) =
-                    tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+                let mut socket =
+                    Listener::connect(&host, "/ws/notifications", &user.token, i as u64)
                         .await
                         .context("socket connect")?;
-                let hello = ws.next().await.context("hello")??;
-                anyhow::ensure!(hello.to_text()?.contains("\"hello\""), "no hello");
+                socket
+                    .until(|text| contains(text, br#""type":"hello""#))
+                    .await
+                    .context("hello")?;
                 drop(permit);
                 let _ = ready_tx.send(());
                 let mut seen: Seen = Vec::new();
@@ -522,17 +557,25 @@ async fn feed(
                 loop {
                     tokio::select! {
                         biased;
-                        message = ws.next() => match message {
-                            Some(Ok(Message::Text(text))) => {
-                                let at = Instant::now();
-                                // A cheap scan instead of a JSON parse: the load generator shares the cores.
-                                if let Some(order) = order_id_of(&text) {
-                                    seen.push((order, at));
-                                }
+                        filled = socket.fill() => {
+                            let read = wall_clock();
+                            let Some(arrived) = filled? else {
+                                break;
+                            };
+                            // A cheap scan instead of a JSON parse: the load generator shares the cores.
+                            let open = socket
+                                .drain(|frame| {
+                                    if let Frame::Text(text) = frame
+                                        && let Some(order) = order_id_of(text)
+                                    {
+                                        seen.push((order, arrived, read));
+                                    }
+                                })
+                                .await?;
+                            if !open {
+                                break;
                             }
-                            Some(Ok(_)) => {}
-                            _ => break,
-                        },
+                        }
                         _ = &mut stopped => break,
                     }
                 }
@@ -550,7 +593,9 @@ async fn feed(
     let kib_per_socket = (after - before) / n as f64;
 
     // Orders at a fixed rate; remember when each request started.
-    let sent: Arc<Mutex<HashMap<i64, (Instant, usize)>>> = Arc::default();
+    let sent: Arc<Mutex<HashMap<i64, (Duration, usize)>>> = Arc::default();
+    // How long each order's own request took (ms): a slow order is a slow request or a slow fan-out.
+    let responses: Arc<Mutex<HashMap<i64, f64>>> = Arc::default();
     let total = usize::try_from(u64::from(args.orders_per_second) * args.feed_seconds)?;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(
         1.0 / f64::from(args.orders_per_second),
@@ -565,12 +610,22 @@ async fn feed(
     });
     for i in 0..total {
         tick.tick().await;
-        let (http, base, world, sent) =
-            (http.clone(), args.base.clone(), world.clone(), sent.clone());
+        let (http, base, world, sent, responses) = (
+            http.clone(),
+            args.base.clone(),
+            world.clone(),
+            sent.clone(),
+            responses.clone(),
+        );
         requests.push(tokio::spawn(async move {
-            let t0 = Instant::now();
+            let t0 = wall_clock();
             let id = place_order(&http, &base, &world, i).await?;
+            let answered = wall_clock();
             sent.lock().await.insert(id, (t0, i));
+            responses
+                .lock()
+                .await
+                .insert(id, millis_between(t0, answered));
             anyhow::Ok(())
         }));
     }
@@ -583,7 +638,8 @@ async fn feed(
 
     let sent = sent.lock().await.clone();
     let (mut expected, mut received, mut lost, mut duplicated) = (0, 0, 0, 0);
-    let mut latencies = Vec::new();
+    let (mut latencies, mut read_latencies) = (Vec::new(), Vec::new());
+    let mut last_frame: HashMap<i64, f64> = HashMap::new();
     for ((role, user), handle) in owners.into_iter().zip(handles) {
         let seen = handle.await??;
         let wanted: HashSet<i64> = sent
@@ -596,23 +652,50 @@ async fn feed(
             .map(|(id, _)| *id)
             .collect();
         let mut got = HashSet::new();
-        for (order, at) in seen {
-            if !sent.contains_key(&order) {
+        for (order, arrived, read) in seen {
+            let Some((t0, _)) = sent.get(&order) else {
                 continue;
-            }
+            };
             if !got.insert(order) {
                 duplicated += 1;
                 continue;
             }
-            if let Some((t0, _)) = sent.get(&order) {
-                latencies.push(at.duration_since(*t0).as_secs_f64() * 1000.0);
-            }
+            let latency = millis_between(*t0, arrived);
+            latencies.push(latency);
+            read_latencies.push(millis_between(*t0, read));
+            let last = last_frame.entry(order).or_insert(latency);
+            *last = last.max(latency);
         }
         expected += wanted.len();
         received += got.intersection(&wanted).count();
         lost += wanted.difference(&got).count();
     }
     latencies.sort_by(f64::total_cmp);
+    read_latencies.sort_by(f64::total_cmp);
+    let responses = responses.lock().await.clone();
+    let mut slowest: Vec<(i64, f64)> = last_frame.iter().map(|(o, l)| (*o, *l)).collect();
+    slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (order, last) in slowest.iter().take(4) {
+        let placed = sent
+            .get(order)
+            .map_or(0.0, |(t0, _)| t0.as_secs_f64() % 100.0);
+        let request = responses.get(order).copied().unwrap_or(f64::NAN);
+        eprintln!(
+            "  slow order {order} (placed at …{placed:.2} s): request {request:.1} ms, last frame {last:.1} ms"
+        );
+    }
+    let mut lasts: Vec<f64> = last_frame.into_values().collect();
+    lasts.sort_by(f64::total_cmp);
+    // How a typical order's burst spreads: its first frames come after the request's own latency, the last after
+    // the whole fan-out.
+    eprintln!(
+        "  frames arrived after p1 {:.1} / p50 {:.1} / p99 {:.1} ms; an order's last frame after p50 {:.1} / p90 {:.1} ms",
+        percentile(&latencies, 0.01),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        percentile(&lasts, 0.5),
+        percentile(&lasts, 0.9),
+    );
     Ok(FeedRun {
         kib_per_socket,
         expected,
@@ -621,6 +704,9 @@ async fn feed(
         duplicated,
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
+        read_p50: percentile(&read_latencies, 0.5),
+        read_p99: percentile(&read_latencies, 0.99),
+        slowest_request: responses.values().copied().fold(0.0, f64::max),
         fanout: received as f64 / phase,
         latencies,
     })

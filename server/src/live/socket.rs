@@ -163,7 +163,10 @@ async fn run(
 
     // A socket not heard from (not even a pong) for two ping intervals is half-open or dead.
     let ping_every = Duration::from_secs(state.config.feed_ping_secs.clamp(1, 3600));
-    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+    // The first ping comes at a random point of the interval: sockets opened together (every client reconnecting
+    // after a restart) would otherwise ping together, one burst per interval for ever.
+    let first_ping = ping_every.mul_f64(rand::random_range(0.5..=1.0));
+    let mut ping = tokio::time::interval_at(Instant::now() + first_ping, ping_every);
     let mut last_heard = Instant::now();
     let mut budget = Budget::new(state.config.socket_message_limit);
     let mut frames_sent = Tally::new(metrics::counter!("feed_frames_sent_total"));
