@@ -435,7 +435,6 @@ fn plot(curves: &[(String, Vec<(f64, f64)>)]) -> String {
     svg
 }
 
-/// The `order_id` of a notification frame, found without parsing the whole frame.
 /// Where `needle` starts in `haystack`, if it occurs.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
@@ -445,6 +444,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     find(haystack, needle).is_some()
 }
 
+/// The `order_id` of a notification frame, found without parsing the whole frame.
 fn order_id_of(frame: &[u8]) -> Option<i64> {
     const KEY: &[u8] = b"\"order_id\":";
     let at = find(frame, KEY)? + KEY.len();
@@ -601,6 +601,7 @@ async fn feed(
         1.0 / f64::from(args.orders_per_second),
     ));
     let started = Instant::now();
+    let phase_start = wall_clock();
     let mut requests = Vec::new();
     let world = Arc::new(World {
         admins: world.admins.clone(),
@@ -676,12 +677,12 @@ async fn feed(
     let mut slowest: Vec<(i64, f64)> = last_frame.iter().map(|(o, l)| (*o, *l)).collect();
     slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
     for (order, last) in slowest.iter().take(4) {
-        let placed = sent
-            .get(order)
-            .map_or(0.0, |(t0, _)| t0.as_secs_f64() % 100.0);
+        let placed = sent.get(order).map_or(f64::NAN, |(t0, _)| {
+            millis_between(phase_start, *t0) / 1000.0
+        });
         let request = responses.get(order).copied().unwrap_or(f64::NAN);
         eprintln!(
-            "  slow order {order} (placed at …{placed:.2} s): request {request:.1} ms, last frame {last:.1} ms"
+            "  slow order {order} (placed {placed:.2} s into the run): request {request:.1} ms, last frame {last:.1} ms"
         );
     }
     let mut lasts: Vec<f64> = last_frame.into_values().collect();
