@@ -440,10 +440,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    find(haystack, needle).is_some()
-}
-
 /// The `order_id` of a notification frame, found without parsing the whole frame.
 fn order_id_of(frame: &[u8]) -> Option<i64> {
     const KEY: &[u8] = b"\"order_id\":";
@@ -485,6 +481,17 @@ struct FeedRun {
     /// The slowest order request of the run (ms): a stall of the request itself (the commit) delays its frames.
     slowest_request: f64,
     fanout: f64,
+}
+
+/// An order placed during a feed run: a slow order is a slow request or a slow fan-out.
+#[derive(Clone, Copy)]
+struct Placed {
+    /// When its request started (since the Unix epoch).
+    at: Duration,
+    /// Its index in the run (which client and worker placed and serve it).
+    index: usize,
+    /// How long its request took (ms).
+    request: f64,
 }
 
 /// What one socket saw: (order id, when the kernel received its frame, when the load generator read it), as time
@@ -544,7 +551,7 @@ async fn feed(
                         .await
                         .context("socket connect")?;
                 socket
-                    .until(|text| contains(text, br#""type":"hello""#))
+                    .until(|text| find(text, br#""type":"hello""#).is_some())
                     .await
                     .context("hello")?;
                 drop(permit);
@@ -593,9 +600,7 @@ async fn feed(
     let kib_per_socket = (after - before) / n as f64;
 
     // Orders at a fixed rate; remember when each request started.
-    let sent: Arc<Mutex<HashMap<i64, (Duration, usize)>>> = Arc::default();
-    // How long each order's own request took (ms): a slow order is a slow request or a slow fan-out.
-    let responses: Arc<Mutex<HashMap<i64, f64>>> = Arc::default();
+    let sent: Arc<Mutex<HashMap<i64, Placed>>> = Arc::default();
     let total = usize::try_from(u64::from(args.orders_per_second) * args.feed_seconds)?;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(
         1.0 / f64::from(args.orders_per_second),
@@ -611,22 +616,20 @@ async fn feed(
     });
     for i in 0..total {
         tick.tick().await;
-        let (http, base, world, sent, responses) = (
-            http.clone(),
-            args.base.clone(),
-            world.clone(),
-            sent.clone(),
-            responses.clone(),
-        );
+        let (http, base, world, sent) =
+            (http.clone(), args.base.clone(), world.clone(), sent.clone());
         requests.push(tokio::spawn(async move {
             let t0 = wall_clock();
             let id = place_order(&http, &base, &world, i).await?;
-            let answered = wall_clock();
-            sent.lock().await.insert(id, (t0, i));
-            responses
-                .lock()
-                .await
-                .insert(id, millis_between(t0, answered));
+            let request = millis_between(t0, wall_clock());
+            sent.lock().await.insert(
+                id,
+                Placed {
+                    at: t0,
+                    index: i,
+                    request,
+                },
+            );
             anyhow::Ok(())
         }));
     }
@@ -645,7 +648,7 @@ async fn feed(
         let seen = handle.await??;
         let wanted: HashSet<i64> = sent
             .iter()
-            .filter(|(_, (_, i))| match role {
+            .filter(|(_, Placed { index: i, .. })| match role {
                 "admin" => true,
                 "worker" => world.workers[i % world.workers.len()].id == user,
                 _ => world.clients[i % world.clients.len()].id == user,
@@ -654,7 +657,7 @@ async fn feed(
             .collect();
         let mut got = HashSet::new();
         for (order, arrived, read) in seen {
-            let Some((t0, _)) = sent.get(&order) else {
+            let Some(Placed { at: t0, .. }) = sent.get(&order) else {
                 continue;
             };
             if !got.insert(order) {
@@ -673,14 +676,12 @@ async fn feed(
     }
     latencies.sort_by(f64::total_cmp);
     read_latencies.sort_by(f64::total_cmp);
-    let responses = responses.lock().await.clone();
     let mut slowest: Vec<(i64, f64)> = last_frame.iter().map(|(o, l)| (*o, *l)).collect();
     slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
     for (order, last) in slowest.iter().take(4) {
-        let placed = sent.get(order).map_or(f64::NAN, |(t0, _)| {
-            millis_between(phase_start, *t0) / 1000.0
+        let (placed, request) = sent.get(order).map_or((f64::NAN, f64::NAN), |p| {
+            (millis_between(phase_start, p.at) / 1000.0, p.request)
         });
-        let request = responses.get(order).copied().unwrap_or(f64::NAN);
         eprintln!(
             "  slow order {order} (placed {placed:.2} s into the run): request {request:.1} ms, last frame {last:.1} ms"
         );
@@ -707,7 +708,7 @@ async fn feed(
         p99: percentile(&latencies, 0.99),
         read_p50: percentile(&read_latencies, 0.5),
         read_p99: percentile(&read_latencies, 0.99),
-        slowest_request: responses.values().copied().fold(0.0, f64::max),
+        slowest_request: sent.values().map(|p| p.request).fold(0.0, f64::max),
         fanout: received as f64 / phase,
         latencies,
     })

@@ -256,11 +256,11 @@ impl Feed {
 impl EventSink for Feed {
     fn committed(&self, recorded: Vec<FeedEvent>) {
         if recorded.is_empty() {
-            self.inner.look.store(true, Ordering::SeqCst);
+            self.inner.look();
         } else {
             lock(&self.inner.handed).extend(recorded);
+            self.inner.poke.notify_one();
         }
-        self.inner.poke.notify_one();
         // At most one "look" message is in flight; the commits made meanwhile are covered by one more after it.
         if self.inner.unannounced.fetch_add(1, Ordering::SeqCst) > 0 {
             return;
@@ -369,6 +369,12 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Inner {
+    /// Wakes the relay to read the database up to the stable watermark (for commits it was not handed).
+    fn look(&self) {
+        self.look.store(true, Ordering::SeqCst);
+        self.poke.notify_one();
+    }
+
     /// Sends the events handed over by the transactions that recorded them, in id order, as long as each follows
     /// right after what was delivered: then nothing below it can still appear, and the database need not be read.
     /// Returns `false` at the first gap (an id taken by another instance, or by a transaction that rolled back);
@@ -490,8 +496,7 @@ async fn subscribe(inner: std::sync::Weak<Inner>, client: redis::Client) {
                     tracing::warn!(error = %e, "Failed to subscribe to the feed channel");
                 } else {
                     if let Some(feed) = inner.upgrade() {
-                        feed.look.store(true, Ordering::SeqCst);
-                        feed.poke.notify_one();
+                        feed.look();
                     }
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
@@ -520,10 +525,7 @@ async fn subscribe(inner: std::sync::Weak<Inner>, client: redis::Client) {
 
 fn deliver(feed: &Inner, wire: Wire) {
     match wire {
-        Wire::Committed { .. } => {
-            feed.look.store(true, Ordering::SeqCst);
-            feed.poke.notify_one();
-        }
+        Wire::Committed { .. } => feed.look(),
         Wire::Read { user_id, ids, .. } => {
             // From another instance, every local socket is "another tab".
             feed.to_user(
