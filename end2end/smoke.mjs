@@ -1,5 +1,5 @@
-// The smallest browser check: the server-rendered page loads in Chromium, hydrates (switching the language,
-// which only the WASM can do), the API docs render, and the console stays free of errors.
+// The smallest browser check: the server-rendered page loads in Chromium and switches language, a new client
+// signs up and the page's island hydrates and goes live, the API docs render, and the console stays free of errors.
 // Usage: BASE_URL=http://127.0.0.1:3000 node smoke.mjs   (writes screenshots to test-results/)
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -34,14 +34,21 @@ async function check(name, body) {
   }
 }
 
-await check('home page renders on the server and hydrates', async (page) => {
+await check('home page renders on the server, switches language, and a new client goes live', async (page) => {
   await page.goto(`${base}/`, { waitUntil: 'networkidle' });
   if ((await page.getAttribute('html', 'lang')) !== 'en') throw new Error('the page is not in English');
   await page.waitForSelector('h1:has-text("Order services")');
-  // Only the hydrated page reacts: switching the language stores it and renders the page again in Russian.
+  // The language form: stored in the cookie, and the page rendered again by the server in Russian.
   await page.selectOption('#language', 'ru');
   await page.waitForSelector('html[lang=ru]', { timeout: 10000 });
   await page.waitForSelector('h1:has-text("Заказывайте")', { timeout: 10000 });
+  // Signing up lands on the catalogue; the top bar's island hydrates and its live feed connects.
+  await page.goto(`${base}/signup`);
+  await page.fill('input[name=full_name]', 'Smoke Test');
+  await page.fill('input[name=username]', `smoke_${Date.now().toString(36)}`);
+  await page.fill('input[name=password]', 'smoke-pass-2026');
+  await Promise.all([page.waitForURL(`${base}/services`), page.click('#signup-form button[type=submit]')]);
+  await page.waitForSelector('#conn.online', { timeout: 15000 });
 });
 
 await check('the API docs render from the binary', async (page) => {

@@ -153,7 +153,11 @@ mod backend {
             if status.is_server_error() {
                 tracing::error!(error = %format!("{e:#}"), status = status.as_u16(), "Server function failed");
             }
-            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            // A plain form post is answered with a redirect back to its page, which shows the error (see
+            // `leptos_axum`'s form redirects); an error status would replace that redirect with a raw body.
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+                && !is_form_post()
+            {
                 response.set_status(status);
             }
             let body = e.body();
@@ -164,6 +168,46 @@ mod backend {
                 errors: body.errors.unwrap_or_default(),
             }
         }
+    }
+
+    /// Whether the request is a plain form post from a page (it accepts HTML), rather than a call by a script.
+    pub fn is_form_post() -> bool {
+        use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+            parts
+                .headers
+                .get(axum::http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+        })
+    }
+
+    /// The page the request came from (path and query, without `key` and earlier form errors) with `key=value`
+    /// added: where a form post returns to when its page should say what happened.
+    pub fn back_with(key: &str, value: &str) -> String {
+        let referer = use_context::<axum::http::request::Parts>()
+            .and_then(|parts| {
+                parts
+                    .headers
+                    .get(axum::http::header::REFERER)?
+                    .to_str()
+                    .ok()
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let rest = referer
+            .split_once("://")
+            .map_or(referer.as_str(), |(_, rest)| rest);
+        let local = rest.find('/').map_or("/", |i| &rest[i..]);
+        let local = local.split('#').next().unwrap_or("/");
+        let (path, query) = local.split_once('?').unwrap_or((local, ""));
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            if k != key && k != "__err" && k != "__path" {
+                out.append_pair(&k, &v);
+            }
+        }
+        out.append_pair(key, value);
+        format!("{path}?{}", out.finish())
     }
 
     pub fn backend() -> Result<Backend, ApiError> {
@@ -201,7 +245,7 @@ mod backend {
 }
 
 #[cfg(feature = "ssr")]
-use backend::{actor, backend, caller, set_cookie, window};
+use backend::{actor, back_with, backend, caller, set_cookie, window};
 
 /// Hands the browser a new session (the two cookies).
 #[cfg(feature = "ssr")]
@@ -270,6 +314,7 @@ pub async fn sign_in(username: String, password: String) -> Result<User, ApiErro
     if let Some(tag) = crate::domain::users::language(&b.db, response.user.id).await? {
         set_cookie(&b.cookies.language(&tag));
     }
+    leptos_axum::redirect("/");
     Ok(response.user)
 }
 
@@ -299,6 +344,7 @@ pub async fn sign_up(
     if crate::lang::from_tag(&language).is_some() {
         crate::domain::users::set_language(&b.db, user.id, &language).await?;
     }
+    leptos_axum::redirect("/services");
     Ok(user)
 }
 
@@ -317,16 +363,23 @@ pub async fn sign_out() -> Result<(), ApiError> {
     for cookie in b.cookies.session(None) {
         set_cookie(&cookie);
     }
+    leptos_axum::redirect("/signin");
     Ok(())
 }
 
-/// Remembers the signed-in user's language (the cookie is set by the page).
+/// Switches the language: remembered in the language cookie, and on the account when signed in. (A form post
+/// returns to its page, now rendered in the new language.)
 #[server(prefix = "/_fn", endpoint = "set_language")]
 pub async fn set_language(language: String) -> Result<(), ApiError> {
-    let Some(actor) = caller().actor else {
-        return Ok(());
+    let b = backend()?;
+    let Some(locale) = crate::lang::from_tag(&language) else {
+        return Err(crate::domain::Error::field("language", "Not a supported language.").into());
     };
-    crate::domain::users::set_language(&backend()?.db, actor.id, &language).await?;
+    let tag = crate::lang::tag(locale);
+    if let Some(actor) = caller().actor {
+        crate::domain::users::set_language(&b.db, actor.id, tag).await?;
+    }
+    set_cookie(&b.cookies.language(tag));
     Ok(())
 }
 
@@ -362,7 +415,9 @@ pub async fn create_order(
         worker_id: optional_id("worker_id", &worker_id)?,
         description: Some(description),
     };
-    Ok(crate::domain::orders::create(&b.db, b.events.as_ref(), &actor()?, input).await?)
+    let order = crate::domain::orders::create(&b.db, b.events.as_ref(), &actor()?, input).await?;
+    leptos_axum::redirect(&format!("/orders/{}", order.id));
+    Ok(order)
 }
 
 /// The orders the caller may see, newest first; optionally one status.
@@ -467,10 +522,16 @@ pub async fn post_message(id: i64, text: String) -> Result<Message, ApiError> {
 pub async fn pay(order_id: i64, provider: PaymentProvider) -> Result<PaymentCheckout, ApiError> {
     let b = backend()?;
     let input = crate::models::CreatePaymentInput { order_id, provider };
-    Ok(
+    let checkout =
         crate::domain::payments::checkout(&b.db, b.events.as_ref(), &b.payments, &actor()?, input)
-            .await?,
-    )
+            .await?;
+    leptos_axum::redirect(
+        checkout
+            .sandbox_url
+            .as_deref()
+            .unwrap_or(&checkout.payment_url),
+    );
+    Ok(checkout)
 }
 
 /// The caller's notifications, newest first, filtered.
@@ -493,7 +554,7 @@ pub async fn notifications(
 }
 
 /// The caller's unread count.
-#[server(prefix = "/_fn", endpoint = "unread")]
+#[server(prefix = "/_fn", endpoint = "unread", input = Json)]
 pub async fn unread() -> Result<i64, ApiError> {
     Ok(
         crate::domain::notifications::unread_count(&backend()?.db, &actor()?)
@@ -502,9 +563,10 @@ pub async fn unread() -> Result<i64, ApiError> {
     )
 }
 
-/// Marks notifications read (all of them when `ids` is empty); returns the ids that changed.
-#[server(prefix = "/_fn", endpoint = "mark_read", input = Json)]
-pub async fn mark_read(ids: Vec<i64>) -> Result<Vec<i64>, ApiError> {
+/// Marks notifications read (all of them when `ids` is empty); returns the ids that changed. Every tab of the
+/// user hears of it through its socket.
+#[server(prefix = "/_fn", endpoint = "mark_read")]
+pub async fn mark_read(#[server(default)] ids: Vec<i64>) -> Result<Vec<i64>, ApiError> {
     let b = backend()?;
     let actor = actor()?;
     let changed = if ids.is_empty() {
@@ -531,7 +593,7 @@ pub async fn users(page: i64, role: Option<Role>) -> Result<Listing<User>, ApiEr
     Ok(listing(page, slice))
 }
 
-/// An admin creates a user of any role.
+/// An admin creates a user of any role (a form post returns to its page, naming the new account).
 #[server(prefix = "/_fn", endpoint = "create_user")]
 pub async fn create_user(
     username: String,
@@ -548,7 +610,9 @@ pub async fn create_user(
         full_name: Some(full_name),
         phone: None,
     };
-    Ok(crate::domain::users::create(&b.db, &b.hasher, &actor()?, input).await?)
+    let user = crate::domain::users::create(&b.db, &b.hasher, &actor()?, input).await?;
+    leptos_axum::redirect(&back_with("created", &user.username));
+    Ok(user)
 }
 
 /// An admin deactivates a user: their sessions and sockets end at once.
@@ -582,14 +646,17 @@ pub async fn create_service(
     Ok(crate::domain::services::create(&backend()?.db, &actor()?, input).await?)
 }
 
-/// An admin sets which workers do a service.
-#[server(prefix = "/_fn", endpoint = "set_service_workers", input = Json)]
+/// An admin sets which workers do a service (a form post returns to its page, saying it saved).
+#[server(prefix = "/_fn", endpoint = "set_service_workers")]
 pub async fn set_service_workers(
     id: i64,
-    worker_ids: Vec<i64>,
+    #[server(default)] worker_ids: Vec<i64>,
 ) -> Result<Vec<UserSummary>, ApiError> {
     let input = crate::models::SetWorkersInput { worker_ids };
-    Ok(crate::domain::services::set_workers(&backend()?.db, &actor()?, id, input).await?)
+    let workers =
+        crate::domain::services::set_workers(&backend()?.db, &actor()?, id, input).await?;
+    leptos_axum::redirect(&back_with("saved", &id.to_string()));
+    Ok(workers)
 }
 
 /// Transactions (admins all, clients their own), filtered.

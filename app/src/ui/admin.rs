@@ -1,19 +1,18 @@
 //! The admin pages: the dashboard (charts drawn in SVG, recent events live), users, services and their
 //! workers, and transactions.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn as _};
 
 use crate::{
-    api::{self, CreateService, CreateUser},
+    api::{self, CreateService, CreateUser, DeactivateUser, SetServiceWorkers},
     i18n::Locale,
     lang,
     models::{PaymentProvider, Role, Service, TransactionStatus, User},
     ui::{
-        Guard,
-        live::Live,
-        locale,
+        Guard, locale,
         widgets::{
-            Empty, ErrorBox, FieldError, Listed, Loading, Money, When, page_param, query_param,
+            Empty, ErrorBox, FieldError, FormError, Listed, Loading, Money, When, page_param,
+            query_param,
         },
     },
 };
@@ -28,12 +27,13 @@ pub fn Dashboard() -> impl IntoView {
 
 #[component]
 fn DashboardBody() -> impl IntoView {
-    let live = expect_context::<Live>();
-    let figures = Resource::new(move || live.version.get(), |_| api::dashboard_figures());
+    let figures = Resource::new(|| (), |()| api::dashboard_figures());
     let recent = Resource::new(|| (), |()| api::notifications(1, false, None, None));
     view! {
         <h1>{tr!(dashboard.title)}</h1>
-        <Transition fallback=|| view! { <Loading /> }>
+        // Figures and recent events follow the live feed (refreshed from the server).
+        <div data-live="figures">
+        <Suspense fallback=|| view! { <Loading /> }>
             {move || figures.get().map(|r| match r {
                 Ok(d) => {
                     let by_status: Vec<(String, i64, String)> = d.by_status.iter().map(|s| {
@@ -67,24 +67,19 @@ fn DashboardBody() -> impl IntoView {
                 }
                 Err(e) => view! { <ErrorBox error=e /> }.into_any(),
             })}
-        </Transition>
+        </Suspense>
+        </div>
         <section class="card">
             <h2>{tr!(dashboard.recent)}</h2>
-            <ul class="feed" id="recent">
-                <For each=move || live.events.get() key=|n| n.id let:n>
-                    <li class="note">
-                        <a href=format!("/orders/{}", n.order_id)>{lang::notification(locale(), n.kind, n.order_id, &n.data)}</a>
-                        <When at=n.created_at />
-                    </li>
-                </For>
-                <Transition fallback=|| ()>
+            <ul class="feed" id="recent" data-live="recent">
+                <Suspense fallback=|| ()>
                     {move || recent.get().and_then(Result::ok).map(|l| l.items.into_iter().take(10).map(|n| view! {
                         <li class="note">
                             <a href=format!("/orders/{}", n.order_id)>{lang::notification(locale(), n.kind, n.order_id, &n.data)}</a>
                             <When at=n.created_at />
                         </li>
                     }).collect_view())}
-                </Transition>
+                </Suspense>
             </ul>
         </section>
     }
@@ -148,20 +143,11 @@ fn UsersBody(me: i64) -> impl IntoView {
     let page = page_param();
     let role = query_param("role");
     let create = ServerAction::<CreateUser>::new();
-    let deactivate = Action::new(|id: &i64| {
-        let id = *id;
-        async move { api::deactivate_user(id).await }
-    });
+    let deactivate = ServerAction::<DeactivateUser>::new();
+    let created = query_param("created").get_untracked();
     let users = Resource::new(
-        move || {
-            (
-                page.get(),
-                role.get(),
-                create.version().get(),
-                deactivate.version().get(),
-            )
-        },
-        |(p, r, _, _)| api::users(p, r.and_then(|r| r.parse().ok())),
+        move || (page.get(), role.get()),
+        |(p, r)| api::users(p, r.and_then(|r| r.parse().ok())),
     );
     let error = Signal::derive(move || create.value().get().and_then(Result::err));
     view! {
@@ -184,10 +170,8 @@ fn UsersBody(me: i64) -> impl IntoView {
                     </select>
                 </label>
                 {move || error.get().filter(|e| e.errors.is_empty()).map(|e| view! { <ErrorBox error=e /> })}
-                {move || create.value().get().and_then(Result::ok).map(|u| view! {
-                    <p class="ok" role="status">{tr!(users.created)} " " {u.username}</p>
-                })}
-                <button type="submit" disabled=move || create.pending().get()>{tr!(users.create_button)}</button>
+                {created.map(|name| view! { <p class="ok" role="status">{tr!(users.created)} " " {name}</p> })}
+                <button type="submit">{tr!(users.create_button)}</button>
             </ActionForm>
         </details>
         <form class="filters" method="get">
@@ -226,7 +210,10 @@ fn UsersBody(me: i64) -> impl IntoView {
                                                 <td>{lang::role(locale(), u.role)}</td>
                                                 <td>{if u.is_active { view! { <span class="ok">{tr!(users.active)}</span> }.into_any() } else { view! { <span class="muted">{tr!(users.inactive)}</span> }.into_any() }}</td>
                                                 <td>{(u.is_active && id != me).then(|| view! {
-                                                    <button class="link danger" on:click=move |_| { deactivate.dispatch(id); }>{tr!(users.deactivate)}</button>
+                                                    <form method="post" action=DeactivateUser::url() class="inline">
+                                                        <input type="hidden" name="id" value=id />
+                                                        <button type="submit" class="link danger">{tr!(users.deactivate)}</button>
+                                                    </form>
                                                 })}</td>
                                             </tr>
                                         }
@@ -249,10 +236,8 @@ pub fn Services() -> impl IntoView {
 fn ServicesBody() -> impl IntoView {
     let page = page_param();
     let create = ServerAction::<CreateService>::new();
-    let services = Resource::new(
-        move || (page.get(), create.version().get()),
-        |(p, _)| api::services(p, true),
-    );
+    let save = ServerAction::<SetServiceWorkers>::new();
+    let services = Resource::new(move || page.get(), |p| api::services(p, true));
     let workers = Resource::new(|| (), |()| api::users(1, Some(Role::Worker)));
     let error = Signal::derive(move || create.value().get().and_then(Result::err));
     view! {
@@ -267,9 +252,10 @@ fn ServicesBody() -> impl IntoView {
                 <label class="wide">{tr!(services.description)}<textarea name="description" rows="3" maxlength="2000"></textarea></label>
                 <FieldError error field="description" />
                 {move || error.get().filter(|e| e.errors.is_empty()).map(|e| view! { <ErrorBox error=e /> })}
-                <button type="submit" disabled=move || create.pending().get()>{tr!(services.create_button)}</button>
+                <button type="submit">{tr!(services.create_button)}</button>
             </ActionForm>
         </details>
+        <FormError error=Signal::derive(move || save.value().get().and_then(Result::err)) />
         <Listed
             list=services
             empty=|| view! { <Empty><p>{tr!(services.empty)}</p></Empty> }
@@ -285,43 +271,30 @@ fn ServicesBody() -> impl IntoView {
     }
 }
 
-/// A service with the checkboxes of its workers.
+/// A service with the checkboxes of its workers (a plain form; the page comes back saying it saved).
 #[component]
 fn ServiceAdmin(service: Service, workers: Vec<User>) -> impl IntoView {
     let id = service.id;
-    let chosen = RwSignal::new(service.worker_ids.clone());
-    let save = Action::new(move |ids: &Vec<i64>| {
-        let ids = ids.clone();
-        async move { api::set_service_workers(id, ids).await }
-    });
+    let saved = query_param("saved").get_untracked() == Some(id.to_string());
     view! {
         <article class="card service" data-service=service.name>
             <h2>{service.name.clone()} {(!service.is_active).then(|| view! { <small class="muted">" · " {tr!(users.inactive)}</small> })}</h2>
             <p class="price"><Money tiyin=service.price /></p>
             <p>{service.description.clone()}</p>
-            <fieldset>
-                <legend>{tr!(services.workers)}</legend>
-                {workers.iter().filter(|w| w.is_active).map(|w| {
-                    let wid = w.id;
-                    view! {
+            <form method="post" action=SetServiceWorkers::url()>
+                <input type="hidden" name="id" value=id />
+                <fieldset>
+                    <legend>{tr!(services.workers)}</legend>
+                    {workers.iter().filter(|w| w.is_active).map(|w| view! {
                         <label class="check">
-                            <input type="checkbox" prop:checked=move || chosen.with(|c| c.contains(&wid))
-                                on:change=move |ev| {
-                                    let on = event_target_checked(&ev);
-                                    chosen.update(|c| { c.retain(|x| *x != wid); if on { c.push(wid); } });
-                                } />
+                            <input type="checkbox" name="worker_ids[]" value=w.id checked=service.worker_ids.contains(&w.id) />
                             {w.full_name.clone()}
                         </label>
-                    }
-                }).collect_view()}
-            </fieldset>
-            <button class="secondary" disabled=move || save.pending().get() on:click=move |_| { save.dispatch(chosen.get_untracked()); }>
-                {tr!(services.save_workers)}
-            </button>
-            {move || save.value().get().map(|r| match r {
-                Ok(_) => view! { <p class="ok" role="status">{tr!(common.saved)}</p> }.into_any(),
-                Err(e) => view! { <ErrorBox error=e /> }.into_any(),
-            })}
+                    }).collect_view()}
+                </fieldset>
+                <button type="submit" class="secondary">{tr!(services.save_workers)}</button>
+            </form>
+            {saved.then(|| view! { <p class="ok" role="status">{tr!(common.saved)}</p> })}
         </article>
     }
 }
@@ -334,13 +307,12 @@ pub fn Transactions() -> impl IntoView {
 
 #[component]
 fn TransactionsBody() -> impl IntoView {
-    let live = expect_context::<Live>();
     let page = page_param();
     let provider = query_param("provider");
     let status = query_param("status");
     let list = Resource::new(
-        move || (page.get(), provider.get(), status.get(), live.version.get()),
-        |(p, pr, st, _)| {
+        move || (page.get(), provider.get(), status.get()),
+        |(p, pr, st)| {
             api::transactions(
                 p,
                 pr.and_then(|x| x.parse().ok()),
@@ -372,6 +344,8 @@ fn TransactionsBody() -> impl IntoView {
             </label>
             <button type="submit" class="secondary">{tr!(common.filter)}</button>
         </form>
+        // Payments arrive live (the table is refreshed from the server).
+        <div data-live="transactions">
         <Listed
             list
             empty=|| view! { <Empty><p>{tr!(transactions.empty)}</p></Empty> }
@@ -402,5 +376,6 @@ fn TransactionsBody() -> impl IntoView {
                         </div>
             }}
         />
+        </div>
     }
 }

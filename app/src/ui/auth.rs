@@ -1,10 +1,11 @@
-//! Sign in, sign up (clients) and sign out. The forms post to server functions, so they also work before the
-//! WASM has loaded; once signed in or out the page reloads, so every part of it (and its language) follows.
+//! Sign in and sign up (clients); signing out is in the top bar. The forms post to server functions, which
+//! answer with the next page (or this one again, with the server's errors under the fields); every part of it,
+//! its language included, follows the new session.
 
 use leptos::prelude::*;
 
 use crate::{
-    api::{SignIn as SignInFn, SignOut as SignOutFn, SignUp as SignUpFn},
+    api::{SignIn as SignInFn, SignUp as SignUpFn},
     lang,
     ui::{
         locale,
@@ -12,25 +13,10 @@ use crate::{
     },
 };
 
-/// Leaves the page for `to` with a full load (the server renders it for the new session and language).
-fn reload_to(to: &str) {
-    #[cfg(feature = "hydrate")]
-    {
-        let _ = window().location().set_href(to);
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = to;
-}
-
 #[component]
 pub fn SignIn() -> impl IntoView {
     let action = ServerAction::<SignInFn>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = action.value().get() {
-            reload_to("/");
-        }
-    });
     view! {
         <section class="card narrow">
             <h1>{tr!(auth.sign_in_title)}</h1>
@@ -59,11 +45,6 @@ pub fn SignIn() -> impl IntoView {
 pub fn SignUp() -> impl IntoView {
     let action = ServerAction::<SignUpFn>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = action.value().get() {
-            reload_to("/services");
-        }
-    });
     view! {
         <section class="card narrow">
             <h1>{tr!(auth.sign_up_title)}</h1>
@@ -99,24 +80,5 @@ pub fn SignUp() -> impl IntoView {
             </ActionForm>
             <p>{tr!(auth.have_account)} " " <a href="/signin">{tr!(nav.sign_in)}</a></p>
         </section>
-    }
-}
-
-/// The sign-out button (a form, so it works without the WASM too).
-#[component]
-pub fn SignOut() -> impl IntoView {
-    let action = ServerAction::<SignOutFn>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = action.value().get() {
-            reload_to("/signin");
-        }
-    });
-    view! {
-        <ActionForm action=action attr:class="inline">
-            <button type="submit" class="link" id="sign-out"
-                title=tr!(nav.sign_out)>
-                {tr!(nav.sign_out)}
-            </button>
-        </ActionForm>
     }
 }

@@ -1,17 +1,35 @@
-//! The live feed in the browser: one WebSocket per page to `/ws/notifications` (authenticated by the session
-//! cookie), reconnecting by itself with `after_id` so nothing is missed after sleep, network loss or a server
-//! restart; its events feed the unread badge, the toasts and every page that shows orders.
+//! The page's one island: the top bar with its live parts. In the browser it opens one WebSocket per page to
+//! `/ws/notifications` (authenticated by the session cookie), reconnecting by itself with `after_id` so nothing
+//! is missed after sleep, network loss or a server restart. Its events drive the unread badge, the connection
+//! indicator and the toasts, and refresh the page's live parts: every element marked `data-live` is replaced by
+//! the same element of the page as the server renders it now (see [`regions`]), so pages stay plain
+//! server-rendered HTML and their code stays out of the WASM.
 
 use std::collections::HashSet;
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn as _};
+use leptos_i18n::Locale as _;
+use serde::{Deserialize, Serialize};
 
 use crate::{
+    api::{SetLanguage, SignOut},
     i18n::{Locale, td_string},
     lang,
-    models::Notification,
+    models::{Notification, Role},
     ui::locale,
 };
+
+/// The signed-in user, as the top bar needs them (the island's props, sent in the page).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Who {
+    pub name: String,
+    pub username: String,
+    pub role: Role,
+    /// Unread notifications when the page was rendered.
+    pub unread: i64,
+    /// The newest id of their feed when the page was rendered: where the live feed starts.
+    pub last_id: i64,
+}
 
 /// The socket's state, shown in the nav.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +38,7 @@ use crate::{
     allow(dead_code, reason = "driven by the socket, in the browser")
 )]
 pub enum Conn {
-    /// Not started (server render, signed out) or opening.
+    /// Not started (server render) or opening.
     Connecting,
     Online,
     /// Lost; a reconnect is scheduled.
@@ -29,7 +47,7 @@ pub enum Conn {
 
 impl Conn {
     /// The indicator's class.
-    pub fn css(self) -> &'static str {
+    fn css(self) -> &'static str {
         match self {
             Self::Connecting => "connecting",
             Self::Online => "online",
@@ -38,7 +56,7 @@ impl Conn {
     }
 
     /// The indicator's label.
-    pub fn label(self, locale: Locale) -> String {
+    fn label(self, locale: Locale) -> String {
         match self {
             Self::Connecting => td_string!(locale, live.connecting),
             Self::Online => td_string!(locale, live.online),
@@ -48,30 +66,20 @@ impl Conn {
     }
 }
 
-/// The live state every page shares.
+/// The live state of the page.
 #[derive(Clone, Copy)]
-pub struct Live {
-    pub state: RwSignal<Conn>,
-    /// The unread count, once the feed started (the session's count before).
-    pub unread: RwSignal<Option<i64>>,
-    /// Events received since the page loaded, newest first (at most [`KEEP`]).
-    pub events: RwSignal<Vec<Notification>>,
-    /// Bumped by every event: pages showing orders read them again.
-    pub version: RwSignal<u64>,
-    /// Ids marked read in any tab since the page loaded.
-    pub read: RwSignal<HashSet<i64>>,
+struct Live {
+    state: RwSignal<Conn>,
+    unread: RwSignal<i64>,
+    /// Ids marked read in any tab, and ids received, since the page loaded.
+    read: StoredValue<HashSet<i64>>,
+    seen: StoredValue<HashSet<i64>>,
     /// Counts every change to the unread count made by a frame, so a count fetched meanwhile is not applied
     /// over it.
-    changes: RwSignal<u64>,
+    changes: StoredValue<u64>,
     toasts: RwSignal<Vec<Notification>>,
 }
 
-/// How many received events are kept.
-#[cfg_attr(
-    not(feature = "hydrate"),
-    allow(dead_code, reason = "used by the socket, in the browser")
-)]
-const KEEP: usize = 50;
 /// How many toasts show at once.
 #[cfg_attr(
     not(feature = "hydrate"),
@@ -79,115 +87,146 @@ const KEEP: usize = 50;
 )]
 const TOASTS: usize = 4;
 
+#[cfg_attr(
+    not(feature = "hydrate"),
+    allow(dead_code, reason = "driven by the socket, in the browser")
+)]
 impl Live {
-    pub fn new() -> Self {
+    fn new(unread: i64) -> Self {
         Self {
             state: RwSignal::new(Conn::Connecting),
-            unread: RwSignal::new(None),
-            events: RwSignal::new(Vec::new()),
-            version: RwSignal::new(0),
-            read: RwSignal::new(HashSet::new()),
-            changes: RwSignal::new(0),
+            unread: RwSignal::new(unread),
+            read: StoredValue::new(HashSet::new()),
+            seen: StoredValue::new(HashSet::new()),
+            changes: StoredValue::new(0),
             toasts: RwSignal::new(Vec::new()),
         }
     }
 
-    /// Starts the feed for a signed-in page (in the browser; nothing on the server).
-    pub fn start(self, unread: i64, last_id: i64) {
-        self.unread.set(Some(unread));
-        #[cfg(feature = "hydrate")]
-        socket::start(self, last_id);
-        #[cfg(not(feature = "hydrate"))]
-        let _ = last_id;
-    }
-
-    /// Whether notification `n` is read (as sent, or marked since in any tab).
-    pub fn is_read(&self, n: &Notification) -> bool {
-        n.read || self.read.with(|r| r.contains(&n.id))
-    }
-
-    /// Marks notifications read (all when `ids` is empty); every tab hears of it through its socket.
-    pub fn mark_read(self, ids: Vec<i64>) {
-        leptos::task::spawn_local(async move {
-            if let Ok(changed) = crate::api::mark_read(ids).await {
-                // The socket's `read` frame normally arrives first; this covers a socket that is down.
-                self.apply_read(&changed);
-            }
-        });
-    }
-
-    /// Read state changed (here or in another tab).
-    pub fn apply_read(&self, ids: &[i64]) {
-        let mut fresh = 0;
-        self.read.update(|read| {
-            for id in ids {
-                if read.insert(*id) {
-                    fresh += 1;
-                }
-            }
-        });
+    /// Read state changed (in this tab or another).
+    fn apply_read(&self, ids: &[i64]) {
+        let fresh = self
+            .read
+            .try_update_value(|read| ids.iter().filter(|id| read.insert(**id)).count());
+        let fresh = i64::try_from(fresh.unwrap_or(0)).unwrap_or(0);
         if fresh > 0 {
-            self.changes.update(|c| *c += 1);
-            self.unread
-                .update(|u| *u = Some((u.unwrap_or(0) - fresh).max(0)));
+            self.changes.update_value(|c| *c += 1);
+            self.unread.update(|u| *u = (*u - fresh).max(0));
         }
     }
 
     /// Sets the unread count from the server, unless a frame changed it while the count was being fetched.
-    #[cfg_attr(
-        not(feature = "hydrate"),
-        allow(dead_code, reason = "called by the socket, in the browser")
-    )]
     async fn settle(self) {
-        let before = self.changes.get_untracked();
+        let before = self.changes.get_value();
         if let Ok(n) = crate::api::unread().await
-            && self.changes.get_untracked() == before
+            && self.changes.get_value() == before
         {
-            self.unread.set(Some(n));
+            self.unread.set(n);
         }
     }
 
-    /// A new (or replayed) event arrived.
-    #[cfg_attr(
-        not(feature = "hydrate"),
-        allow(dead_code, reason = "called by the socket, in the browser")
-    )]
-    pub fn receive(&self, n: Notification) {
-        if self.events.with(|e| e.iter().any(|x| x.id == n.id)) {
+    /// A new (or replayed) event arrived: count it, show it, and refresh the page's live parts.
+    fn receive(&self, n: Notification) {
+        if !self
+            .seen
+            .try_update_value(|s| s.insert(n.id))
+            .unwrap_or(false)
+        {
             return;
         }
-        if !self.is_read(&n) {
-            self.changes.update(|c| *c += 1);
-            self.unread.update(|u| *u = Some(u.unwrap_or(0) + 1));
+        if !n.read && !self.read.with_value(|r| r.contains(&n.id)) {
+            self.changes.update_value(|c| *c += 1);
+            self.unread.update(|u| *u += 1);
         }
-        self.events.update(|e| {
-            e.insert(0, n.clone());
-            e.truncate(KEEP);
-        });
-        self.version.update(|v| *v += 1);
+        let id = n.id;
         self.toasts.update(|t| {
-            t.insert(0, n.clone());
+            t.insert(0, n);
             t.truncate(TOASTS);
         });
         let toasts = self.toasts;
         set_timeout(
-            move || toasts.update(|t| t.retain(|x| x.id != n.id)),
+            move || toasts.update(|t| t.retain(|x| x.id != id)),
             std::time::Duration::from_secs(6),
         );
     }
 }
 
-impl Default for Live {
-    fn default() -> Self {
-        Self::new()
+/// The top bar: the pages of the signed-in role, the unread badge, the connection indicator, the language
+/// switcher and the session; and the toasts of new events. Rendered by the server like every page, then
+/// hydrated in the browser, where it runs the live feed of a signed-in page.
+#[island]
+pub fn TopBar(who: Option<Who>, here: String) -> impl IntoView {
+    let live = Live::new(who.as_ref().map_or(0, |w| w.unread));
+    #[cfg(feature = "hydrate")]
+    if let Some(w) = &who {
+        socket::start(live, w.last_id);
     }
-}
-
-/// The toasts of new events, linking to their orders.
-#[component]
-pub fn Toasts() -> impl IntoView {
-    let live = expect_context::<Live>();
+    let role = who.as_ref().map(|w| w.role);
+    let link = |href: &'static str, text: &'static str| {
+        // As the router's links mark it: the page itself and the pages under it.
+        let current = (here == href
+            || here
+                .strip_prefix(href)
+                .is_some_and(|rest| rest.starts_with('/')))
+        .then_some("page");
+        view! { <li><a href=href aria-current=current>{text}</a></li> }
+    };
+    let links = view! {
+        {role.is_some().then(|| link("/orders", tr!(nav.orders)))}
+        {(role == Some(Role::Client)).then(|| link("/services", tr!(nav.services)))}
+        {(role == Some(Role::Admin)).then(|| view! {
+            {link("/admin", tr!(nav.dashboard))}
+            {link("/admin/users", tr!(nav.users))}
+            {link("/admin/services", tr!(nav.services))}
+            {link("/admin/transactions", tr!(nav.transactions))}
+        })}
+        {role.is_some().then(|| view! {
+            <li>
+                <a href="/notifications" class="bell" aria-current=(here == "/notifications").then_some("page")>
+                    {tr!(nav.notifications)}
+                    <span
+                        id="unread-badge"
+                        class="badge"
+                        class:hidden=move || live.unread.get() == 0
+                        aria-live="polite"
+                        aria-label=tr!(nav.unread)
+                    >
+                        {move || live.unread.get()}
+                    </span>
+                </a>
+            </li>
+        })}
+    };
+    let account = match who {
+        Some(w) => view! {
+            <span class="who" title=w.username>
+                <span id="conn" class=move || format!("conn {}", live.state.get().css())
+                    title=move || live.state.get().label(locale())
+                    aria-label=move || live.state.get().label(locale())></span>
+                {w.name} " · " {lang::role(locale(), w.role)}
+            </span>
+            <form method="post" action=SignOut::url() class="inline">
+                <button type="submit" class="link" id="sign-out">{tr!(nav.sign_out)}</button>
+            </form>
+        }
+        .into_any(),
+        None => view! {
+            <a href="/signin">{tr!(nav.sign_in)}</a>
+            <a href="/signup" class="button">{tr!(nav.sign_up)}</a>
+        }
+        .into_any(),
+    };
     view! {
+        <header class="top">
+            <nav aria-label=tr!(nav.main)>
+                <a href="/" class="brand">"Task"</a>
+                <ul class="links">{links}</ul>
+                <div class="account">
+                    <LanguageSwitch />
+                    {account}
+                </div>
+            </nav>
+        </header>
         <div class="toasts" role="status" aria-live="polite">
             <For each=move || live.toasts.get() key=|n| n.id let:n>
                 <a class="toast" href=format!("/orders/{}", n.order_id)>
@@ -195,6 +234,34 @@ pub fn Toasts() -> impl IntoView {
                 </a>
             </For>
         </div>
+    }
+}
+
+/// Switches the language: a plain form (submitted on change, or by its button without JavaScript) to the
+/// server, which remembers the choice in the cookie and on the account, and sends the reader back to the page,
+/// rendered in the new language.
+#[component]
+fn LanguageSwitch() -> impl IntoView {
+    let current = locale();
+    view! {
+        <form method="post" action=SetLanguage::url() class="lang">
+            <label>
+                <span class="sr-only">{tr!(nav.language)}</span>
+                <select id="language" name="language" onchange="this.form.submit()">
+                    {Locale::get_all()
+                        .iter()
+                        .map(|&l| {
+                            view! {
+                                <option value=lang::tag(l) selected=l == current>
+                                    {lang::native_name(l)}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <button type="submit" class="lang-apply">{tr!(nav.language)}</button>
+        </form>
     }
 }
 
@@ -206,7 +273,7 @@ mod socket {
     use wasm_bindgen::{JsCast as _, prelude::Closure};
     use web_sys::{MessageEvent, WebSocket};
 
-    use super::{Conn, Live};
+    use super::{Conn, Live, regions};
     use crate::models::ServerFrame;
 
     /// What survives reconnects.
@@ -218,6 +285,8 @@ mod socket {
         failures: Cell<u32>,
         /// Whether a reconnect is already scheduled or a socket is open.
         busy: Cell<bool>,
+        /// Whether a connection was up before (a `hello` then means a reconnect).
+        connected_before: Cell<bool>,
     }
 
     pub fn start(live: Live, last_id: i64) {
@@ -226,6 +295,7 @@ mod socket {
             after: Cell::new(last_id),
             failures: Cell::new(0),
             busy: Cell::new(false),
+            connected_before: Cell::new(false),
         });
         open(feed);
     }
@@ -264,12 +334,14 @@ mod socket {
                     ServerFrame::Hello { .. } => {
                         feed.failures.set(0);
                         feed.live.state.set(Conn::Online);
+                        // After a reconnect, read states may have changed meanwhile: show the page as it is now.
+                        if feed.connected_before.replace(true) {
+                            regions::refresh();
+                        }
                         // Settle the badge once the replay is in.
                         let live = feed.live;
                         set_timeout(
-                            move || {
-                                leptos::task::spawn_local(live.settle());
-                            },
+                            move || leptos::task::spawn_local(live.settle()),
                             Duration::from_millis(500),
                         );
                     }
@@ -278,8 +350,12 @@ mod socket {
                             feed.after.set(notification.id);
                         }
                         feed.live.receive(notification);
+                        regions::refresh();
                     }
-                    ServerFrame::Read { ids } => feed.live.apply_read(&ids),
+                    ServerFrame::Read { ids } => {
+                        feed.live.apply_read(&ids);
+                        regions::refresh();
+                    }
                     ServerFrame::Resync => {
                         let _ = socket.close();
                     }
@@ -311,5 +387,89 @@ mod socket {
             },
             delay,
         );
+    }
+}
+
+/// The page's live parts: after a change, the page is fetched again (as the server renders it now) and each
+/// element marked `data-live="name"` is replaced by its namesake. Forms being typed into stay outside these
+/// parts, so nothing the reader typed is lost. Changes arriving while a refresh runs lead to one more, so the
+/// last one always starts after the last change.
+#[cfg(feature = "hydrate")]
+mod regions {
+    use std::{cell::Cell, time::Duration};
+
+    use leptos::prelude::*;
+    use wasm_bindgen::JsCast as _;
+    use web_sys::{DomParser, Element, SupportedType};
+
+    thread_local! {
+        static RUNNING: Cell<bool> = const { Cell::new(false) };
+        static AGAIN: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Changes that arrive within this window share one refresh.
+    const SETTLE: Duration = Duration::from_millis(120);
+
+    /// Refreshes the live parts (soon; at most one fetch at a time).
+    pub fn refresh() {
+        if RUNNING.with(|r| r.replace(true)) {
+            AGAIN.with(|a| a.set(true));
+            return;
+        }
+        set_timeout(
+            || {
+                leptos::task::spawn_local(async {
+                    swap().await;
+                    RUNNING.with(|r| r.set(false));
+                    if AGAIN.with(|a| a.replace(false)) {
+                        refresh();
+                    }
+                });
+            },
+            SETTLE,
+        );
+    }
+
+    async fn swap() {
+        let Ok(parts) = document().query_selector_all("[data-live]") else {
+            return;
+        };
+        if parts.length() == 0 {
+            return;
+        }
+        let Ok(href) = window().location().href() else {
+            return;
+        };
+        let Ok(response) = gloo_net::http::Request::get(&href)
+            .header("accept", "text/html")
+            .send()
+            .await
+        else {
+            return;
+        };
+        if !response.ok() {
+            return;
+        }
+        let Ok(html) = response.text().await else {
+            return;
+        };
+        let Ok(fresh) = DomParser::new()
+            .and_then(|parser| parser.parse_from_string(&html, SupportedType::TextHtml))
+        else {
+            return;
+        };
+        for i in 0..parts.length() {
+            let Some(old) = parts.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+                continue;
+            };
+            let Some(name) = old.get_attribute("data-live") else {
+                continue;
+            };
+            if let Ok(Some(new)) = fresh.query_selector(&format!("[data-live=\"{name}\"]"))
+                && new.outer_html() != old.outer_html()
+            {
+                let _ = old.replace_with_with_node_1(&new);
+            }
+        }
     }
 }

@@ -1,16 +1,15 @@
-//! `/notifications` (also `/api/v1/notification-page/`): the caller's role-scoped feed, newest first, with the
-//! events arriving live on top, filters by kind, order and unread, and read state synced across tabs.
+//! `/notifications` (also `/api/v1/notification-page/`): the caller's role-scoped feed, newest first, with
+//! filters by kind, order and unread. New events and read marks made in any tab refresh it live.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn as _};
 
 use crate::{
-    api, lang,
+    api::{self, MarkRead},
+    lang,
     models::{Notification, NotificationKind},
     ui::{
-        Guard,
-        live::Live,
-        locale,
-        widgets::{Empty, Listed, When, page_param, query_param},
+        Guard, SessionCtx, locale,
+        widgets::{Empty, FormError, Listed, When, page_param, query_param},
     },
 };
 
@@ -21,49 +20,40 @@ pub fn NotificationsPage() -> impl IntoView {
 
 #[component]
 fn Feed() -> impl IntoView {
-    let live = expect_context::<Live>();
     let page = page_param();
     let kind = query_param("kind");
     let order = query_param("order_id");
     let unread_only = query_param("unread");
-    let filters = move || {
-        (
-            kind.get().and_then(|k| k.parse::<NotificationKind>().ok()),
-            order.get().and_then(|o| o.parse::<i64>().ok()),
-            unread_only.get().is_some(),
-        )
-    };
-    // The stored feed as of the page's load (and after filter changes); live events go on top of it.
-    let stored = Resource::new(
-        move || (page.get(), filters()),
-        |(p, (k, o, u))| api::notifications(p, u, k, o),
+    let list = Resource::new(
+        move || {
+            (
+                page.get(),
+                kind.get(),
+                order.get(),
+                unread_only.get().is_some(),
+            )
+        },
+        |(p, k, o, u)| {
+            api::notifications(
+                p,
+                u,
+                k.and_then(|k| k.parse::<NotificationKind>().ok()),
+                o.and_then(|o| o.parse::<i64>().ok()),
+            )
+        },
     );
-    let matches = move |n: &Notification| {
-        let (k, o, _) = filters();
-        k.is_none_or(|k| k == n.kind) && o.is_none_or(|o| o == n.order_id)
-    };
-    let fresh = move || {
-        if page.get() != 1 {
-            return Vec::new();
-        }
-        let shown_from = stored
-            .get()
-            .and_then(Result::ok)
-            .and_then(|l| l.items.first().map(|n| n.id))
-            .unwrap_or(0);
-        live.events
-            .get()
-            .into_iter()
-            .filter(|n| n.id > shown_from && matches(n))
-            .collect::<Vec<_>>()
-    };
+    let unread = expect_context::<SessionCtx>().get().map_or(0, |s| s.unread);
+    let mark = ServerAction::<MarkRead>::new();
     view! {
         <div class="heading">
             <h1>{tr!(notifications.title)}</h1>
-            <button id="read-all" class="secondary" on:click=move |_| live.mark_read(Vec::new())
-                disabled=move || live.unread.get() == Some(0)>
-                {tr!(notifications.read_all)}
-            </button>
+            <div data-live="read-all">
+                <ActionForm action=mark attr:class="inline">
+                    <button type="submit" id="read-all" class="secondary" disabled=unread == 0>
+                        {tr!(notifications.read_all)}
+                    </button>
+                </ActionForm>
+            </div>
         </div>
         <form class="filters" method="get">
             <label>
@@ -87,42 +77,37 @@ fn Feed() -> impl IntoView {
             </label>
             <button type="submit" class="secondary">{tr!(common.filter)}</button>
         </form>
-        <ul class="feed" id="feed">
-            <For each=fresh key=|n| n.id let:n>
-                <Item n live />
-            </For>
-        </ul>
-        <Listed
-            list=stored
-            // Live events above count: "nothing yet" only when there are none either.
-            empty={move || fresh().is_empty().then(|| view! { <Empty><p>{tr!(notifications.empty)}</p></Empty> })}
-            rows={move |items: Vec<Notification>| view! {
-                <ul class="feed">
-                    {items.into_iter().map(|n| view! { <Item n live /> }).collect_view()}
-                </ul>
-            }}
-        />
+        <FormError error=Signal::derive(move || mark.value().get().and_then(Result::err)) />
+        // New events and read marks (from any tab) refresh the list from the server.
+        <div data-live="feed">
+            <Listed
+                list
+                empty=|| view! { <Empty><p>{tr!(notifications.empty)}</p></Empty> }
+                rows={|items: Vec<Notification>| view! {
+                    <ul class="feed" id="feed">
+                        {items.into_iter().map(|n| view! { <Item n /> }).collect_view()}
+                    </ul>
+                }}
+            />
+        </div>
     }
 }
 
 #[component]
-fn Item(n: Notification, live: Live) -> impl IntoView {
-    let id = n.id;
-    let unread = {
-        let n = n.clone();
-        move || !live.is_read(&n)
-    };
+fn Item(n: Notification) -> impl IntoView {
+    let unread = !n.read;
     view! {
-        <li class="note" class:unread=unread data-id=id data-kind=n.kind.as_str()>
+        <li class="note" class:unread=unread data-id=n.id data-kind=n.kind.as_str()>
             <a href=format!("/orders/{}", n.order_id)>
                 {lang::notification(locale(), n.kind, n.order_id, &n.data)}
             </a>
             <When at=n.created_at />
-            <Show when=unread.clone()>
-                <button class="link mark-read" on:click=move |_| live.mark_read(vec![id])>
-                    {tr!(notifications.mark_read)}
-                </button>
-            </Show>
+            {unread.then(|| view! {
+                <form method="post" action=MarkRead::url() class="inline">
+                    <input type="hidden" name="ids[]" value=n.id />
+                    <button type="submit" class="link mark-read">{tr!(notifications.mark_read)}</button>
+                </form>
+            })}
         </li>
     }
 }

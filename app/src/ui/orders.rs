@@ -1,19 +1,16 @@
 //! Orders: the landing page, the client's catalogue, the list of orders every role sees, and the order page
 //! (timeline, conversation, status buttons, payment, assignment).
 
-use leptos::prelude::*;
-
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos::{prelude::*, server_fn::ServerFn as _};
+use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::{self, CreateOrder, OrderView},
+    api::{self, Assign, ChangeStatus, CreateOrder, OrderView, Pay, PostMessage},
     i18n::{td, td_string},
     lang,
     models::{Order, OrderStatus, PaymentProvider, Role, Service},
     ui::{
-        Guard, SessionCtx,
-        live::Live,
-        locale,
+        Guard, SessionCtx, locale,
         widgets::{
             Empty, ErrorBox, FieldError, Listed, Loading, Money, Status, When, page_param,
             query_param,
@@ -57,8 +54,18 @@ pub fn Catalogue() -> impl IntoView {
 fn CatalogueBody() -> impl IntoView {
     let page = page_param();
     let services = Resource::new(move || page.get(), |p| api::services(p, false));
+    // The cards' forms post here; a failed order comes back to this page with the server's error.
+    let order = ServerAction::<CreateOrder>::new();
+    let failed = move || order.value().get().and_then(Result::err);
     view! {
         <h1>{tr!(services.title)}</h1>
+        {move || failed().map(|e| {
+            let fields: Vec<String> = e.errors.values().flatten().cloned().collect();
+            view! {
+                <ErrorBox error=e />
+                <ul class="field-error">{fields.into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}</ul>
+            }
+        })}
         <Listed
             list=services
             empty=|| view! { <Empty><p>{tr!(services.empty)}</p></Empty> }
@@ -71,18 +78,9 @@ fn CatalogueBody() -> impl IntoView {
     }
 }
 
-/// One service, with its order form (the worker list loads when the form opens).
+/// One service, with its order form (opened by its summary; a plain form, so it works before any script).
 #[component]
 fn ServiceCard(service: Service) -> impl IntoView {
-    let open = RwSignal::new(false);
-    let action = ServerAction::<CreateOrder>::new();
-    let error = Signal::derive(move || action.value().get().and_then(Result::err));
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(order)) = action.value().get() {
-            navigate(&format!("/orders/{}", order.id), Default::default());
-        }
-    });
     let id = service.id;
     let has_workers = !service.worker_ids.is_empty();
     view! {
@@ -90,28 +88,23 @@ fn ServiceCard(service: Service) -> impl IntoView {
             <h2>{service.name.clone()}</h2>
             <p class="price"><Money tiyin=service.price /></p>
             <p>{service.description.clone()}</p>
-            <Show
-                when=move || open.get()
-                fallback=move || view! {
-                    <button class="order-open" on:click=move |_| open.set(true)>{tr!(services.order)}</button>
-                }
-            >
-                <ActionForm action=action attr:class="form">
+            <details class="order">
+                <summary class="button order-open">{tr!(services.order)}</summary>
+                <form method="post" action=CreateOrder::url() class="form">
                     <input type="hidden" name="service_id" value=id />
                     <label>
                         {tr!(services.details)}
                         <textarea name="description" rows="3" maxlength="2000"
                             placeholder=tr!(services.details_hint)></textarea>
                     </label>
-                    <FieldError error field="description" />
-                    {has_workers.then(|| view! { <WorkerChoice service=id /> })}
-                    <FieldError error field="worker_id" />
-                    {move || error.get().filter(|e| e.errors.is_empty()).map(|e| view! { <ErrorBox error=e /> })}
-                    <button type="submit" class="order-submit" disabled=move || action.pending().get()>
-                        {tr!(services.place_order)}
-                    </button>
-                </ActionForm>
-            </Show>
+                    {if has_workers {
+                        view! { <WorkerChoice service=id /> }.into_any()
+                    } else {
+                        view! { <input type="hidden" name="worker_id" value="" /> }.into_any()
+                    }}
+                    <button type="submit" class="order-submit">{tr!(services.place_order)}</button>
+                </form>
+            </details>
         </article>
     }
 }
@@ -124,11 +117,11 @@ fn WorkerChoice(service: i64) -> impl IntoView {
             {tr!(services.worker)}
             <select name="worker_id">
                 <option value="">{tr!(services.any_worker)}</option>
-                <Transition fallback=|| ()>
+                <Suspense fallback=|| ()>
                     {move || workers.get().and_then(Result::ok).map(|ws| ws.into_iter().map(|w| view! {
                         <option value=w.id>{w.full_name.clone()} " (" {w.username.clone()} ")"</option>
                     }).collect_view())}
-                </Transition>
+                </Suspense>
             </select>
         </label>
     }
@@ -142,12 +135,11 @@ pub fn OrderList() -> impl IntoView {
 
 #[component]
 fn OrderListBody(role: Role) -> impl IntoView {
-    let live = expect_context::<Live>();
     let page = page_param();
     let status = query_param("status");
     let orders = Resource::new(
-        move || (page.get(), status.get(), live.version.get()),
-        |(p, s, _)| api::orders(p, s.and_then(|s| s.parse().ok())),
+        move || (page.get(), status.get()),
+        |(p, s)| api::orders(p, s.and_then(|s| s.parse().ok())),
     );
     let title = move || {
         match role {
@@ -176,16 +168,19 @@ fn OrderListBody(role: Role) -> impl IntoView {
             </label>
             <button type="submit" class="secondary">{tr!(common.filter)}</button>
         </form>
-        <Listed
-            list=orders
-            empty=move || view! {
-                <Empty>
-                    <p>{tr!(orders.empty)}</p>
-                    {(role == Role::Client).then(|| view! { <a href="/services">{tr!(orders.browse)}</a> })}
-                </Empty>
-            }
-            rows={move |items: Vec<Order>| view! { <OrdersTable orders=items role /> }}
-        />
+        // New and changed orders arrive live (the list is refreshed from the server).
+        <div data-live="orders">
+            <Listed
+                list=orders
+                empty=move || view! {
+                    <Empty>
+                        <p>{tr!(orders.empty)}</p>
+                        {(role == Role::Client).then(|| view! { <a href="/services">{tr!(orders.browse)}</a> })}
+                    </Empty>
+                }
+                rows={move |items: Vec<Order>| view! { <OrdersTable orders=items role /> }}
+            />
+        </div>
     }
 }
 
@@ -233,19 +228,11 @@ pub fn OrderPage() -> impl IntoView {
 
 #[component]
 fn OrderBody(role: Role) -> impl IntoView {
-    let live = expect_context::<Live>();
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|v| v.parse::<i64>().ok()));
-    // Re-read when an event of this order arrives.
-    let touched = Memo::new(move |_| {
-        let id = id.get();
-        live.events
-            .with(|e| e.iter().filter(|n| Some(n.order_id) == id).count())
-    });
-    let refresh = RwSignal::new(0u32);
     let view_data = Resource::new(
-        move || (id.get(), touched.get(), refresh.get()),
-        |(id, _, _)| async move {
+        move || id.get(),
+        |id| async move {
             match id {
                 Some(id) => api::load_order(id).await,
                 None => Err(api::ApiError {
@@ -258,12 +245,12 @@ fn OrderBody(role: Role) -> impl IntoView {
         },
     );
     view! {
-        <Transition fallback=|| view! { <Loading /> }>
+        <Suspense fallback=|| view! { <Loading /> }>
             {move || view_data.get().map(|r| match r {
-                Ok(v) => view! { <OrderDetail view=v role refresh /> }.into_any(),
+                Ok(v) => view! { <OrderDetail view=v role /> }.into_any(),
                 Err(e) => view! { <ErrorBox error=e /> }.into_any(),
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
@@ -279,8 +266,11 @@ fn move_label(locale: crate::i18n::Locale, to: OrderStatus) -> String {
     .to_owned()
 }
 
+/// The order page's parts. Those marked `data-live` follow the order's events; the message being typed does
+/// not, so nothing typed is lost. Every action is a plain form post that returns to this page (paying goes on
+/// to the provider's checkout), with the server's error when it failed.
 #[component]
-fn OrderDetail(view: OrderView, role: Role, refresh: RwSignal<u32>) -> impl IntoView {
+fn OrderDetail(view: OrderView, role: Role) -> impl IntoView {
     let OrderView {
         order,
         timeline,
@@ -292,60 +282,25 @@ fn OrderDetail(view: OrderView, role: Role, refresh: RwSignal<u32>) -> impl Into
         transactions,
     } = view;
     let id = order.id;
-    let change = Action::new(move |to: &OrderStatus| {
-        let to = *to;
-        async move { api::change_status(id, to).await }
-    });
-    let pay = Action::new(move |provider: &PaymentProvider| {
-        let provider = *provider;
-        async move { api::pay(id, provider).await }
-    });
-    let assign = Action::new(move |worker: &i64| {
-        let worker = *worker;
-        async move { api::assign(id, worker).await }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = change.value().get() {
-            refresh.update(|n| *n += 1);
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = assign.value().get() {
-            refresh.update(|n| *n += 1);
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(checkout)) = pay.value().get() {
-            let _target = checkout.sandbox_url.clone().unwrap_or(checkout.payment_url);
-            #[cfg(feature = "hydrate")]
-            {
-                let _ = window().location().set_href(&_target);
-            }
-        }
-    });
-    let failure = Signal::derive(move || {
-        [
-            change.value().get().and_then(Result::err),
-            pay.value().get().and_then(Result::err),
-            assign.value().get().and_then(Result::err),
-        ]
-        .into_iter()
-        .flatten()
-        .next()
-    });
-    let chosen = RwSignal::new(
-        order
-            .worker_id
-            .or(workers.first().map(|w| w.id))
-            .unwrap_or(0),
-    );
+    let change = ServerAction::<ChangeStatus>::new();
+    let pay = ServerAction::<Pay>::new();
+    let assign = ServerAction::<Assign>::new();
+    let failure = [
+        change.value().get_untracked().and_then(Result::err),
+        pay.value().get_untracked().and_then(Result::err),
+        assign.value().get_untracked().and_then(Result::err),
+    ]
+    .into_iter()
+    .flatten()
+    .next();
+    let chosen = order.worker_id.or(workers.first().map(|w| w.id));
     view! {
-        <div class="heading">
+        <div class="heading" data-live="order-head">
             <h1>{td!(locale(), order.title, id)} " · " {order.service_name.clone()}</h1>
             <span id="order-status"><Status status=order.status /></span>
         </div>
         <div class="order-grid">
-            <section class="card facts">
+            <section class="card facts" data-live="order-facts">
                 <dl>
                     <dt>{tr!(orders.price)}</dt><dd><Money tiyin=order.price /></dd>
                     <dt>{tr!(orders.client)}</dt><dd>{order.client.full_name.clone()}</dd>
@@ -355,53 +310,57 @@ fn OrderDetail(view: OrderView, role: Role, refresh: RwSignal<u32>) -> impl Into
                 </dl>
                 {(!order.description.is_empty()).then(|| view! { <p class="description">{order.description.clone()}</p> })}
                 <div class="actions">
-                    {payable.then(|| providers.iter().map(|&p| view! {
-                        <button id=format!("pay-{}", p.as_str()) class="pay"
-                            disabled=move || pay.pending().get()
-                            on:click=move |_| { pay.dispatch(p); }>
-                            {move || match p {
-                                PaymentProvider::Payme => tr!(actions.pay_payme),
-                                PaymentProvider::Click => tr!(actions.pay_click),
-                            }}
-                        </button>
-                    }).collect_view())}
-                    {next.iter().map(|&to| view! {
-                        <button class=if to == OrderStatus::Canceled { "danger" } else { "" }
-                            data-to=to.as_str()
-                            disabled=move || change.pending().get()
-                            on:click=move |_| { change.dispatch(to); }>
-                            {move_label(locale(), to)}
-                        </button>
-                    }).collect_view()}
+                    {(payable && !providers.is_empty()).then(|| view! {
+                        <ActionForm action=pay>
+                            <input type="hidden" name="order_id" value=id />
+                            {providers.iter().map(|&p| view! {
+                                <button type="submit" name="provider" value=p.as_str() id=format!("pay-{}", p.as_str()) class="pay">
+                                    {match p {
+                                        PaymentProvider::Payme => tr!(actions.pay_payme),
+                                        PaymentProvider::Click => tr!(actions.pay_click),
+                                    }}
+                                </button>
+                            }).collect_view()}
+                        </ActionForm>
+                    })}
+                    {(!next.is_empty()).then(|| view! {
+                        <ActionForm action=change>
+                            <input type="hidden" name="id" value=id />
+                            {next.iter().map(|&to| view! {
+                                <button type="submit" name="status" value=to.as_str()
+                                    class=if to == OrderStatus::Canceled { "danger" } else { "" }
+                                    data-to=to.as_str()>
+                                    {move_label(locale(), to)}
+                                </button>
+                            }).collect_view()}
+                        </ActionForm>
+                    })}
                 </div>
                 {(role == Role::Admin && !order.status.is_terminal()).then(|| view! {
-                    <div class="assign">
+                    <ActionForm action=assign attr:class="assign">
+                        <input type="hidden" name="id" value=id />
                         <label>
                             {tr!(orders.assign)}
-                            <select id="assign-worker" on:change=move |ev| {
-                                if let Ok(w) = event_target_value(&ev).parse() { chosen.set(w); }
-                            }>
-                                {workers.iter().map(|w| {
-                                    let wid = w.id;
-                                    view! { <option value=wid selected=move || chosen.get() == wid>{w.full_name.clone()}</option> }
+                            <select id="assign-worker" name="worker_id" required>
+                                {workers.iter().map(|w| view! {
+                                    <option value=w.id selected=chosen == Some(w.id)>{w.full_name.clone()}</option>
                                 }).collect_view()}
                             </select>
                         </label>
-                        <button class="secondary" disabled=move || workers.is_empty() || assign.pending().get()
-                            on:click=move |_| { assign.dispatch(chosen.get_untracked()); }>
+                        <button type="submit" class="secondary" disabled=workers.is_empty()>
                             {tr!(orders.assign_button)}
                         </button>
-                    </div>
+                    </ActionForm>
                 })}
-                {move || failure.get().map(|e| view! { <ErrorBox error=e /> })}
+                {failure.map(|e| view! { <ErrorBox error=e /> })}
             </section>
             <section class="card">
                 <h2>{tr!(order.conversation)}</h2>
-                <Conversation order=id messages refresh closed=order.status.is_terminal() />
+                <Conversation order=id messages closed=order.status.is_terminal() />
             </section>
             <section class="card">
                 <h2>{tr!(order.timeline)}</h2>
-                <ol class="timeline" id="timeline">
+                <ol class="timeline" id="timeline" data-live="timeline">
                     {timeline.into_iter().map(|n| view! {
                         <li>
                             <span>{lang::notification(locale(), n.kind, n.order_id, &n.data)}</span>
@@ -410,78 +369,56 @@ fn OrderDetail(view: OrderView, role: Role, refresh: RwSignal<u32>) -> impl Into
                     }).collect_view()}
                 </ol>
             </section>
-            {(!transactions.is_empty()).then(|| view! {
-                <section class="card">
-                    <h2>{tr!(nav.transactions)}</h2>
-                    <ul class="plain">
-                        {transactions.into_iter().map(|tx| view! {
-                            <li>
-                                {tx.provider.as_str()} " · " <Money tiyin=tx.amount /> " · "
-                                <span class=format!("txn txn-{}", tx.status.as_str())>
-                                    {lang::transaction_status(locale(), tx.status)}
-                                </span>
-                                " · " <When at=tx.created_at />
-                            </li>
-                        }).collect_view()}
-                    </ul>
-                </section>
-            })}
+            <div class="card-slot" data-live="transactions">
+                {(!transactions.is_empty()).then(|| view! {
+                    <section class="card">
+                        <h2>{tr!(nav.transactions)}</h2>
+                        <ul class="plain">
+                            {transactions.into_iter().map(|tx| view! {
+                                <li>
+                                    {tx.provider.as_str()} " · " <Money tiyin=tx.amount /> " · "
+                                    <span class=format!("txn txn-{}", tx.status.as_str())>
+                                        {lang::transaction_status(locale(), tx.status)}
+                                    </span>
+                                    " · " <When at=tx.created_at />
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                })}
+            </div>
         </div>
     }
 }
 
 #[component]
-fn Conversation(
-    order: i64,
-    messages: Vec<crate::models::Message>,
-    refresh: RwSignal<u32>,
-    closed: bool,
-) -> impl IntoView {
-    let session = expect_context::<SessionCtx>();
-    let me = move || session.get().map(|s| s.user.id);
-    let text = RwSignal::new(String::new());
-    let send = Action::new(move |body: &String| {
-        let body = body.clone();
-        async move { api::post_message(order, body).await }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = send.value().get() {
-            text.set(String::new());
-            refresh.update(|n| *n += 1);
-        }
-    });
+fn Conversation(order: i64, messages: Vec<crate::models::Message>, closed: bool) -> impl IntoView {
+    let me = expect_context::<SessionCtx>().get().map(|s| s.user.id);
+    let send = ServerAction::<PostMessage>::new();
     let error = Signal::derive(move || send.value().get().and_then(Result::err));
     let empty = messages.is_empty();
     view! {
-        <ol class="messages" id="messages">
+        <ol class="messages" id="messages" data-live="messages">
             {empty.then(|| view! { <li class="empty">{tr!(order.no_messages)}</li> })}
-            {messages.into_iter().map(|m| {
-                let sender = m.sender.id;
-                view! {
-                    <li class="message" class:mine=move || me() == Some(sender)>
-                        <strong>{m.sender.full_name.clone()}</strong>
-                        <p>{m.text.clone()}</p>
-                        <When at=m.created_at />
-                    </li>
-                }
+            {messages.into_iter().map(|m| view! {
+                <li class="message" class:mine=me == Some(m.sender.id)>
+                    <strong>{m.sender.full_name.clone()}</strong>
+                    <p>{m.text.clone()}</p>
+                    <When at=m.created_at />
+                </li>
             }).collect_view()}
         </ol>
         {(!closed).then(|| view! {
-            <form class="form send" on:submit=move |ev| {
-                ev.prevent_default();
-                let body = text.get_untracked();
-                if !body.trim().is_empty() { send.dispatch(body); }
-            }>
+            <ActionForm action=send attr:class="form send">
+                <input type="hidden" name="id" value=order />
                 <label>
                     <span class="sr-only">{tr!(order.message)}</span>
-                    <textarea id="message-text" rows="2" maxlength="2000" required
-                        placeholder=tr!(order.message_hint)
-                        prop:value=move || text.get()
-                        on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+                    <textarea id="message-text" name="text" rows="2" maxlength="2000" required
+                        placeholder=tr!(order.message_hint)></textarea>
                 </label>
                 <FieldError error field="text" />
-                <button type="submit" id="send-message" disabled=move || send.pending().get()>{tr!(order.send)}</button>
-            </form>
+                <button type="submit" id="send-message">{tr!(order.send)}</button>
+            </ActionForm>
         })}
     }
 }

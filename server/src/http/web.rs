@@ -58,6 +58,17 @@ pub async fn resolve_caller(
     };
     parts.extensions.insert(Caller { ip, actor, session });
     let mut response = next.run(Request::from_parts(parts, body)).await;
+    // A form post's redirect back to its page strips an earlier error from the address, leaving an empty query
+    // (`/orders/3?`): send the clean address.
+    if let Some(clean) = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| l.strip_suffix('?'))
+        .and_then(|l| HeaderValue::try_from(l).ok())
+    {
+        response.headers_mut().insert(header::LOCATION, clean);
+    }
     for value in renewed.into_iter().flatten() {
         if let Ok(value) = HeaderValue::try_from(value) {
             response.headers_mut().append(header::SET_COOKIE, value);

@@ -285,3 +285,166 @@ async fn the_old_notification_page_address_leads_to_the_live_page(pool: PgPool) 
     assert_eq!(response.status().as_u16(), 308);
     assert_eq!(response.headers()["location"], "/notifications");
 }
+
+/// Posts a form as a page does without scripts (it accepts HTML, and names its page in `Referer`), signed in
+/// through `cookie`; the redirect is returned, not followed.
+async fn post_form(
+    app: &TestApp,
+    name: &str,
+    cookie: &str,
+    from: &str,
+    form: &[(&str, &str)],
+) -> (u16, String, Vec<String>) {
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+        .post(format!("{}/_fn/{name}", app.base))
+        .header("cookie", cookie)
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("referer", format!("{}{from}", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(form).expect("a form encodes"))
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let set_cookies = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    (status, location, set_cookies)
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn plain_form_posts_go_on_to_the_next_page_or_back_with_the_error(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let cookie = format!("task_access={}; i18n_pref_locale=en", w.client_a.access);
+    let service = w.service.to_string();
+
+    // An order placed from the catalogue opens its page.
+    let form = [
+        ("service_id", service.as_str()),
+        ("worker_id", ""),
+        ("description", "Evenings"),
+    ];
+    let (status, location, _) = post_form(&app, "create_order", &cookie, "/services", &form).await;
+    assert_eq!(status, 302);
+    let id: i64 = location
+        .strip_prefix("/orders/")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("redirected to the new order, not {location}"));
+    let order = app
+        .get(&format!("/api/v1/orders/{id}"), &w.client_a.access)
+        .await;
+    order.expect(200);
+    assert_eq!(order.body["description"], "Evenings");
+
+    // A refused one comes back to the catalogue, which shows why; nothing was created.
+    let before: i64 = sqlx::query_scalar("select count(*) from orders")
+        .fetch_one(&app.db)
+        .await
+        .expect("a count");
+    let form = [
+        ("service_id", service.as_str()),
+        ("worker_id", "abc"),
+        ("description", ""),
+    ];
+    let (status, location, _) = post_form(&app, "create_order", &cookie, "/services", &form).await;
+    assert_eq!(status, 302, "a redirect, not an error page");
+    assert!(
+        location.contains("/services?") && location.contains("__err="),
+        "{location}"
+    );
+    let after: i64 = sqlx::query_scalar("select count(*) from orders")
+        .fetch_one(&app.db)
+        .await
+        .expect("a count");
+    assert_eq!(before, after);
+    let path = location.trim_start_matches(&app.base);
+    let (_, html, _) = page(&app, path, &cookie, "").await;
+    assert!(
+        html.contains("Not a valid id."),
+        "the page shows the field's error"
+    );
+
+    // A status change returns to the order page, which shows the new status.
+    let admin = format!("task_access={}; i18n_pref_locale=en", w.admin.access);
+    let from = format!("/orders/{id}");
+    let form = [
+        ("id", from.trim_start_matches("/orders/")),
+        ("status", "canceled"),
+    ];
+    let (status, location, _) = post_form(&app, "change_status", &admin, &from, &form).await;
+    assert_eq!(
+        (status, location.trim_start_matches(&app.base)),
+        (302, from.as_str())
+    );
+    let (_, html, _) = page(&app, &from, &admin, "").await;
+    assert!(html.contains("data-status=\"canceled\""));
+
+    // Saving a service's workers (none ticked: a form sends no field) returns to the page, saying so.
+    let form = [("id", service.as_str())];
+    let (status, location, _) = post_form(
+        &app,
+        "set_service_workers",
+        &admin,
+        "/admin/services?page=1",
+        &form,
+    )
+    .await;
+    assert_eq!(status, 302);
+    assert_eq!(
+        location,
+        format!("/admin/services?page=1&saved={}", w.service)
+    );
+    let workers = app
+        .get(
+            &format!("/api/v1/services/{}/workers", w.service),
+            &w.admin.access,
+        )
+        .await;
+    assert_eq!(workers.body, serde_json::json!([]), "{:?}", workers.body);
+
+    // A visitor's language switch is remembered in the cookie and returns to the page.
+    let (status, location, set) =
+        post_form(&app, "set_language", "", "/signin", &[("language", "ru")]).await;
+    assert_eq!(
+        (status, location.trim_start_matches(&app.base)),
+        (302, "/signin")
+    );
+    assert!(
+        set.iter().any(|c| c.starts_with("i18n_pref_locale=ru")),
+        "{set:?}"
+    );
+
+    // A wrong password comes back to the sign-in page with the error; no session cookie is set.
+    let (status, location, set) = post_form(
+        &app,
+        "sign_in",
+        "",
+        "/signin",
+        &[("username", "nobody"), ("password", "wrong-password")],
+    )
+    .await;
+    assert_eq!(status, 302);
+    assert!(location.contains("__err="), "{location}");
+    assert!(
+        !set.iter()
+            .any(|c| c.starts_with("task_access=") && !c.starts_with("task_access=;"))
+    );
+    let (_, html, _) = page(&app, location.trim_start_matches(&app.base), "", "en").await;
+    assert!(
+        html.contains("role=\"alert\""),
+        "the sign-in page shows the error"
+    );
+}
