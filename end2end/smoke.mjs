@@ -49,6 +49,17 @@ await check('home page renders on the server, switches language, and a new clien
   await page.fill('input[name=password]', 'smoke-pass-2026');
   await Promise.all([page.waitForURL(`${base}/services`), page.click('#signup-form button[type=submit]')]);
   await page.waitForSelector('#conn.online', { timeout: 15000 });
+  // A form posted once is not posted again while its answer loads: the page's guard cancels a second submit.
+  const prevented = await page.evaluate(() => {
+    const form = document.querySelector('form[method=post]');
+    const submit = () => {
+      const event = new Event('submit', { bubbles: true, cancelable: true });
+      form.dispatchEvent(event);
+      return event.defaultPrevented;
+    };
+    return [submit(), submit()];
+  });
+  if (prevented[0] || !prevented[1]) throw new Error(`submits prevented: ${prevented}`);
 });
 
 await check('the API docs render from the binary', async (page) => {

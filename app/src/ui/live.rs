@@ -5,8 +5,6 @@
 //! the same element of the page as the server renders it now (see [`regions`]), so pages stay plain
 //! server-rendered HTML and their code stays out of the WASM.
 
-use std::collections::HashSet;
-
 use leptos::{prelude::*, server_fn::ServerFn as _};
 use leptos_i18n::Locale as _;
 use serde::{Deserialize, Serialize};
@@ -71,9 +69,6 @@ impl Conn {
 struct Live {
     state: RwSignal<Conn>,
     unread: RwSignal<i64>,
-    /// Ids marked read in any tab, and ids received, since the page loaded.
-    read: StoredValue<HashSet<i64>>,
-    seen: StoredValue<HashSet<i64>>,
     /// Counts every change to the unread count made by a frame, so a count fetched meanwhile is not applied
     /// over it.
     changes: StoredValue<u64>,
@@ -96,22 +91,17 @@ impl Live {
         Self {
             state: RwSignal::new(Conn::Connecting),
             unread: RwSignal::new(unread),
-            read: StoredValue::new(HashSet::new()),
-            seen: StoredValue::new(HashSet::new()),
             changes: StoredValue::new(0),
             toasts: RwSignal::new(Vec::new()),
         }
     }
 
-    /// Read state changed (in this tab or another).
+    /// Notifications were marked read (in this tab or another): the server names only those that were unread.
     fn apply_read(&self, ids: &[i64]) {
-        let fresh = self
-            .read
-            .try_update_value(|read| ids.iter().filter(|id| read.insert(**id)).count());
-        let fresh = i64::try_from(fresh.unwrap_or(0)).unwrap_or(0);
-        if fresh > 0 {
+        let read = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+        if read > 0 {
             self.changes.update_value(|c| *c += 1);
-            self.unread.update(|u| *u = (*u - fresh).max(0));
+            self.unread.update(|u| *u = u.saturating_sub(read).max(0));
         }
     }
 
@@ -125,16 +115,9 @@ impl Live {
         }
     }
 
-    /// A new (or replayed) event arrived: count it, show it, and refresh the page's live parts.
+    /// A new (or replayed) event arrived: count it and show it.
     fn receive(&self, n: Notification) {
-        if !self
-            .seen
-            .try_update_value(|s| s.insert(n.id))
-            .unwrap_or(false)
-        {
-            return;
-        }
-        if !n.read && !self.read.with_value(|r| r.contains(&n.id)) {
+        if !n.read {
             self.changes.update_value(|c| *c += 1);
             self.unread.update(|u| *u += 1);
         }
@@ -290,6 +273,7 @@ mod socket {
     }
 
     pub fn start(live: Live, last_id: i64) {
+        regions::follow_visibility();
         let feed = Rc::new(Feed {
             live,
             after: Cell::new(last_id),
@@ -345,12 +329,14 @@ mod socket {
                             Duration::from_millis(500),
                         );
                     }
+                    // Events come in id order, and a replay after a reconnect starts after the newest
+                    // received: an id not above it was seen already.
                     ServerFrame::Notification { notification } => {
                         if notification.id > feed.after.get() {
                             feed.after.set(notification.id);
+                            feed.live.receive(notification);
+                            regions::refresh();
                         }
-                        feed.live.receive(notification);
-                        regions::refresh();
                     }
                     ServerFrame::Read { ids } => {
                         feed.live.apply_read(&ids);
@@ -399,19 +385,25 @@ mod regions {
     use std::{cell::Cell, time::Duration};
 
     use leptos::prelude::*;
-    use wasm_bindgen::JsCast as _;
+    use wasm_bindgen::{JsCast as _, prelude::Closure};
     use web_sys::{DomParser, Element, SupportedType};
 
     thread_local! {
         static RUNNING: Cell<bool> = const { Cell::new(false) };
         static AGAIN: Cell<bool> = const { Cell::new(false) };
+        /// A change arrived while the tab was hidden.
+        static MISSED: Cell<bool> = const { Cell::new(false) };
     }
 
     /// Changes that arrive within this window share one refresh.
     const SETTLE: Duration = Duration::from_millis(120);
 
-    /// Refreshes the live parts (soon; at most one fetch at a time).
+    /// Refreshes the live parts (soon; at most one fetch at a time). A hidden tab waits until it is shown.
     pub fn refresh() {
+        if document().hidden() {
+            MISSED.with(|m| m.set(true));
+            return;
+        }
         if RUNNING.with(|r| r.replace(true)) {
             AGAIN.with(|a| a.set(true));
             return;
@@ -428,6 +420,18 @@ mod regions {
             },
             SETTLE,
         );
+    }
+
+    /// Catches up, when the tab is shown again, on changes that arrived while it was hidden.
+    pub fn follow_visibility() {
+        let shown = Closure::<dyn FnMut()>::new(|| {
+            if !document().hidden() && MISSED.with(|m| m.replace(false)) {
+                refresh();
+            }
+        });
+        let _ = document()
+            .add_event_listener_with_callback("visibilitychange", shown.as_ref().unchecked_ref());
+        shown.forget();
     }
 
     async fn swap() {
