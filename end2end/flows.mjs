@@ -182,10 +182,17 @@ await test('the admin creates a worker and a service', async () => {
   await admin.page.goto(`${base}/admin/users`);
   await hydrated(admin.page);
   await admin.page.click('summary');
+  // A taken username: the form comes back with the server's error and what was typed (the password excepted).
   await admin.page.fill('#create-user input[name=full_name]', `Olim ${stamp}`);
-  await admin.page.fill('#create-user input[name=username]', newWorker);
+  await admin.page.fill('#create-user input[name=username]', 'worker');
   await admin.page.fill('#create-user input[name=password]', 'worker-pass-2026');
   await admin.page.selectOption('#create-user select[name=role]', 'worker');
+  await Promise.all([admin.page.waitForURL(/__err=/, T), admin.page.click('#create-user button[type=submit]')]);
+  await admin.page.waitForSelector('#create-user [role=alert]:has-text("already exists")', T);
+  const kept = await admin.page.inputValue('#create-user input[name=full_name]');
+  if (kept !== `Olim ${stamp}`) throw new Error(`the form came back without what was typed: "${kept}"`);
+  await admin.page.fill('#create-user input[name=username]', newWorker);
+  await admin.page.fill('#create-user input[name=password]', 'worker-pass-2026');
   await admin.page.click('#create-user button[type=submit]');
   await admin.page.waitForSelector(`tr[data-user="${newWorker}"]`, T);
 

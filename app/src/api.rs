@@ -170,44 +170,58 @@ mod backend {
         }
     }
 
-    /// Whether the request is a plain form post from a page (it accepts HTML), rather than a call by a script.
+    /// Whether the request is a plain form post from a page to a server function (it accepts HTML), rather
+    /// than a call by a script or a page being rendered.
     pub fn is_form_post() -> bool {
         use_context::<axum::http::request::Parts>().is_some_and(|parts| {
-            parts
-                .headers
-                .get(axum::http::header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("text/html"))
+            parts.method == axum::http::Method::POST
+                && parts.uri.path().starts_with("/_fn/")
+                && parts
+                    .headers
+                    .get(axum::http::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("text/html"))
         })
     }
 
-    /// The page the request came from (path and query, without `key` and earlier form errors) with `key=value`
-    /// added: where a form post returns to when its page should say what happened.
-    pub fn back_with(key: &str, value: &str) -> String {
-        let referer = use_context::<axum::http::request::Parts>()
-            .and_then(|parts| {
-                parts
-                    .headers
-                    .get(axum::http::header::REFERER)?
-                    .to_str()
-                    .ok()
-                    .map(str::to_owned)
-            })
-            .unwrap_or_default();
-        let rest = referer
-            .split_once("://")
-            .map_or(referer.as_str(), |(_, rest)| rest);
-        let local = rest.find('/').map_or("/", |i| &rest[i..]);
-        let local = local.split('#').next().unwrap_or("/");
+    /// The notices a page shows once after a form post (`?saved=`, `?created=`).
+    const NOTICES: [&str; 2] = ["saved", "created"];
+
+    /// Where a form post returns to: the page it came from (its path and query, without earlier notices and
+    /// errors), or `page` when the request does not say; with `notice` (`key=value`) added.
+    pub fn back_to(page: &str, notice: Option<(&str, &str)>) -> String {
+        let referer = use_context::<axum::http::request::Parts>().and_then(|parts| {
+            parts
+                .headers
+                .get(axum::http::header::REFERER)?
+                .to_str()
+                .ok()
+                .map(str::to_owned)
+        });
+        let local = referer.as_deref().and_then(|referer| {
+            let rest = referer.split_once("://").map_or(referer, |(_, rest)| rest);
+            let local = &rest[rest.find('/')?..];
+            // Only a path on this site: `//host` or `/\host` would leave it.
+            (!local.starts_with("//") && !local.starts_with("/\\")).then_some(local)
+        });
+        let local = local.unwrap_or(page);
+        let local = local.split('#').next().unwrap_or(page);
         let (path, query) = local.split_once('?').unwrap_or((local, ""));
         let mut out = form_urlencoded::Serializer::new(String::new());
         for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-            if k != key && k != "__err" && k != "__path" {
+            if k != "__err" && k != "__path" && !NOTICES.contains(&k.as_ref()) {
                 out.append_pair(&k, &v);
             }
         }
-        out.append_pair(key, value);
-        format!("{path}?{}", out.finish())
+        if let Some((key, value)) = notice {
+            out.append_pair(key, value);
+        }
+        let query = out.finish();
+        if query.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{query}")
+        }
     }
 
     pub fn backend() -> Result<Backend, ApiError> {
@@ -245,7 +259,7 @@ mod backend {
 }
 
 #[cfg(feature = "ssr")]
-use backend::{actor, back_with, backend, caller, set_cookie, window};
+use backend::{actor, back_to, backend, caller, set_cookie, window};
 
 /// Hands the browser a new session (the two cookies).
 #[cfg(feature = "ssr")]
@@ -611,7 +625,7 @@ pub async fn create_user(
         phone: None,
     };
     let user = crate::domain::users::create(&b.db, &b.hasher, &actor()?, input).await?;
-    leptos_axum::redirect(&back_with("created", &user.username));
+    leptos_axum::redirect(&back_to("/admin/users", Some(("created", &user.username))));
     Ok(user)
 }
 
@@ -621,6 +635,7 @@ pub async fn deactivate_user(id: i64) -> Result<(), ApiError> {
     let b = backend()?;
     crate::domain::users::deactivate(&b.db, &b.hasher, &actor()?, id).await?;
     b.events.access_changed(id);
+    leptos_axum::redirect(&back_to("/admin/users", None));
     Ok(())
 }
 
@@ -643,7 +658,9 @@ pub async fn create_service(
         price: som.saturating_mul(100),
         is_active: true,
     };
-    Ok(crate::domain::services::create(&backend()?.db, &actor()?, input).await?)
+    let service = crate::domain::services::create(&backend()?.db, &actor()?, input).await?;
+    leptos_axum::redirect(&back_to("/admin/services", None));
+    Ok(service)
 }
 
 /// An admin sets which workers do a service (a form post returns to its page, saying it saved).
@@ -655,7 +672,10 @@ pub async fn set_service_workers(
     let input = crate::models::SetWorkersInput { worker_ids };
     let workers =
         crate::domain::services::set_workers(&backend()?.db, &actor()?, id, input).await?;
-    leptos_axum::redirect(&back_with("saved", &id.to_string()));
+    leptos_axum::redirect(&back_to(
+        "/admin/services",
+        Some(("saved", &id.to_string())),
+    ));
     Ok(workers)
 }
 

@@ -117,7 +117,8 @@ pub fn build(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             http::web::resolve_caller,
-        ));
+        ))
+        .layer(middleware::from_fn(http::web::own_pages_only));
     // The bundle: hashed names, served precompressed (brotli, gzip) when the browser accepts it.
     let bundle = Router::new()
         .nest_service(

@@ -152,6 +152,7 @@ fn UsersBody(me: i64) -> impl IntoView {
     let error = Signal::derive(move || create.value().get().and_then(Result::err));
     view! {
         <h1>{tr!(users.title)}</h1>
+        {created.map(|name| view! { <p class="ok" role="status">{tr!(users.created)} " " {name}</p> })}
         <details class="card" open=move || error.get().is_some()>
             <summary>{tr!(users.create)}</summary>
             <ActionForm action=create attr:class="form grid-form" attr:id="create-user">
@@ -170,7 +171,6 @@ fn UsersBody(me: i64) -> impl IntoView {
                     </select>
                 </label>
                 {move || error.get().filter(|e| e.errors.is_empty()).map(|e| view! { <ErrorBox error=e /> })}
-                {created.map(|name| view! { <p class="ok" role="status">{tr!(users.created)} " " {name}</p> })}
                 <button type="submit">{tr!(users.create_button)}</button>
             </ActionForm>
         </details>
@@ -276,6 +276,11 @@ fn ServicesBody() -> impl IntoView {
 fn ServiceAdmin(service: Service, workers: Vec<User>) -> impl IntoView {
     let id = service.id;
     let saved = query_param("saved").get_untracked() == Some(id.to_string());
+    let shown: Vec<i64> = workers
+        .iter()
+        .filter(|w| w.is_active)
+        .map(|w| w.id)
+        .collect();
     view! {
         <article class="card service" data-service=service.name>
             <h2>{service.name.clone()} {(!service.is_active).then(|| view! { <small class="muted">" · " {tr!(users.inactive)}</small> })}</h2>
@@ -283,9 +288,13 @@ fn ServiceAdmin(service: Service, workers: Vec<User>) -> impl IntoView {
             <p>{service.description.clone()}</p>
             <form method="post" action=SetServiceWorkers::url()>
                 <input type="hidden" name="id" value=id />
+                // Workers assigned but not listed here (inactive, or beyond the first page) stay assigned.
+                {service.worker_ids.iter().filter(|&&wid| !shown.contains(&wid)).map(|&wid| view! {
+                    <input type="hidden" name="worker_ids[]" value=wid />
+                }).collect_view()}
                 <fieldset>
                     <legend>{tr!(services.workers)}</legend>
-                    {workers.iter().filter(|w| w.is_active).map(|w| view! {
+                    {workers.iter().filter(|w| shown.contains(&w.id)).map(|w| view! {
                         <label class="check">
                             <input type="checkbox" name="worker_ids[]" value=w.id checked=service.worker_ids.contains(&w.id) />
                             {w.full_name.clone()}

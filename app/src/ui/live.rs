@@ -386,7 +386,7 @@ mod regions {
 
     use leptos::prelude::*;
     use wasm_bindgen::{JsCast as _, prelude::Closure};
-    use web_sys::{DomParser, Element, SupportedType};
+    use web_sys::{DomParser, Element, HtmlElement, HtmlSelectElement, SupportedType};
 
     thread_local! {
         static RUNNING: Cell<bool> = const { Cell::new(false) };
@@ -472,7 +472,77 @@ mod regions {
             if let Ok(Some(new)) = fresh.query_selector(&format!("[data-live=\"{name}\"]"))
                 && new.outer_html() != old.outer_html()
             {
+                keep_choices(&old, &new);
+                let focus = document()
+                    .active_element()
+                    .filter(|el| old.contains(Some(el)))
+                    .and_then(|el| focus_place(&old, &el));
                 let _ = old.replace_with_with_node_1(&new);
+                if let Some(el) = focus.and_then(|place| place.find(&new)) {
+                    let _ = el.focus();
+                }
+            }
+        }
+    }
+
+    /// What can hold the keyboard focus in a live part.
+    const FOCUSABLE: &str = "a[href],button,input,select,textarea,[tabindex]";
+
+    /// Where the focused element is in its part: its id, else its place among the focusable elements.
+    enum Place {
+        Id(String),
+        Nth(u32),
+    }
+
+    impl Place {
+        fn find(&self, part: &Element) -> Option<HtmlElement> {
+            let found = match self {
+                Self::Id(id) => part.query_selector(&format!("[id=\"{id}\"]")).ok()?,
+                Self::Nth(n) => part
+                    .query_selector_all(FOCUSABLE)
+                    .ok()?
+                    .item(*n)
+                    .and_then(|n| n.dyn_into().ok()),
+            };
+            found?.dyn_into().ok()
+        }
+    }
+
+    fn focus_place(part: &Element, focused: &Element) -> Option<Place> {
+        if !focused.id().is_empty() {
+            return Some(Place::Id(focused.id()));
+        }
+        let all = part.query_selector_all(FOCUSABLE).ok()?;
+        (0..all.length())
+            .find(|&i| all.item(i).is_some_and(|n| n.is_same_node(Some(focused))))
+            .map(Place::Nth)
+    }
+
+    /// A choice the reader made in a live part and has not sent yet (a select changed from what the page
+    /// rendered) is kept in its replacement.
+    fn keep_choices(old: &Element, new: &Element) {
+        let Ok(selects) = old.query_selector_all("select[id]") else {
+            return;
+        };
+        for i in 0..selects.length() {
+            let Some(select) = selects
+                .item(i)
+                .and_then(|n| n.dyn_into::<HtmlSelectElement>().ok())
+            else {
+                continue;
+            };
+            let rendered = select
+                .query_selector("option[selected]")
+                .ok()
+                .flatten()
+                .and_then(|o| o.get_attribute("value"));
+            if rendered.as_deref() == Some(select.value().as_str()) {
+                continue;
+            }
+            if let Ok(Some(twin)) = new.query_selector(&format!("select[id=\"{}\"]", select.id()))
+                && let Ok(twin) = twin.dyn_into::<HtmlSelectElement>()
+            {
+                twin.set_value(&select.value());
             }
         }
     }

@@ -90,9 +90,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone() />
                 <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options islands=true />
-                // A form posted once is not posted again by a second click while its answer loads (an order or a
-                // payment would be made twice); a page restored from the history may post again.
-                <script inner_html=SUBMIT_ONCE></script>
+                <script inner_html=FORMS_SCRIPT></script>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <MetaTags />
             </head>
@@ -103,10 +101,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// See the shell: guards every form the page posts against a second submission.
-const SUBMIT_ONCE: &str = "addEventListener('submit',e=>{const f=e.target;if(f.method!=='post')return;\
-if(f.dataset.sent)e.preventDefault();else f.dataset.sent='1'});\
-addEventListener('pageshow',()=>document.querySelectorAll('form[data-sent]').forEach(f=>delete f.dataset.sent));";
+/// See the shell: plain forms posted once, and given back what was typed when they come back with an error.
+const FORMS_SCRIPT: &str = include_str!("forms.js");
 
 /// The signed-in user's session as the pages see it: resolved by the server before rendering (see
 /// `server/src/http/web.rs`), fixed for the page's lifetime (signing in or out loads a new page).

@@ -90,7 +90,7 @@ fn ServiceCard(service: Service) -> impl IntoView {
             <p>{service.description.clone()}</p>
             <details class="order">
                 <summary class="button order-open">{tr!(services.order)}</summary>
-                <form method="post" action=CreateOrder::url() class="form">
+                <form method="post" action=CreateOrder::url() class="form" id=format!("order-{id}")>
                     <input type="hidden" name="service_id" value=id />
                     <label>
                         {tr!(services.details)}
@@ -409,7 +409,7 @@ fn Conversation(order: i64, messages: Vec<crate::models::Message>, closed: bool)
             }).collect_view()}
         </ol>
         {(!closed).then(|| view! {
-            <ActionForm action=send attr:class="form send">
+            <ActionForm action=send attr:class="form send" attr:id="message-form">
                 <input type="hidden" name="id" value=order />
                 <label>
                     <span class="sr-only">{tr!(order.message)}</span>

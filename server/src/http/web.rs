@@ -2,12 +2,15 @@
 //! session renewed from the refresh cookie when the access cookie has expired, and the static bundle served
 //! precompressed with long-lived caching.
 
-use app::{api::Caller, domain::auth};
+use app::{
+    api::Caller,
+    domain::{Error, auth},
+};
 use axum::{
     extract::{FromRequestParts as _, Request, State},
-    http::{HeaderValue, header},
+    http::{HeaderMap, HeaderValue, Method, header},
     middleware::Next,
-    response::Response,
+    response::{IntoResponse as _, Redirect, Response},
 };
 
 use crate::{
@@ -75,6 +78,58 @@ pub async fn resolve_caller(
         }
     }
     response
+}
+
+/// Server functions and page errors belong to this site's own pages.
+///
+/// - A form posted to a server function from another origin is refused with 403: a sibling subdomain is the
+///   same *site*, so `SameSite` cookies alone would let it post as the signed-in user.
+/// - A page address carrying a form error (`__err`, which the page renders in its error box) reached from
+///   anywhere but this site is answered with the same address without it: no link from elsewhere can put its
+///   words into the app's error box.
+///
+/// Browsers say where a request comes from in `Sec-Fetch-Site` (older ones, for posts, in `Origin`, compared
+/// with `Host`: a proxy in front must pass `Host` on, as `deploy/nginx/task.conf` does); a client that sends
+/// neither (a script) is let through.
+pub async fn own_pages_only(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let site = header_str(headers, "sec-fetch-site");
+    let elsewhere = site.is_some_and(|site| site != "same-origin");
+    if request.method() == Method::POST && request.uri().path().starts_with("/_fn/") {
+        // Browsers without `Sec-Fetch-Site` still send `Origin` with a post.
+        let other_origin = site.is_none()
+            && header_str(headers, header::ORIGIN.as_str()).is_some_and(|origin| {
+                let authority = origin.split_once("://").map(|(_, rest)| rest);
+                authority != header_str(headers, header::HOST.as_str())
+            });
+        if elsewhere || other_origin {
+            return Error::PermissionDenied.into_response();
+        }
+    }
+    if request.method() == Method::GET
+        && elsewhere
+        && let Some(query) = request.uri().query().filter(|q| q.contains("__err"))
+    {
+        let kept: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, _)| k != "__err" && k != "__path")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut to = request.uri().path().to_owned();
+        if !kept.is_empty() {
+            to.push('?');
+            to.push_str(
+                &form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(kept)
+                    .finish(),
+            );
+        }
+        return Redirect::to(&to).into_response();
+    }
+    next.run(request).await
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// `Cache-Control` for the bundle: its file names carry a content hash, so a file never changes.

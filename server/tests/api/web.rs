@@ -15,7 +15,11 @@ async fn page(
     cookies: &str,
     accept: &str,
 ) -> (u16, String, Vec<String>) {
-    let mut request = app.http.get(format!("{}{path}", app.base));
+    // As a browser asks for a page.
+    let mut request = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8");
     if !cookies.is_empty() {
         request = request.header("cookie", cookies);
     }
@@ -128,8 +132,9 @@ async fn a_signed_in_page_shows_the_users_data_without_javascript(pool: PgPool) 
     );
 
     // Another client's order page is refused, in the page.
-    let (_, html, _) = page(&app, &format!("/orders/{}", w.order_b), &cookie, "").await;
+    let (status, html, _) = page(&app, &format!("/orders/{}", w.order_b), &cookie, "").await;
     assert!(html.contains("Nothing here."));
+    assert_eq!(status, 404, "the page's status says so too");
 
     // Admin pages are for admins.
     let (_, html, _) = page(&app, "/admin/users", &cookie, "").await;
@@ -447,4 +452,87 @@ async fn plain_form_posts_go_on_to_the_next_page_or_back_with_the_error(pool: Pg
         html.contains("role=\"alert\""),
         "the sign-in page shows the error"
     );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn server_functions_and_page_errors_belong_to_this_sites_pages(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let client = app.user(Role::Client).await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    let host = app.base.trim_start_matches("http://").to_owned();
+    let post = |origin: Option<&str>, site: Option<&str>| {
+        let mut request = no_redirects
+            .post(format!("{}/_fn/set_language", app.base))
+            .header("cookie", format!("task_access={}", client.access))
+            .header("accept", "text/html")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("language=uz");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(site) = site {
+            request = request.header("sec-fetch-site", site);
+        }
+        request.send()
+    };
+    let language = || async {
+        sqlx::query_scalar::<_, Option<String>>("select language from users where id = $1")
+            .bind(client.id)
+            .fetch_one(&app.db)
+            .await
+            .expect("the user")
+    };
+
+    // From another origin (a sibling subdomain is the same site, so SameSite cookies would not stop it): 403, and
+    // nothing changes.
+    for (origin, site) in [
+        (Some("http://evil.example"), None),
+        (Some(format!("http://{host}").as_str()), Some("same-site")),
+        (None, Some("cross-site")),
+    ] {
+        let response = post(origin, site).await.expect("the server answers");
+        assert_eq!(response.status().as_u16(), 403, "{origin:?} {site:?}");
+        let body: Value = response.json().await.expect("the error envelope");
+        assert_eq!(body["code"], "permission_denied");
+    }
+    assert_eq!(language().await, None);
+
+    // From this site's own page: done.
+    let response = post(Some(&format!("http://{host}")), Some("same-origin"))
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status().as_u16(), 302);
+    assert_eq!(language().await.as_deref(), Some("uz"));
+
+    // A page address carrying a form error, followed from elsewhere, loses the error.
+    let response = no_redirects
+        .get(format!(
+            "{}/signin?next=1&__err=Zm9yZ2Vk&__path=%2F_fn%2Fsign_in",
+            app.base
+        ))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(response.headers()["location"], "/signin?next=1");
+
+    // A form's way back never leaves the site, whatever the Referer says.
+    let cookie = format!("task_access={}", app.user(Role::Admin).await.access);
+    let (status, location, _) = post_form(
+        &app,
+        "create_service",
+        &cookie,
+        "//evil.example/x",
+        &[
+            ("name", "Gardening"),
+            ("description", ""),
+            ("price", "1000"),
+        ],
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (302, "/admin/services"));
 }
