@@ -83,6 +83,13 @@ impl<T> Listing<T> {
     }
 }
 
+/// A service in the catalogue, with the workers a client may choose from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    pub service: Service,
+    pub workers: Vec<UserSummary>,
+}
+
 /// Everything the order page shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderView {
@@ -184,6 +191,8 @@ mod backend {
         })
     }
 
+    use crate::domain::session::{FORM_ERROR_PARAMS, address};
+
     /// The notices a page shows once after a form post (`?saved=`, `?created=`).
     const NOTICES: [&str; 2] = ["saved", "created"];
 
@@ -207,21 +216,8 @@ mod backend {
         let local = local.unwrap_or(page);
         let local = local.split('#').next().unwrap_or(page);
         let (path, query) = local.split_once('?').unwrap_or((local, ""));
-        let mut out = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-            if k != "__err" && k != "__path" && !NOTICES.contains(&k.as_ref()) {
-                out.append_pair(&k, &v);
-            }
-        }
-        if let Some((key, value)) = notice {
-            out.append_pair(key, value);
-        }
-        let query = out.finish();
-        if query.is_empty() {
-            path.to_owned()
-        } else {
-            format!("{path}?{query}")
-        }
+        let dropped = |k: &str| FORM_ERROR_PARAMS.contains(&k) || NOTICES.contains(&k);
+        address(path, query, dropped, notice)
     }
 
     pub fn backend() -> Result<Backend, ApiError> {
@@ -410,10 +406,27 @@ pub async fn services(page: i64, all: bool) -> Result<Listing<Service>, ApiError
     Ok(listing(page, slice))
 }
 
-/// A service's workers (to choose one when ordering).
-#[server(prefix = "/_fn", endpoint = "service_workers")]
-pub async fn service_workers(id: i64) -> Result<Vec<UserSummary>, ApiError> {
-    Ok(crate::domain::services::workers(&backend()?.db, &actor()?, id).await?)
+/// The catalogue: a page of active services, each with the workers a client may choose from.
+#[server(prefix = "/_fn", endpoint = "catalogue")]
+pub async fn catalogue(page: i64) -> Result<Listing<Offer>, ApiError> {
+    use crate::domain::services;
+    let b = backend()?;
+    let slice = services::list(&b.db, &actor()?, Some(true), window(page)).await?;
+    let ids: Vec<i64> = slice.results.iter().map(|s| s.id).collect();
+    let mut workers = services::workers_of(&b.db, &ids).await?;
+    let services = listing(page, slice);
+    Ok(Listing {
+        count: services.count,
+        page: services.page,
+        items: services
+            .items
+            .into_iter()
+            .map(|service| Offer {
+                workers: workers.remove(&service.id).unwrap_or_default(),
+                service,
+            })
+            .collect(),
+    })
 }
 
 /// A client orders a service, optionally from one of its workers.

@@ -1,5 +1,7 @@
 //! The service catalogue and which workers serve each service.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
@@ -205,6 +207,32 @@ pub async fn workers(db: &PgPool, actor: &Actor, id: i64) -> Result<Vec<UserSumm
     )
     .fetch_all(db)
     .await?)
+}
+
+/// The workers of several services at once (a catalogue page's), in one query, by service. The services'
+/// visibility is the caller's to check (they come from [`list`]).
+pub async fn workers_of(db: &PgPool, services: &[i64]) -> Result<HashMap<i64, Vec<UserSummary>>> {
+    let rows = sqlx::query!(
+        r#"
+        select w.service_id, u.id, u.username, u.full_name from service_workers w join users u on u.id = w.worker_id
+        where w.service_id = any($1) order by u.id
+        "#,
+        services
+    )
+    .fetch_all(db)
+    .await?;
+    let mut by_service: HashMap<i64, Vec<UserSummary>> = HashMap::new();
+    for r in rows {
+        by_service
+            .entry(r.service_id)
+            .or_default()
+            .push(UserSummary {
+                id: r.id,
+                username: r.username,
+                full_name: r.full_name,
+            });
+    }
+    Ok(by_service)
 }
 
 /// An admin replaces the set of workers of a service. Every id must be an active worker.

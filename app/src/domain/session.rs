@@ -104,6 +104,32 @@ impl CookiePolicy {
     }
 }
 
+/// The parameters by which a page's address carries a failed form post's error back to it (Leptos's form
+/// redirects: the error, and the server function it came from).
+pub const FORM_ERROR_PARAMS: [&str; 2] = ["__err", "__path"];
+
+/// A page's address, `path` with its `query` less the parameters `drop` names, plus `add` if given.
+pub fn address(
+    path: &str,
+    query: &str,
+    drop: impl Fn(&str) -> bool,
+    add: Option<(&str, &str)>,
+) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if !drop(&k) {
+            out.append_pair(&k, &v);
+        }
+    }
+    if let Some((k, v)) = add {
+        out.append_pair(k, v);
+    }
+    match out.finish() {
+        query if query.is_empty() => path.to_owned(),
+        query => format!("{path}?{query}"),
+    }
+}
+
 /// The value of cookie `name` in a request's `Cookie` headers.
 pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
     headers

@@ -5,10 +5,10 @@ use leptos::{prelude::*, server_fn::ServerFn as _};
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::{self, Assign, ChangeStatus, CreateOrder, OrderView, Pay, PostMessage},
+    api::{self, Assign, ChangeStatus, CreateOrder, Offer, OrderView, Pay, PostMessage},
     i18n::{td, td_string},
     lang,
-    models::{Order, OrderStatus, PaymentProvider, Role, Service},
+    models::{Order, OrderStatus, PaymentProvider, Role, Service, UserSummary},
     ui::{
         Guard, SessionCtx, locale,
         widgets::{
@@ -53,7 +53,7 @@ pub fn Catalogue() -> impl IntoView {
 #[component]
 fn CatalogueBody() -> impl IntoView {
     let page = page_param();
-    let services = Resource::new(move || page.get(), |p| api::services(p, false));
+    let offers = Resource::new(move || page.get(), api::catalogue);
     // The cards' forms post here; a failed order comes back to this page with the server's error.
     let order = ServerAction::<CreateOrder>::new();
     let failed = move || order.value().get().and_then(Result::err);
@@ -67,11 +67,11 @@ fn CatalogueBody() -> impl IntoView {
             }
         })}
         <Listed
-            list=services
+            list=offers
             empty=|| view! { <Empty><p>{tr!(services.empty)}</p></Empty> }
-            rows={|items: Vec<Service>| view! {
+            rows={|items: Vec<Offer>| view! {
                 <div class="grid">
-                    {items.into_iter().map(|s| view! { <ServiceCard service=s /> }).collect_view()}
+                    {items.into_iter().map(|o| view! { <ServiceCard service=o.service workers=o.workers /> }).collect_view()}
                 </div>
             }}
         />
@@ -80,9 +80,8 @@ fn CatalogueBody() -> impl IntoView {
 
 /// One service, with its order form (opened by its summary; a plain form, so it works before any script).
 #[component]
-fn ServiceCard(service: Service) -> impl IntoView {
+fn ServiceCard(service: Service, workers: Vec<UserSummary>) -> impl IntoView {
     let id = service.id;
-    let has_workers = !service.worker_ids.is_empty();
     view! {
         <article class="card service" data-service=service.name>
             <h2>{service.name.clone()}</h2>
@@ -97,8 +96,8 @@ fn ServiceCard(service: Service) -> impl IntoView {
                         <textarea name="description" rows="3" maxlength="2000"
                             placeholder=tr!(services.details_hint)></textarea>
                     </label>
-                    {if has_workers {
-                        view! { <WorkerChoice service=id /> }.into_any()
+                    {if !workers.is_empty() {
+                        view! { <WorkerChoice workers /> }.into_any()
                     } else {
                         view! { <input type="hidden" name="worker_id" value="" /> }.into_any()
                     }}
@@ -110,18 +109,15 @@ fn ServiceCard(service: Service) -> impl IntoView {
 }
 
 #[component]
-fn WorkerChoice(service: i64) -> impl IntoView {
-    let workers = Resource::new(move || service, api::service_workers);
+fn WorkerChoice(workers: Vec<UserSummary>) -> impl IntoView {
     view! {
         <label>
             {tr!(services.worker)}
             <select name="worker_id">
                 <option value="">{tr!(services.any_worker)}</option>
-                <Suspense fallback=|| ()>
-                    {move || workers.get().and_then(Result::ok).map(|ws| ws.into_iter().map(|w| view! {
-                        <option value=w.id>{w.full_name.clone()} " (" {w.username.clone()} ")"</option>
-                    }).collect_view())}
-                </Suspense>
+                {workers.into_iter().map(|w| view! {
+                    <option value=w.id>{w.full_name} " (" {w.username} ")"</option>
+                }).collect_view()}
             </select>
         </label>
     }

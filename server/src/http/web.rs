@@ -4,7 +4,7 @@
 
 use app::{
     api::Caller,
-    domain::{Error, auth},
+    domain::{Error, auth, session},
 };
 use axum::{
     extract::{FromRequestParts as _, Request, State},
@@ -110,19 +110,12 @@ pub async fn own_pages_only(request: Request, next: Next) -> Response {
         && elsewhere
         && let Some(query) = request.uri().query().filter(|q| q.contains("__err"))
     {
-        let kept: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .filter(|(k, _)| k != "__err" && k != "__path")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let mut to = request.uri().path().to_owned();
-        if !kept.is_empty() {
-            to.push('?');
-            to.push_str(
-                &form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(kept)
-                    .finish(),
-            );
-        }
+        let to = session::address(
+            request.uri().path(),
+            query,
+            |k| session::FORM_ERROR_PARAMS.contains(&k),
+            None,
+        );
         return Redirect::to(&to).into_response();
     }
     next.run(request).await

@@ -28,13 +28,18 @@ async fn page(
     }
     let response = request.send().await.expect("the server answers");
     let status = response.status().as_u16();
-    let set_cookies = response
+    let set_cookies = set_cookies(&response);
+    (status, response.text().await.expect("a body"), set_cookies)
+}
+
+/// An answer's `Set-Cookie` headers.
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok().map(str::to_owned))
-        .collect();
-    (status, response.text().await.expect("a body"), set_cookies)
+        .collect()
 }
 
 /// A REST answer's JSON, fetched with a bearer token and `Accept-Language`.
@@ -320,13 +325,7 @@ async fn post_form(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let set_cookies = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_owned))
-        .collect();
-    (status, location, set_cookies)
+    (status, location, set_cookies(&response))
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
