@@ -1,12 +1,19 @@
-//! The domain layer: order rules, permissions, the status machine's enforcement, notifications and
-//! auth, written once. REST handlers, server functions and webhooks are thin adapters over it.
+//! The domain layer: order rules, permissions, rate limits, the status machine's enforcement, notifications,
+//! payments and auth, each user action written once as one function over the application [`Context`] that does
+//! all of it (authorization, validation, limits, the transaction, its events and every effect after the commit).
+//! REST handlers, server functions, webhooks, the socket, the CLI and the background sweeps are thin adapters over
+//! it. Nothing here knows HTTP.
 
+mod actor;
 pub mod auth;
+pub mod context;
 pub mod dashboard;
 pub mod error;
+pub mod events;
 pub mod feed;
 pub mod messages;
 pub mod notifications;
+pub mod order_page;
 pub mod orders;
 pub mod page;
 pub mod password;
@@ -14,58 +21,11 @@ pub mod payments;
 pub mod ratelimit;
 pub mod services;
 pub mod session;
+pub mod tokens;
 pub mod transactions;
 pub mod users;
+pub mod watermark;
 
+pub use actor::{Actor, parse_column};
+pub use context::Context;
 pub use error::{Error, FieldErrors, Result, ResultExt};
-
-use crate::models::{Role, UserSummary};
-
-/// The authenticated caller of a domain operation: who they are, loaded fresh from the database.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    pub id: i64,
-    pub role: Role,
-    pub username: String,
-    pub full_name: String,
-}
-
-impl Actor {
-    /// Whether the caller is an admin.
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-
-    /// Fails with 403 unless the caller is an admin.
-    pub fn require_admin(&self) -> Result<()> {
-        self.require(Role::Admin)
-    }
-
-    /// Fails with 403 unless the caller has `role`.
-    pub fn require(&self, role: Role) -> Result<()> {
-        if self.role == role {
-            Ok(())
-        } else {
-            Err(Error::PermissionDenied)
-        }
-    }
-
-    /// The caller as nested in other objects.
-    pub fn summary(&self) -> UserSummary {
-        UserSummary {
-            id: self.id,
-            username: self.username.clone(),
-            full_name: self.full_name.clone(),
-        }
-    }
-}
-
-/// Parses a database text column into a wire enum; the column's check constraint makes a failure a bug.
-pub(crate) fn parse_column<T>(value: &str) -> Result<T>
-where
-    T: std::str::FromStr<Err = crate::models::UnknownValue>,
-{
-    value.parse().map_err(|e: crate::models::UnknownValue| {
-        Error::Internal(anyhow::anyhow!("bad stored value: {e}"))
-    })
-}

@@ -11,8 +11,6 @@ use serde::{Deserialize, Serialize};
 pub mod status;
 pub mod validate;
 
-pub use status::{Party, Transition};
-
 /// Timestamps as RFC 3339 in UTC with milliseconds (`2026-11-23T22:00:00.123Z`).
 pub mod ts {
     use chrono::{DateTime, SecondsFormat, Utc};
@@ -308,18 +306,6 @@ pub struct Notification {
     #[serde(with = "ts")]
     #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
     pub created_at: DateTime<Utc>,
-}
-
-impl Notification {
-    /// The English sentence for an event of `kind` on order `order_id` with `data` (see [`crate::lang`] for the
-    /// other languages).
-    pub fn render_message(
-        kind: NotificationKind,
-        order_id: i64,
-        data: &serde_json::Value,
-    ) -> String {
-        crate::lang::notification(crate::i18n::Locale::en, kind, order_id, data)
-    }
 }
 
 /// One message of the client–worker conversation on an order.
@@ -650,4 +636,40 @@ pub struct AssignInput {
 pub struct PostMessageInput {
     /// 1 to 2000 characters.
     pub text: String,
+}
+
+/// A service in the catalogue, with the workers a client may choose from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    pub service: Service,
+    pub workers: Vec<UserSummary>,
+}
+
+/// Everything the order page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub order: Order,
+    /// The order's events, oldest first.
+    pub timeline: Vec<Notification>,
+    /// The conversation, oldest first (the latest 100).
+    pub messages: Vec<Message>,
+    /// The statuses the caller may move the order to.
+    pub next: Vec<OrderStatus>,
+    /// Whether the caller may pay for it now.
+    pub payable: bool,
+    /// The payment providers enabled on this server.
+    pub providers: Vec<PaymentProvider>,
+    /// For admins: the workers who may be assigned (the service's workers).
+    pub workers: Vec<UserSummary>,
+    /// Payment attempts (for the order's client and admins).
+    pub transactions: Vec<Transaction>,
+}
+
+/// The signed-in user as a page starts with them: their unread count and the newest id of their feed (where the
+/// page's live feed starts, so nothing committed after the page was rendered is missed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub user: User,
+    pub unread: i64,
+    pub last_id: i64,
 }

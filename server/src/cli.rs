@@ -8,18 +8,17 @@ use std::{
 
 use anyhow::Context as _;
 use app::{
-    domain::{Actor, Error, feed::NoSink, orders, password::Hasher, services, users},
+    domain::{Actor, Context, Error, orders, services, users},
     models::{
         CreateOrderInput, CreateServiceInput, CreateUserInput, PaymentProvider, Role,
         SetWorkersInput,
     },
 };
 use clap::{Parser, Subcommand};
-use sqlx::PgPool;
 
 use crate::{
     Application, MIGRATOR, build_state,
-    config::{DatabaseConfig, PaymentConfig, ServeConfig},
+    config::{DatabaseConfig, PasswordConfig, PaymentConfig, ServeConfig},
     connect, leptos_options,
     sandbox::{self, Action},
     shutdown_signal, telemetry,
@@ -54,6 +53,8 @@ enum Command {
     CreateAdmin {
         #[command(flatten)]
         db: DatabaseConfig,
+        #[command(flatten)]
+        password_hashing: PasswordConfig,
         #[arg(long)]
         username: String,
         #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
@@ -67,6 +68,8 @@ enum Command {
     SeedDemo {
         #[command(flatten)]
         db: DatabaseConfig,
+        #[command(flatten)]
+        password_hashing: PasswordConfig,
     },
     /// Print the OpenAPI 3.1 document of the REST API (the one served at `/api/v1/openapi.json`).
     Openapi,
@@ -176,6 +179,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::CreateAdmin {
             db,
+            password_hashing,
             username,
             password,
             email,
@@ -197,7 +201,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .run(&pool)
                 .await
                 .context("Failed to apply migrations")?;
-            let hasher = Hasher::new(19_456, 2)?;
+            let ctx = Context::offline(pool, password_hashing.hasher()?);
             let input = CreateUserInput {
                 username,
                 password,
@@ -206,7 +210,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 full_name,
                 phone: None,
             };
-            let user = users::create_unchecked(&pool, &hasher, input)
+            let user = users::create_unchecked(&ctx, input)
                 .await
                 .map_err(explain)?;
             println!("Created admin {} (id {}).", user.username, user.id);
@@ -233,13 +237,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let settings = payments.settings(&target)?;
             sandbox::cli(&pool, settings, &target, provider, order, action).await
         }
-        Command::SeedDemo { db } => {
+        Command::SeedDemo {
+            db,
+            password_hashing,
+        } => {
             let pool = connect(&db).await?;
             MIGRATOR
                 .run(&pool)
                 .await
                 .context("Failed to apply migrations")?;
-            seed_demo(&pool).await
+            seed_demo(&Context::offline(pool, password_hashing.hasher()?)).await
         }
     }
 }
@@ -293,11 +300,10 @@ const DEMO_SERVICES: [(&str, &str, i64); 4] = [
     ),
 ];
 
-async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
-    let hasher = Hasher::new(19_456, 2)?;
+async fn seed_demo(ctx: &Context) -> anyhow::Result<()> {
     let mut ids = Vec::new();
     for (username, password, role, full_name) in DEMO_USERS {
-        let user = match users::find_for_login(pool, username)
+        let user = match users::find_for_login(&ctx.db, username)
             .await
             .map_err(explain)?
         {
@@ -311,9 +317,7 @@ async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
                     full_name: Some(full_name.to_owned()),
                     phone: None,
                 };
-                users::create_unchecked(pool, &hasher, input)
-                    .await
-                    .map_err(explain)?
+                users::create_unchecked(ctx, input).await.map_err(explain)?
             }
         };
         ids.push(user);
@@ -326,7 +330,7 @@ async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
     };
     let (admin, client) = (as_actor(0), as_actor(3));
     let existing = services::list(
-        pool,
+        ctx,
         &admin,
         None,
         app::domain::page::PageParams::default()
@@ -343,7 +347,7 @@ async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
                 price: som * 100,
                 is_active: true,
             };
-            let service = services::create(pool, &admin, input)
+            let service = services::create(ctx, &admin, input)
                 .await
                 .map_err(explain)?;
             let workers = if i % 2 == 0 {
@@ -352,7 +356,7 @@ async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
                 vec![ids[1].id]
             };
             services::set_workers(
-                pool,
+                ctx,
                 &admin,
                 service.id,
                 SetWorkersInput {
@@ -367,9 +371,7 @@ async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
                     worker_id: None,
                     description: Some("The kitchen tap drips all night.".to_owned()),
                 };
-                orders::create(pool, &NoSink, &client, order)
-                    .await
-                    .map_err(explain)?;
+                orders::create(ctx, &client, order).await.map_err(explain)?;
             }
         }
     }

@@ -2,7 +2,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use app::domain::{Error, Result, payments::ClickSettings};
+use app::domain::{
+    Error, Result,
+    context::{BoxFuture, ClickMerchant},
+    payments::ClickSettings,
+};
 use secrecy::ExposeSecret as _;
 use sha1::{Digest as _, Sha1};
 
@@ -80,5 +84,15 @@ impl ClickApi {
         Err(Error::BadGateway(format!(
             "Click has no fiscal receipt for this payment yet ({note})."
         )))
+    }
+}
+
+impl ClickMerchant for ClickApi {
+    fn receipt_url<'a>(
+        &'a self,
+        click: &'a ClickSettings,
+        payment_id: i64,
+    ) -> BoxFuture<'a, Result<String>> {
+        Box::pin(ClickApi::receipt_url(self, click, payment_id))
     }
 }

@@ -2,7 +2,10 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use app::domain::payments::{ClickSettings, Clock, PaymeSettings, Settings};
+use app::domain::{
+    password::Hasher,
+    payments::{ClickSettings, Clock, PaymeSettings, Settings},
+};
 use clap::Args;
 use secrecy::{ExposeSecret as _, SecretString};
 
@@ -16,6 +19,25 @@ pub struct DatabaseConfig {
     /// The most database connections this process opens.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 32)]
     pub db_max_connections: u32,
+}
+
+/// How passwords are hashed (every command that sets one needs it).
+#[derive(Debug, Clone, Args)]
+pub struct PasswordConfig {
+    /// Argon2id memory cost in KiB (OWASP: 19456).
+    #[arg(long, env = "ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    pub argon2_memory_kib: u32,
+
+    /// Argon2id passes (OWASP: 2).
+    #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+}
+
+impl PasswordConfig {
+    /// The password hasher with these parameters.
+    pub fn hasher(&self) -> anyhow::Result<Hasher> {
+        Hasher::new(self.argon2_memory_kib, self.argon2_iterations)
+    }
 }
 
 /// Everything `serve` needs besides the database.
@@ -73,13 +95,8 @@ pub struct ServeConfig {
     #[arg(long, env = "SOCKET_MESSAGE_LIMIT", default_value_t = 50)]
     pub socket_message_limit: u32,
 
-    /// Argon2id memory cost in KiB (OWASP: 19456).
-    #[arg(long, env = "ARGON2_MEMORY_KIB", default_value_t = 19_456)]
-    pub argon2_memory_kib: u32,
-
-    /// Argon2id passes (OWASP: 2).
-    #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2)]
-    pub argon2_iterations: u32,
+    #[command(flatten)]
+    pub password: PasswordConfig,
 
     /// How many events a live socket may fall behind before it is told to resync.
     #[arg(long, env = "FEED_CAPACITY", default_value_t = 4096)]

@@ -17,7 +17,10 @@ use std::net::SocketAddr;
 
 use crate::state::AppState;
 
-pub use app::domain::session::{ACCESS_COOKIE, REFRESH_COOKIE, cookie};
+pub use app::api::web::{ACCESS_COOKIE, REFRESH_COOKIE, cookie};
+
+/// The largest request body accepted (64 KiB).
+pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// A JSON body: `Content-Type: application/json` required, size-limited, and deserialized with the path of the
 /// offending field in the error (`{"errors": {"service_id": ["invalid type: ..."]}}`).
@@ -38,9 +41,7 @@ where
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Error::PayloadTooLarge {
-                    limit: crate::router::BODY_LIMIT,
-                }
+                Error::PayloadTooLarge { limit: BODY_LIMIT }
             } else {
                 Error::BadRequest {
                     code: "parse_error",
@@ -235,12 +236,12 @@ where
         }
         let state = AppState::from_ref(state);
         let token = access_token(&parts.headers).ok_or(Error::NotAuthenticated)?;
-        let user_id = state.tokens.verify_access(token)?;
+        let user_id = state.ctx.tokens.verify_access(token)?;
         let cached = state.feed.actors().get(user_id);
         let actor = match cached.actor {
             Some(actor) => actor,
             None => {
-                let actor = auth::load_actor(&state.db, user_id).await?;
+                let actor = auth::load_actor(&state.ctx.db, user_id).await?;
                 state.feed.actors().put(actor.clone(), cached.generation);
                 actor
             }
@@ -284,7 +285,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         if let Some(actor) = parts.extensions.get::<Actor>() {
             let state = AppState::from_ref(state);
-            if let Some(locale) = users::language(&state.db, actor.id)
+            if let Some(locale) = users::language(&state.ctx, actor.id)
                 .await?
                 .as_deref()
                 .and_then(lang::from_tag)

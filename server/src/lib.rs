@@ -20,10 +20,9 @@ pub mod telemetry;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use app::domain::{
-    auth::Tokens,
-    password::Hasher,
-    payments::{self, Settings},
+use app::{
+    api::web::CookiePolicy,
+    domain::{Context, context::Limits, payments, ratelimit::RateLimiter, tokens::Tokens},
 };
 use axum::serve::ListenerExt as _;
 use leptos::prelude::LeptosOptions;
@@ -41,10 +40,6 @@ use crate::{
     config::{DatabaseConfig, ServeConfig},
     live::Feed,
     state::AppState,
-};
-use app::domain::{
-    ratelimit::RateLimiter,
-    session::{CookiePolicy, Gate},
 };
 
 /// The schema migrations, embedded; run at start-up, by `server migrate`, and by the tests.
@@ -79,7 +74,7 @@ pub fn leptos_options() -> anyhow::Result<LeptosOptions> {
         .leptos_options)
 }
 
-/// Builds the shared state: connects to Redis and prepares the token keys and the password hasher.
+/// Builds the shared state: connects to Redis, starts the live feed, and builds the one application context.
 pub async fn build_state(
     config: ServeConfig,
     db: PgPool,
@@ -99,24 +94,28 @@ pub async fn build_state(
     )
     .await?;
     http::metrics::handle();
-    let tokens = Tokens::new(
-        &config.jwt_secret,
-        config.access_ttl(),
-        config.refresh_ttl(),
-    );
-    let hasher = Hasher::new(config.argon2_memory_kib, config.argon2_iterations)?;
-    let payments = Arc::new(config.payments.settings(config.base_url())?);
-    let click_api = ClickApi::new(
-        &config.payments.click_api_url,
-        Duration::from_secs(config.payments.click_api_timeout_secs),
-    )?;
-    tokio::spawn(sweep_payments(db.clone(), feed.clone(), payments.clone()));
-    let limiter = RateLimiter::new(redis.clone(), &config.redis_prefix);
-    let gate = Gate {
-        limiter: limiter.clone(),
-        login_per_minute: config.login_rate_limit,
-        register_per_hour: config.register_rate_limit,
+    let ctx = Context {
+        db,
+        tokens: Arc::new(Tokens::new(
+            &config.jwt_secret,
+            config.access_ttl(),
+            config.refresh_ttl(),
+        )),
+        hasher: config.password.hasher()?,
+        limiter: RateLimiter::new(redis.clone(), &config.redis_prefix),
+        limits: Limits {
+            login_per_minute: config.login_rate_limit,
+            register_per_hour: config.register_rate_limit,
+            orders_per_minute: config.order_rate_limit,
+        },
+        payments: Arc::new(config.payments.settings(config.base_url())?),
+        events: Arc::new(feed.clone()),
+        click: Arc::new(ClickApi::new(
+            &config.payments.click_api_url,
+            Duration::from_secs(config.payments.click_api_timeout_secs),
+        )?),
     };
+    tokio::spawn(sweep_payments(ctx.clone()));
     let cookies = CookiePolicy {
         secure: config.cookie_secure,
         access_ttl: config.access_ttl(),
@@ -124,29 +123,23 @@ pub async fn build_state(
     };
     Ok(AppState {
         leptos_options,
-        db,
-        limiter,
-        gate,
+        ctx,
+        redis,
         cookies,
         feed,
-        redis,
-        tokens: Arc::new(tokens),
-        hasher,
         config: Arc::new(config),
-        payments,
-        click_api,
         sandbox: None,
     })
 }
 
 /// Cancels expired payment reservations every minute (Payme's 12 hours, Click's prepare TTL), so an abandoned
 /// payment does not hold its order; the webhooks also expire them lazily.
-async fn sweep_payments(db: PgPool, feed: Feed, settings: Arc<Settings>) {
+async fn sweep_payments(ctx: Context) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match payments::sweep(&db, &feed, &settings).await {
+        match payments::sweep(&ctx).await {
             Ok(0) => {}
             Ok(n) => tracing::info!("Released {n} expired payment reservations"),
             Err(e) => tracing::warn!(error = %e, "Payment sweep failed"),
@@ -166,14 +159,14 @@ impl Application {
         let listener = TcpListener::bind(state.config.listen)
             .await
             .with_context(|| format!("Failed to listen on {}", state.config.listen))?;
-        if state.payments.sandbox {
+        if state.ctx.payments.sandbox {
             let mut own = listener.local_addr()?;
             if own.ip().is_unspecified() {
                 own.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
             }
             state.sandbox = Some(sandbox::Gateway::new(
                 &format!("http://{own}"),
-                state.payments.clone(),
+                state.ctx.payments.clone(),
             )?);
         }
         Ok(Self {

@@ -1,9 +1,9 @@
 //! Assembles the whole HTTP surface: the REST API (with its OpenAPI document and docs), operations endpoints,
 //! and the Leptos app, under the shared middleware.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
-use app::domain::{Error, error::ErrorCause};
+use app::{api::ErrorCause, domain::Error};
 use axum::{
     Router,
     body::Body,
@@ -26,10 +26,7 @@ use tower_http::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{http, openapi, state::AppState};
-
-/// The largest request body accepted (64 KiB).
-pub const BODY_LIMIT: usize = 64 * 1024;
+use crate::{extract::BODY_LIMIT, http, openapi, state::AppState};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -90,30 +87,21 @@ pub fn build(state: AppState) -> Router {
         leptos_options.site_root, leptos_options.site_pkg_dir
     );
     let routes = generate_route_list(app::App);
-    let backend = app::api::Backend {
-        db: state.db.clone(),
-        tokens: state.tokens.clone(),
-        hasher: state.hasher.clone(),
-        gate: state.gate.clone(),
-        cookies: state.cookies,
-        payments: state.payments.clone(),
-        events: Arc::new(state.feed.clone()),
+    // Server functions and pages get the same application context as every other way in.
+    let (ctx, cookies) = (state.ctx.clone(), state.cookies);
+    let provide = move || {
+        provide_context(ctx.clone());
+        provide_context(cookies);
     };
-    let page_backend = backend.clone();
     let web = Router::new()
         .merge(crate::sandbox::router())
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(page_backend.clone()),
-            move || app::shell(leptos_options.clone()),
-        )
+        .leptos_routes_with_context(&state, routes, provide.clone(), move || {
+            app::shell(leptos_options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
-        >(
-            move || provide_context(backend.clone()), app::shell
-        ))
+        >(provide, app::shell))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             http::web::resolve_caller,

@@ -426,19 +426,19 @@ async fn render(
     if actor.role == Role::Worker {
         return Error::PermissionDenied.into_response();
     }
-    let order = match app::domain::orders::fetch_visible(&state.db, actor, order_id).await {
+    let order = match app::domain::orders::fetch_visible(&state.ctx.db, actor, order_id).await {
         Ok(order) => order,
         Err(e) => return e.into_response(),
     };
     let log = match action {
-        Some(action) => match gateway.run(&state.db, provider, order_id, action).await {
+        Some(action) => match gateway.run(&state.ctx.db, provider, order_id, action).await {
             Ok(log) => Some(Ok(log)),
             Err(e) => Some(Err(format!("{e:#}"))),
         },
         None => None,
     };
     // Re-read after the run: the webhooks changed it.
-    let status = app::domain::orders::fetch_visible(&state.db, actor, order_id)
+    let status = app::domain::orders::fetch_visible(&state.ctx.db, actor, order_id)
         .await
         .map_or(order.status, |o| o.status);
     let mut html = String::new();

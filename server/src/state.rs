@@ -1,37 +1,27 @@
-//! The state every handler and server function shares.
+//! The state every handler shares: the one application [`Context`] the domain is called with, and what only the
+//! HTTP side needs (the Leptos options, the cookie policy, the sockets' relay, the configuration, the sandbox).
 
 use std::sync::Arc;
 
-use app::domain::{
-    auth::Tokens,
-    password::Hasher,
-    payments::Settings,
-    ratelimit::RateLimiter,
-    session::{CookiePolicy, Gate},
-};
+use app::{api::web::CookiePolicy, domain::Context};
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
-use sqlx::PgPool;
 
-use crate::{click_api::ClickApi, config::ServeConfig, live::Feed, sandbox::Gateway};
+use crate::{config::ServeConfig, live::Feed, sandbox::Gateway};
 
 /// Cheap to clone: everything inside is shared.
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub db: PgPool,
+    /// The application context, also handed to the server functions, the socket and the sweeps.
+    pub ctx: Context,
+    /// For the readiness check.
     pub redis: redis::aio::ConnectionManager,
-    pub tokens: Arc<Tokens>,
-    pub hasher: Hasher,
-    pub limiter: RateLimiter,
-    /// Sign-in and sign-up with their rate limits.
-    pub gate: Gate,
     /// How session cookies are written.
     pub cookies: CookiePolicy,
+    /// The live feed's relay, which the sockets join (the context holds it as its event sink).
     pub feed: Feed,
     pub config: Arc<ServeConfig>,
-    pub payments: Arc<Settings>,
-    pub click_api: ClickApi,
     /// The gateway sandbox, aimed at this server's own address (set when it is bound, if enabled).
     pub sandbox: Option<Gateway>,
 }

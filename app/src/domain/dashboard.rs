@@ -1,15 +1,14 @@
 //! The admin dashboard's figures: orders by status, and orders and revenue per day (Tashkent days).
 
-use sqlx::PgPool;
-
-use super::{Actor, Result, users};
+use super::{Actor, Result, context::Context, users};
 use crate::models::{Dashboard, DayFigures, OrderStatus, StatusCount};
 
 /// How many days the per-day series cover, today included.
 pub const DAYS: i32 = 14;
 
 /// The dashboard, for admins.
-pub async fn get(db: &PgPool, actor: &Actor) -> Result<Dashboard> {
+pub async fn get(ctx: &Context, actor: &Actor) -> Result<Dashboard> {
+    let db = &ctx.db;
     actor.require_admin()?;
     let counts =
         sqlx::query!(r#"select status as "status!", count(*) as "n!" from orders group by status"#)
@@ -62,6 +61,6 @@ pub async fn get(db: &PgPool, actor: &Actor) -> Result<Dashboard> {
         by_status,
         days,
         revenue,
-        users: users::stats(db, actor).await?,
+        users: users::stats(ctx, actor).await?,
     })
 }

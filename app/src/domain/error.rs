@@ -1,12 +1,7 @@
-//! The domain's one error type and its HTTP form (the contract's `{detail, code, errors}` envelope).
+//! The domain's one error type and its envelope (the contract's `{detail, code, errors}`). Its HTTP status is
+//! the adapters' business (`crate::api::error`).
 
-use std::{collections::BTreeMap, sync::Arc};
-
-use axum::{
-    Json,
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-};
+use std::collections::BTreeMap;
 
 use crate::models::{ErrorBody, OrderStatus};
 
@@ -74,24 +69,24 @@ impl Error {
         Self::Validation(errors)
     }
 
-    /// The HTTP status this error is answered with.
-    pub fn status(&self) -> StatusCode {
+    /// Whether this is a database error that means the database is out of reach (down, restarting, out of
+    /// connections) rather than a fault of ours: answered as `unavailable`, and the client may retry.
+    pub fn lost_database(&self) -> bool {
         match self {
-            Self::Validation(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::NotAuthenticated | Self::TokenInvalid | Self::BadCredentials => {
-                StatusCode::UNAUTHORIZED
-            }
-            Self::PermissionDenied => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::InvalidTransition { .. } | Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Database(e) if lost_database(e) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Database(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
+            ) => true,
+            // Class 08: connection exception; class 57: operator intervention (shutdown, restart).
+            Self::Database(sqlx::Error::Database(e)) => e
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+            _ => false,
         }
+    }
+
+    /// Whether the cause is ours (a bug or a broken dependency) rather than the request's: logged, never shown.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Self::Database(_) | Self::Internal(_)) && !self.lost_database()
     }
 
     /// The stable machine code of the envelope.
@@ -111,7 +106,7 @@ impl Error {
             Self::Throttled { .. } => "throttled",
             Self::BadGateway(_) => "bad_gateway",
             Self::Unavailable => "unavailable",
-            Self::Database(e) if lost_database(e) => "unavailable",
+            Self::Database(_) if self.lost_database() => "unavailable",
             Self::Database(_) | Self::Internal(_) => "server_error",
         }
     }
@@ -119,7 +114,7 @@ impl Error {
     /// The envelope sent to the client; internal causes are replaced by a generic sentence.
     pub fn body(&self) -> ErrorBody {
         let detail = match self {
-            Self::Database(e) if lost_database(e) => Self::Unavailable.to_string(),
+            Self::Database(_) if self.lost_database() => Self::Unavailable.to_string(),
             Self::Database(_) | Self::Internal(_) => "A server error occurred.".to_owned(),
             other => other.to_string(),
         };
@@ -132,46 +127,6 @@ impl Error {
             code: self.code().to_owned(),
             errors,
         }
-    }
-}
-
-/// Whether a database error means the database is out of reach (down, restarting, out of connections) rather
-/// than a fault of ours: answered 503 `unavailable`, and the client may retry.
-fn lost_database(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
-        // Class 08: connection exception; class 57: operator intervention (shutdown, restart).
-        sqlx::Error::Database(e) => e
-            .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
-        _ => false,
-    }
-}
-
-/// The cause of a 5xx answer, put into the response's extensions so the server logs it once, at the boundary.
-#[derive(Debug, Clone)]
-pub struct ErrorCause(pub Arc<String>);
-
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let mut response = (status, Json(self.body())).into_response();
-        let headers = response.headers_mut();
-        match &self {
-            Self::NotAuthenticated | Self::TokenInvalid => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            Self::Throttled { retry_after } => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
-            }
-            _ => {}
-        }
-        if status.is_server_error() {
-            response
-                .extensions_mut()
-                .insert(ErrorCause(Arc::new(format!("{self:#}"))));
-        }
-        response
     }
 }
 

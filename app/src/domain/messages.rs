@@ -2,11 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::PgPool;
 
 use super::{
     Actor, Error, Result,
-    feed::EventSink,
+    context::Context,
     notifications::{self, NewEvent},
     orders,
     page::{Slice, Window},
@@ -44,11 +43,12 @@ impl From<MessageRow> for Message {
 
 /// The conversation of an order the caller may see, oldest first.
 pub async fn list(
-    db: &PgPool,
+    ctx: &Context,
     actor: &Actor,
     order_id: i64,
     window: Window,
 ) -> Result<Slice<Message>> {
+    let db = &ctx.db;
     orders::fetch_visible(db, actor, order_id).await?;
     let count = sqlx::query_scalar!(
         r#"select count(*) as "n!" from order_messages where order_id = $1"#,
@@ -79,8 +79,7 @@ pub async fn list(
 
 /// A party of the order (or an admin) posts a message; the other party and the admins are notified.
 pub async fn post(
-    db: &PgPool,
-    events: &dyn EventSink,
+    ctx: &Context,
     actor: &Actor,
     order_id: i64,
     input: PostMessageInput,
@@ -93,7 +92,7 @@ pub async fn post(
             format!("Must be 1 to {MAX_LEN} characters long."),
         ));
     }
-    let mut tx = db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     let order = orders::lock(&mut tx, Some(actor), order_id).await?;
     let row = sqlx::query!(
         r#"insert into order_messages (order_id, sender_id, text) values ($1, $2, $3) returning id, created_at"#,
@@ -116,7 +115,7 @@ pub async fn post(
     )
     .await?;
     tx.commit().await?;
-    events.committed(vec![event]);
+    ctx.events.committed(vec![event]);
     Ok(Message {
         id: row.id,
         order_id,

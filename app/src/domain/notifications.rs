@@ -8,7 +8,14 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::{Actor, Error, Result, feed, page::Slice, page::Window, parse_column};
+use super::{
+    Actor, Error, Result,
+    context::Context,
+    events::{FeedEvent, NotificationRow},
+    page::Slice,
+    page::Window,
+    watermark,
+};
 use crate::models::{Notification, NotificationKind, UnreadCount};
 
 /// An event about to be recorded.
@@ -25,12 +32,9 @@ pub struct NewEvent {
 }
 
 /// Records an event inside the caller's transaction and returns it as the feed sends it. It becomes visible (and
-/// is pushed live) only when that transaction commits. The shared [`feed::EVENT_LOCK`] is taken before the id is,
-/// and held until the transaction ends, which is what lets readers find a stable watermark (see [`feed`]).
-pub async fn record(
-    tx: &mut Transaction<'_, Postgres>,
-    event: NewEvent,
-) -> Result<feed::FeedEvent> {
+/// is pushed live) only when that transaction commits. The shared [`watermark::EVENT_LOCK`] is taken before the id is,
+/// and held until the transaction ends, which is what lets readers find a stable watermark (see [`watermark`]).
+pub async fn record(tx: &mut Transaction<'_, Postgres>, event: NewEvent) -> Result<FeedEvent> {
     let stored = sqlx::query!(
         r#"
         with lock as (select pg_advisory_xact_lock_shared($7))
@@ -43,7 +47,7 @@ pub async fn record(
         event.client_id,
         event.worker_id,
         event.data,
-        super::feed::EVENT_LOCK
+        watermark::EVENT_LOCK
     )
     .fetch_one(&mut **tx)
     .await?;
@@ -52,7 +56,7 @@ pub async fn record(
 
 impl NewEvent {
     /// The event as the feed sends it, once stored with `id` at `created_at`.
-    pub fn stored(self, id: i64, created_at: DateTime<Utc>) -> Result<feed::FeedEvent> {
+    pub fn stored(self, id: i64, created_at: DateTime<Utc>) -> Result<FeedEvent> {
         let row = NotificationRow {
             id,
             kind: self.kind.as_str().to_owned(),
@@ -62,36 +66,7 @@ impl NewEvent {
             read: false,
             created_at,
         };
-        feed::FeedEvent::new(row, self.client_id, self.worker_id)
-    }
-}
-
-/// A notification row with the viewer's read state.
-pub struct NotificationRow {
-    pub id: i64,
-    pub kind: String,
-    pub order_id: i64,
-    pub actor_id: Option<i64>,
-    pub data: serde_json::Value,
-    pub read: bool,
-    pub created_at: DateTime<Utc>,
-}
-
-impl TryFrom<NotificationRow> for Notification {
-    type Error = Error;
-
-    fn try_from(r: NotificationRow) -> Result<Self> {
-        let kind = parse_column(&r.kind)?;
-        Ok(Self {
-            id: r.id,
-            message: Notification::render_message(kind, r.order_id, &r.data),
-            kind,
-            order_id: r.order_id,
-            actor_id: r.actor_id,
-            data: r.data,
-            read: r.read,
-            created_at: r.created_at,
-        })
+        FeedEvent::new(row, self.client_id, self.worker_id)
     }
 }
 
@@ -111,13 +86,14 @@ pub struct FeedFilter {
 /// The caller's feed: newest first, or oldest first after `after_id`. A catch-up read (`after_id`) stops at the
 /// stable watermark, so an event still committing with a lower id cannot be skipped by the next catch-up.
 pub async fn feed(
-    db: &PgPool,
+    ctx: &Context,
     actor: &Actor,
     filter: FeedFilter,
     window: Window,
 ) -> Result<Slice<Notification>> {
+    let db = &ctx.db;
     let upto = match filter.after_id {
-        Some(_) => Some(feed::stable_watermark(db).await?),
+        Some(_) => Some(watermark::stable_watermark(db).await?),
         None => None,
     };
     let unread = filter.unread.unwrap_or(false);
@@ -269,7 +245,8 @@ pub async fn last_visible_id(db: &PgPool, actor: &Actor, upto: i64) -> Result<i6
 }
 
 /// How many of the caller's notifications are unread.
-pub async fn unread_count(db: &PgPool, actor: &Actor) -> Result<UnreadCount> {
+pub async fn unread_count(ctx: &Context, actor: &Actor) -> Result<UnreadCount> {
+    let db = &ctx.db;
     let count = sqlx::query_scalar!(
         r#"
         with mark as (select notifications_read_upto as upto from users where id = $1),
@@ -291,10 +268,25 @@ pub async fn unread_count(db: &PgPool, actor: &Actor) -> Result<UnreadCount> {
     Ok(UnreadCount { count })
 }
 
-/// Marks some of the caller's notifications read; ids that are not in the caller's feed are ignored.
-/// Returns the ids that were visible (for telling the caller's other sockets).
-pub async fn mark_read(db: &PgPool, actor: &Actor, ids: &[i64]) -> Result<Vec<i64>> {
-    Ok(sqlx::query_scalar!(
+/// The most ids one request may mark read.
+pub const MAX_MARK_READ: usize = 1000;
+
+/// Marks some of the caller's notifications read (at most [`MAX_MARK_READ`]); ids that are not in the caller's
+/// feed are ignored. Returns the ids that were visible, and tells every socket of the caller's of them except
+/// `origin` (the socket that asked, which knows).
+pub async fn mark_read(
+    ctx: &Context,
+    actor: &Actor,
+    ids: &[i64],
+    origin: Option<u64>,
+) -> Result<Vec<i64>> {
+    if ids.len() > MAX_MARK_READ {
+        return Err(Error::BadRequest {
+            code: "too_many_ids",
+            detail: format!("Mark at most {MAX_MARK_READ} ids at once."),
+        });
+    }
+    let marked = sqlx::query_scalar!(
         r#"
         with visible as (
             select n.id from notifications n
@@ -309,13 +301,23 @@ pub async fn mark_read(db: &PgPool, actor: &Actor, ids: &[i64]) -> Result<Vec<i6
         actor.role.as_str(),
         ids
     )
-    .fetch_all(db)
-    .await?)
+    .fetch_all(&ctx.db)
+    .await?;
+    announce_read(ctx, actor, &marked, origin);
+    Ok(marked)
+}
+
+/// Tells the caller's sockets (on every instance) that `ids` became read, in frames of at most
+/// [`MAX_MARK_READ`] ids.
+fn announce_read(ctx: &Context, actor: &Actor, ids: &[i64], origin: Option<u64>) {
+    for chunk in ids.chunks(MAX_MARK_READ) {
+        ctx.events.read(actor.id, chunk.to_vec(), origin);
+    }
 }
 
 /// Marks one notification read (404 when it is not in the caller's feed).
-pub async fn mark_one_read(db: &PgPool, actor: &Actor, id: i64) -> Result<()> {
-    let marked = mark_read(db, actor, &[id]).await?;
+pub async fn mark_one_read(ctx: &Context, actor: &Actor, id: i64) -> Result<()> {
+    let marked = mark_read(ctx, actor, &[id], None).await?;
     if marked.is_empty() {
         Err(Error::NotFound)
     } else {
@@ -325,11 +327,12 @@ pub async fn mark_one_read(db: &PgPool, actor: &Actor, id: i64) -> Result<()> {
 
 /// Marks every notification of the caller's feed read; returns the ids that were unread (for the `read` frame of
 /// the caller's sockets) — their count is the REST answer's `updated`.
-pub async fn read_all(db: &PgPool, actor: &Actor) -> Result<Vec<i64>> {
+pub async fn read_all(ctx: &Context, actor: &Actor) -> Result<Vec<i64>> {
+    let db = &ctx.db;
     // Only up to the stable watermark: an event still being committed below it must not be marked unseen. Read
     // before taking any row lock: waiting for the watermark while holding one could deadlock with an event
     // transaction that waits for that row.
-    let stable = feed::stable_watermark(db).await?;
+    let stable = watermark::stable_watermark(db).await?;
     let mut tx = db.begin().await?;
     // Lock the user's row so two concurrent "read all" calls count each notification once. `no key update`
     // leaves the foreign-key checks of concurrent orders (`for key share`) unblocked.
@@ -370,6 +373,7 @@ pub async fn read_all(db: &PgPool, actor: &Actor) -> Result<Vec<i64>> {
         .await?;
     }
     tx.commit().await?;
+    announce_read(ctx, actor, &ids, None);
     Ok(ids)
 }
 

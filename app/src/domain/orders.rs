@@ -4,18 +4,21 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 
 use super::{
     Actor, Error, FieldErrors, Result,
-    feed::{EventSink, FeedEvent},
+    context::{Context, Limits},
+    events::FeedEvent,
     notifications::{self, NewEvent},
     page::{Slice, Window},
     parse_column,
 };
 use crate::models::{
-    AssignInput, ChangeStatusInput, CreateOrderInput, NotificationKind, Order, OrderStatus, Party,
-    Role, Transition, UserSummary, validate,
+    AssignInput, ChangeStatusInput, CreateOrderInput, NotificationKind, Order, OrderStatus, Role,
+    UserSummary,
+    status::{Party, Transition},
+    validate,
 };
 
 /// An order joined with its service's name and its parties' summaries.
@@ -108,11 +111,12 @@ pub struct OrderFilter {
 
 /// The orders `actor` may see, newest first.
 pub async fn list(
-    db: &PgPool,
+    ctx: &Context,
     actor: &Actor,
     filter: OrderFilter,
     window: Window,
 ) -> Result<Slice<Order>> {
+    let db = &ctx.db;
     let status = filter.status.map(OrderStatus::as_str);
     // One branch per role, each gated by a one-time filter on the role, so that even a cached generic plan walks
     // the index of the caller's scope ((client_id, id) or (worker_id, id)) in id order and stops at the page.
@@ -209,14 +213,16 @@ async fn service_worker(
 
 /// A client places an order. `price` is copied from the service. A chosen worker must be an active worker of the
 /// service; with none chosen, the active worker of the service with the fewest open orders gets it (lowest id on
-/// a tie), or it stays unassigned if the service has none.
-pub async fn create(
-    db: &PgPool,
-    events: &dyn EventSink,
-    actor: &Actor,
-    input: CreateOrderInput,
-) -> Result<Order> {
+/// a tie), or it stays unassigned if the service has none. A client may place [`Limits::orders_per_minute`].
+pub async fn create(ctx: &Context, actor: &Actor, input: CreateOrderInput) -> Result<Order> {
     actor.require(Role::Client)?;
+    ctx.limiter
+        .hit(
+            &format!("order:{}", actor.id),
+            ctx.limits.orders_per_minute,
+            Limits::MINUTE,
+        )
+        .await?;
     let description = input.description.unwrap_or_default().trim().to_owned();
     let mut errors = FieldErrors::default();
     errors.check("description", validate::max_text(&description, 5000));
@@ -266,9 +272,9 @@ pub async fn create(
         input.service_id,
         input.worker_id,
         description,
-        super::feed::EVENT_LOCK
+        super::watermark::EVENT_LOCK
     )
-    .fetch_one(db)
+    .fetch_one(&ctx.db)
     .await?;
     let (Some(service_name), Some(price)) = (row.service_name, row.price) else {
         return Err(Error::field("service_id", "No such service."));
@@ -306,7 +312,8 @@ pub async fn create(
         data: event_data,
     };
     // The order is placed whatever happens here; an event that could not be framed is read back by the feed.
-    events.committed(event.stored(event_id, event_at).into_iter().collect());
+    ctx.events
+        .committed(event.stored(event_id, event_at).into_iter().collect());
     tracing::info!(
         order.id = order_id,
         user.id = actor.id,
@@ -428,13 +435,12 @@ pub async fn transition(
 
 /// A party of the order moves it through the status machine (API.md's table). The same status again is a no-op.
 pub async fn change_status(
-    db: &PgPool,
-    events: &dyn EventSink,
+    ctx: &Context,
     actor: &Actor,
     id: i64,
     input: ChangeStatusInput,
 ) -> Result<Order> {
-    let mut tx = db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     let order = lock(&mut tx, Some(actor), id).await?;
     let changed = transition(
         &mut tx,
@@ -446,7 +452,7 @@ pub async fn change_status(
     .await?;
     tx.commit().await?;
     if let Some(event) = changed {
-        events.committed(vec![event]);
+        ctx.events.committed(vec![event]);
         tracing::info!(
             order.id = id,
             user.id = actor.id,
@@ -455,18 +461,13 @@ pub async fn change_status(
             input.status
         );
     }
-    fetch_visible(db, actor, id).await
+    fetch_visible(&ctx.db, actor, id).await
 }
 
 /// An admin (re)assigns an open order to an active worker of its service.
-pub async fn assign(
-    db: &PgPool,
-    events: &dyn EventSink,
-    actor: &Actor,
-    id: i64,
-    input: AssignInput,
-) -> Result<Order> {
+pub async fn assign(ctx: &Context, actor: &Actor, id: i64, input: AssignInput) -> Result<Order> {
     actor.require_admin()?;
+    let db = &ctx.db;
     let mut tx = db.begin().await?;
     let order = lock(&mut tx, Some(actor), id).await?;
     let service_id = sqlx::query_scalar!(r#"select service_id from orders where id = $1"#, id)
@@ -510,7 +511,7 @@ pub async fn assign(
     )
     .await?;
     tx.commit().await?;
-    events.committed(vec![event]);
+    ctx.events.committed(vec![event]);
     tracing::info!(
         order.id = id,
         worker.id = input.worker_id,
@@ -522,11 +523,16 @@ pub async fn assign(
 
 /// Every event of an order the caller may see, oldest first.
 pub async fn timeline(
-    db: &PgPool,
+    ctx: &Context,
     actor: &Actor,
     id: i64,
     window: Window,
 ) -> Result<Slice<crate::models::Notification>> {
-    fetch_visible(db, actor, id).await?;
-    notifications::of_order(db, actor, id, window).await
+    fetch_visible(&ctx.db, actor, id).await?;
+    notifications::of_order(&ctx.db, actor, id, window).await
+}
+
+/// One order the caller may see.
+pub async fn get(ctx: &Context, actor: &Actor, id: i64) -> Result<Order> {
+    fetch_visible(&ctx.db, actor, id).await
 }

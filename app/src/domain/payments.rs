@@ -11,30 +11,26 @@
 
 pub mod click;
 pub mod payme;
+mod settings;
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicI64, Ordering},
-    },
-    time::Duration,
-};
+use settings::from_ms;
+pub use settings::{ClickSettings, Clock, PaymeSettings, Settings};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
 use serde_json::json;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{
     Actor, Error, Result,
-    feed::EventSink,
+    context::Context,
+    events::EventSink,
     notifications::{self, NewEvent},
     orders::{self, LockedOrder},
 };
 use crate::models::{
-    CreatePaymentInput, NotificationKind, OrderStatus, Party, PaymentCheckout, PaymentProvider,
-    Role, TransactionStatus,
+    CreatePaymentInput, NotificationKind, OrderStatus, PaymentCheckout, PaymentProvider, Role,
+    TransactionStatus, status::Party,
 };
 
 /// Payme cancels a transaction that was not performed within 12 hours of its creation (PAYMENTS.md 1.8).
@@ -47,94 +43,9 @@ pub const WEBHOOK_DEADLINE: std::time::Duration = std::time::Duration::from_secs
 /// The cancel reason of a timeout (Payme's reason 4; also used for stale Click preparations).
 pub const REASON_TIMEOUT: i32 = 4;
 
-/// The time as payments see it. Tests move it forward to cross the 12-hour timeout; production never does.
-#[derive(Debug, Clone, Default)]
-pub struct Clock {
-    offset_ms: Arc<AtomicI64>,
-}
-
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Self::default()
-    }
-
-    /// Now, in milliseconds since the Unix epoch.
-    pub fn now_ms(&self) -> i64 {
-        Utc::now().timestamp_millis() + self.offset_ms.load(Ordering::Relaxed)
-    }
-
-    /// Now, at millisecond precision (so a stored time reads back as the same number of milliseconds).
-    pub fn now(&self) -> DateTime<Utc> {
-        from_ms(self.now_ms())
-    }
-
-    /// Moves this clock (and every clone of it) forward.
-    pub fn advance(&self, by: Duration) {
-        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
-    }
-}
-
-fn from_ms(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
 /// Milliseconds of an optional time, `0` when unset (Payme's convention).
 fn ms(time: Option<DateTime<Utc>>) -> i64 {
     time.map_or(0, |t| t.timestamp_millis())
-}
-
-/// The Payme cashbox.
-#[derive(Debug, Clone)]
-pub struct PaymeSettings {
-    pub merchant_id: String,
-    /// The cashbox key (Basic auth password of `Paycom`).
-    pub key: SecretString,
-    /// The key of Payme's test sandbox, accepted as well while set.
-    pub test_key: Option<SecretString>,
-    /// Payme's checkout page, e.g. `https://checkout.paycom.uz` (`https://test.paycom.uz` for tests).
-    pub checkout_url: String,
-}
-
-/// The Click service.
-#[derive(Debug, Clone)]
-pub struct ClickSettings {
-    pub service_id: i64,
-    pub merchant_id: i64,
-    pub merchant_user_id: i64,
-    pub secret_key: SecretString,
-    /// Click's pay page, e.g. `https://my.click.uz/services/pay`.
-    pub checkout_url: String,
-    /// How long a prepared attempt reserves its order without a complete.
-    pub prepare_ttl: Duration,
-}
-
-/// Everything payments need from configuration.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub payme: Option<PaymeSettings>,
-    pub click: Option<ClickSettings>,
-    /// The public base URL (return links and sandbox links), without a trailing slash.
-    pub public_url: String,
-    /// Whether the built-in gateway sandbox is served (demo and tests; never in production).
-    pub sandbox: bool,
-    pub clock: Clock,
-}
-
-impl Settings {
-    pub fn enabled(&self, provider: PaymentProvider) -> bool {
-        match provider {
-            PaymentProvider::Payme => self.payme.is_some(),
-            PaymentProvider::Click => self.click.is_some(),
-        }
-    }
-
-    fn click_ttl_ms(&self) -> i64 {
-        self.click.as_ref().map_or(i64::MAX, |c| {
-            i64::try_from(c.prepare_ttl.as_millis()).unwrap_or(i64::MAX)
-        })
-    }
 }
 
 /// A transaction row as the webhooks need it.
@@ -370,7 +281,8 @@ async fn release_expired(
 }
 
 /// Cancels every expired reservation (run periodically, so an abandoned payment does not hold its order).
-pub async fn sweep(db: &PgPool, events: &dyn EventSink, settings: &Settings) -> Result<usize> {
+pub async fn sweep(ctx: &Context) -> Result<usize> {
+    let (db, events, settings) = (&ctx.db, ctx.events.as_ref(), &*ctx.payments);
     let now_ms = settings.clock.now_ms();
     let click_before = from_ms(now_ms.saturating_sub(settings.click_ttl_ms()));
     let orders = sqlx::query_scalar!(
@@ -402,12 +314,11 @@ pub async fn sweep(db: &PgPool, events: &dyn EventSink, settings: &Settings) -> 
 /// `waiting` (reused while one is open for the same provider) with the provider's checkout link and, in a demo,
 /// the sandbox's.
 pub async fn checkout(
-    db: &PgPool,
-    events: &dyn EventSink,
-    settings: &Settings,
+    ctx: &Context,
     actor: &Actor,
     input: CreatePaymentInput,
 ) -> Result<PaymentCheckout> {
+    let (db, settings) = (&ctx.db, &*ctx.payments);
     actor.require(Role::Client)?;
     if !settings.enabled(input.provider) {
         return Err(Error::field(
@@ -453,7 +364,7 @@ pub async fn checkout(
     };
     tx.commit().await?;
     if released > 0 {
-        events.committed(Vec::new());
+        ctx.events.committed(Vec::new());
     }
     let return_url = format!("{}/orders/{}", settings.public_url, order.id);
     let payment_url = match input.provider {

@@ -20,7 +20,8 @@ static HIT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
 /// Counts attempts per key and window.
 #[derive(Clone)]
 pub struct RateLimiter {
-    redis: ConnectionManager,
+    /// `None`: no limits (the command line).
+    redis: Option<ConnectionManager>,
     prefix: String,
 }
 
@@ -28,8 +29,16 @@ impl RateLimiter {
     /// A limiter whose keys start with `prefix`.
     pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
         Self {
-            redis,
+            redis: Some(redis),
             prefix: format!("{prefix}:rl"),
+        }
+    }
+
+    /// A limiter that allows everything (for the command line, which has no callers to limit).
+    pub fn off() -> Self {
+        Self {
+            redis: None,
+            prefix: String::new(),
         }
     }
 
@@ -37,8 +46,10 @@ impl RateLimiter {
     /// within `window`. If Redis is unreachable the attempt is allowed (and a warning logged): an outage of the
     /// limiter must not lock everyone out.
     pub async fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<()> {
+        let Some(mut redis) = self.redis.clone() else {
+            return Ok(());
+        };
         let key = format!("{}:{key}", self.prefix);
-        let mut redis = self.redis.clone();
         // One round trip: count, start the window on the first hit, and tell the seconds left.
         let outcome: redis::RedisResult<(u64, i64)> = HIT
             .key(&key)

@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::{Actor, Error, FieldErrors, Result, ResultExt, page::Slice, page::Window};
+use super::{
+    Actor, Error, FieldErrors, Result, ResultExt, context::Context, page::Slice, page::Window,
+};
 use crate::models::{
-    CreateServiceInput, Service, SetWorkersInput, UpdateServiceInput, UserSummary, validate,
+    CreateServiceInput, Offer, Service, SetWorkersInput, UpdateServiceInput, UserSummary, validate,
 };
 
 /// The unique index on `lower(name)`.
@@ -65,11 +67,12 @@ async fn fetch(db: impl sqlx::PgExecutor<'_>, id: i64, include_inactive: bool) -
 
 /// The catalogue, newest first. Admins also see inactive services and may filter on `is_active`.
 pub async fn list(
-    db: &PgPool,
+    ctx: &Context,
     actor: &Actor,
     is_active: Option<bool>,
     window: Window,
 ) -> Result<Slice<Service>> {
+    let db = &ctx.db;
     let is_active = if actor.is_admin() {
         is_active
     } else {
@@ -104,7 +107,8 @@ pub async fn list(
 }
 
 /// One service; an inactive one is 404 except for admins.
-pub async fn get(db: &PgPool, actor: &Actor, id: i64) -> Result<Service> {
+pub async fn get(ctx: &Context, actor: &Actor, id: i64) -> Result<Service> {
+    let db = &ctx.db;
     fetch(db, id, actor.is_admin()).await
 }
 
@@ -126,7 +130,8 @@ fn check_fields(
 }
 
 /// An admin adds a service.
-pub async fn create(db: &PgPool, actor: &Actor, input: CreateServiceInput) -> Result<Service> {
+pub async fn create(ctx: &Context, actor: &Actor, input: CreateServiceInput) -> Result<Service> {
+    let db = &ctx.db;
     actor.require_admin()?;
     let name = input.name.trim();
     let mut errors = FieldErrors::default();
@@ -153,11 +158,12 @@ pub async fn create(db: &PgPool, actor: &Actor, input: CreateServiceInput) -> Re
 
 /// An admin changes a service. Orders already placed keep the price they were placed at.
 pub async fn update(
-    db: &PgPool,
+    ctx: &Context,
     actor: &Actor,
     id: i64,
     input: UpdateServiceInput,
 ) -> Result<Service> {
+    let db = &ctx.db;
     actor.require_admin()?;
     let name = input.name.as_deref().map(str::trim);
     let mut errors = FieldErrors::default();
@@ -183,7 +189,8 @@ pub async fn update(
 }
 
 /// An admin withdraws a service from the catalogue. It is kept (orders refer to it), only deactivated.
-pub async fn deactivate(db: &PgPool, actor: &Actor, id: i64) -> Result<()> {
+pub async fn deactivate(ctx: &Context, actor: &Actor, id: i64) -> Result<()> {
+    let db = &ctx.db;
     actor.require_admin()?;
     let done = sqlx::query!(r#"update services set is_active = false where id = $1"#, id)
         .execute(db)
@@ -195,7 +202,8 @@ pub async fn deactivate(db: &PgPool, actor: &Actor, id: i64) -> Result<()> {
 }
 
 /// The workers of a service (active or not), by id.
-pub async fn workers(db: &PgPool, actor: &Actor, id: i64) -> Result<Vec<UserSummary>> {
+pub async fn workers(ctx: &Context, actor: &Actor, id: i64) -> Result<Vec<UserSummary>> {
+    let db = &ctx.db;
     fetch(db, id, actor.is_admin()).await?;
     Ok(sqlx::query_as!(
         UserSummary,
@@ -211,7 +219,7 @@ pub async fn workers(db: &PgPool, actor: &Actor, id: i64) -> Result<Vec<UserSumm
 
 /// The workers of several services at once (a catalogue page's), in one query, by service. The services'
 /// visibility is the caller's to check (they come from [`list`]).
-pub async fn workers_of(db: &PgPool, services: &[i64]) -> Result<HashMap<i64, Vec<UserSummary>>> {
+async fn workers_of(db: &PgPool, services: &[i64]) -> Result<HashMap<i64, Vec<UserSummary>>> {
     let rows = sqlx::query!(
         r#"
         select w.service_id, u.id, u.username, u.full_name from service_workers w join users u on u.id = w.worker_id
@@ -237,11 +245,12 @@ pub async fn workers_of(db: &PgPool, services: &[i64]) -> Result<HashMap<i64, Ve
 
 /// An admin replaces the set of workers of a service. Every id must be an active worker.
 pub async fn set_workers(
-    db: &PgPool,
+    ctx: &Context,
     actor: &Actor,
     id: i64,
     input: SetWorkersInput,
 ) -> Result<Vec<UserSummary>> {
+    let db = &ctx.db;
     actor.require_admin()?;
     let mut ids = input.worker_ids;
     ids.sort_unstable();
@@ -286,5 +295,35 @@ pub async fn set_workers(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    workers(db, actor, id).await
+    workers(ctx, actor, id).await
+}
+
+/// The catalogue: a page of active services, each with the workers a client may choose from (all their workers
+/// in one query).
+pub async fn catalogue(ctx: &Context, actor: &Actor, window: Window) -> Result<Slice<Offer>> {
+    let services = list(ctx, actor, Some(true), window).await?;
+    let ids: Vec<i64> = services.results.iter().map(|s| s.id).collect();
+    let mut workers = workers_of(&ctx.db, &ids).await?;
+    Ok(Slice {
+        count: services.count,
+        window: services.window,
+        results: services
+            .results
+            .into_iter()
+            .map(|service| Offer {
+                workers: workers.remove(&service.id).unwrap_or_default(),
+                service,
+            })
+            .collect(),
+    })
+}
+
+/// A price typed in whole so'm (spaces and commas as thousands separators allowed), in tiyin.
+pub fn som_to_tiyin(field: &str, typed: &str) -> Result<i64> {
+    typed
+        .trim()
+        .replace([' ', ','], "")
+        .parse::<i64>()
+        .map(|som| som.saturating_mul(100))
+        .map_err(|_| Error::field(field, "Enter a whole number of so'm."))
 }

@@ -2,14 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use sqlx::PgPool;
 
 use super::{
     Actor, Error, Result,
+    context::Context,
     page::{Slice, Window},
     parse_column,
 };
-use crate::models::{PaymentProvider, Role, Transaction, TransactionStatus};
+use crate::models::{FiscalReceipt, PaymentProvider, Role, Transaction, TransactionStatus};
 
 struct TransactionRow {
     id: i64,
@@ -45,12 +45,16 @@ impl TryFrom<TransactionRow> for Transaction {
     }
 }
 
-/// Transactions may be read by admins and by clients (their own); workers never.
+/// Whether `actor` may read transactions: admins (all) and clients (their own); workers never.
+pub fn may_read(actor: &Actor) -> bool {
+    actor.role != Role::Worker
+}
+
 fn require_reader(actor: &Actor) -> Result<()> {
-    if actor.role == Role::Worker {
-        Err(Error::PermissionDenied)
-    } else {
+    if may_read(actor) {
         Ok(())
+    } else {
+        Err(Error::PermissionDenied)
     }
 }
 
@@ -65,11 +69,12 @@ pub struct TransactionFilter {
 
 /// The transactions the caller may see, newest first.
 pub async fn list(
-    db: &PgPool,
+    ctx: &Context,
     actor: &Actor,
     filter: TransactionFilter,
     window: Window,
 ) -> Result<Slice<Transaction>> {
+    let db = &ctx.db;
     require_reader(actor)?;
     let provider = filter.provider.map(PaymentProvider::as_str);
     let status = filter.status.map(TransactionStatus::as_str);
@@ -120,7 +125,8 @@ pub async fn list(
 }
 
 /// One transaction, if the caller may see it (404 otherwise).
-pub async fn get(db: &PgPool, actor: &Actor, id: i64) -> Result<Transaction> {
+pub async fn get(ctx: &Context, actor: &Actor, id: i64) -> Result<Transaction> {
+    let db = &ctx.db;
     require_reader(actor)?;
     sqlx::query_as!(
         TransactionRow,
@@ -141,16 +147,17 @@ pub async fn get(db: &PgPool, actor: &Actor, id: i64) -> Result<Transaction> {
 }
 
 /// What a fiscal receipt needs: the confirmed Click payment's id at Click, and the receipt URL if already fetched.
-pub struct ReceiptTarget {
-    pub transaction_id: i64,
+struct ReceiptTarget {
+    transaction_id: i64,
     /// Click's payment id (`click_paydoc_id`), the key of its merchant API.
-    pub click_payment_id: i64,
-    pub stored_url: Option<String>,
+    click_payment_id: i64,
+    stored_url: Option<String>,
 }
 
 /// The receipt target of a transaction the caller may see (clients their own, admins all). Only a confirmed Click
 /// payment has a fiscal receipt: 409 otherwise.
-pub async fn receipt_target(db: &PgPool, actor: &Actor, id: i64) -> Result<ReceiptTarget> {
+async fn receipt_target(ctx: &Context, actor: &Actor, id: i64) -> Result<ReceiptTarget> {
+    let db = &ctx.db;
     require_reader(actor)?;
     let row = sqlx::query!(
         r#"
@@ -181,8 +188,34 @@ pub async fn receipt_target(db: &PgPool, actor: &Actor, id: i64) -> Result<Recei
     }
 }
 
-/// Keeps a fetched receipt URL, so later asks do not call Click again.
-pub async fn save_receipt(db: &PgPool, id: i64, url: &str) -> Result<()> {
+/// The fiscal receipt of a confirmed Click payment the caller may see: the URL kept from an earlier ask, else
+/// asked of Click's merchant API and kept, so later asks do not call Click again. 409 for any other transaction or
+/// when Click is not enabled; 502 when Click cannot be reached.
+pub async fn receipt(ctx: &Context, actor: &Actor, id: i64) -> Result<FiscalReceipt> {
+    let target = receipt_target(ctx, actor, id).await?;
+    let qr_code_url = match target.stored_url {
+        Some(url) => url,
+        None => {
+            let click = ctx.payments.click.as_ref().ok_or_else(|| {
+                Error::Conflict("Click payments are not enabled on this server.".to_owned())
+            })?;
+            let url = ctx
+                .click
+                .receipt_url(click, target.click_payment_id)
+                .await?;
+            save_receipt(ctx, target.transaction_id, &url).await?;
+            url
+        }
+    };
+    Ok(FiscalReceipt {
+        transaction_id: target.transaction_id,
+        qr_code_url,
+    })
+}
+
+/// Keeps a fetched receipt URL.
+async fn save_receipt(ctx: &Context, id: i64, url: &str) -> Result<()> {
+    let db = &ctx.db;
     sqlx::query!(
         r#"update transactions set receipt_url = $2 where id = $1"#,
         id,

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::{
-    Actor, Error, FieldErrors, Result, ResultExt, auth, page::Slice, page::Window, parse_column,
-    password::Hasher,
+    Actor, Error, FieldErrors, Result, ResultExt, context::Context, page::Slice, page::Window,
+    parse_column, password::Hasher, tokens,
 };
 use crate::models::{
     CreateUserInput, RegisterInput, Role, UpdateMeInput, UpdateUserInput, User, UserStats, validate,
@@ -105,7 +105,7 @@ impl NewUser {
 }
 
 /// Self-registration: always creates an active `client`.
-pub async fn register(db: &PgPool, hasher: &Hasher, input: RegisterInput) -> Result<User> {
+pub(crate) async fn register(ctx: &Context, input: RegisterInput) -> Result<User> {
     NewUser {
         username: input.username.trim().to_owned(),
         password: input.password,
@@ -115,27 +115,18 @@ pub async fn register(db: &PgPool, hasher: &Hasher, input: RegisterInput) -> Res
         phone: blank_to_none(input.phone),
     }
     .validate()?
-    .insert(db, hasher)
+    .insert(&ctx.db, &ctx.hasher)
     .await
 }
 
 /// An admin creates a user of any role.
-pub async fn create(
-    db: &PgPool,
-    hasher: &Hasher,
-    actor: &Actor,
-    input: CreateUserInput,
-) -> Result<User> {
+pub async fn create(ctx: &Context, actor: &Actor, input: CreateUserInput) -> Result<User> {
     actor.require_admin()?;
-    create_unchecked(db, hasher, input).await
+    create_unchecked(ctx, input).await
 }
 
 /// Creates a user of any role without asking who wants it: for the server CLI and the demo seed only.
-pub async fn create_unchecked(
-    db: &PgPool,
-    hasher: &Hasher,
-    input: CreateUserInput,
-) -> Result<User> {
+pub async fn create_unchecked(ctx: &Context, input: CreateUserInput) -> Result<User> {
     NewUser {
         username: input.username.trim().to_owned(),
         password: input.password,
@@ -145,7 +136,7 @@ pub async fn create_unchecked(
         phone: blank_to_none(input.phone),
     }
     .validate()?
-    .insert(db, hasher)
+    .insert(&ctx.db, &ctx.hasher)
     .await
 }
 
@@ -190,19 +181,20 @@ pub async fn fetch(db: impl sqlx::PgExecutor<'_>, id: i64) -> Result<User> {
 }
 
 /// A user, for admins.
-pub async fn get(db: &PgPool, actor: &Actor, id: i64) -> Result<User> {
+pub async fn get(ctx: &Context, actor: &Actor, id: i64) -> Result<User> {
     actor.require_admin()?;
-    fetch(db, id).await
+    fetch(&ctx.db, id).await
 }
 
 /// Every user, newest first, optionally of one role (admins only).
 pub async fn list(
-    db: &PgPool,
+    ctx: &Context,
     actor: &Actor,
     role: Option<Role>,
     window: Window,
 ) -> Result<Slice<User>> {
     actor.require_admin()?;
+    let db = &ctx.db;
     let role = role.map(Role::as_str);
     let count = sqlx::query_scalar!(
         r#"select count(*) as "n!" from users where ($1::text is null or role = $1)"#,
@@ -232,8 +224,9 @@ pub async fn list(
 }
 
 /// Head counts by role (admins only).
-pub async fn stats(db: &PgPool, actor: &Actor) -> Result<UserStats> {
+pub async fn stats(ctx: &Context, actor: &Actor) -> Result<UserStats> {
     actor.require_admin()?;
+    let db = &ctx.db;
     let row = sqlx::query!(
         r#"
         select count(*) as "total!",
@@ -305,8 +298,16 @@ impl Change {
         })
     }
 
-    async fn apply(self, db: &PgPool, id: i64) -> Result<User> {
-        let mut tx = db.begin().await?;
+    /// Whether the change ends the user's sessions: a new password, a new role or a deactivation.
+    fn ends_sessions(&self) -> bool {
+        self.password_hash.is_some() || self.role.is_some() || self.is_active == Some(false)
+    }
+
+    /// Writes the change. One that ends the user's sessions revokes their refresh tokens in the same transaction,
+    /// and after the commit closes their sockets and drops their cached access on every instance.
+    async fn apply(self, ctx: &Context, id: i64) -> Result<User> {
+        let ends_sessions = self.ends_sessions();
+        let mut tx = ctx.db.begin().await?;
         let row = sqlx::query_as!(
             UserRow,
             r#"
@@ -333,28 +334,26 @@ impl Change {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(Error::NotFound)?;
-        if self.password_hash.is_some() || self.is_active == Some(false) {
-            auth::revoke_all(&mut *tx, id).await?;
+        if ends_sessions {
+            tokens::revoke_all(&mut *tx, id).await?;
         }
         tx.commit().await?;
+        if ends_sessions {
+            ctx.events.access_changed(id);
+        }
         row.try_into()
     }
 }
 
 /// The caller's own profile.
-pub async fn me(db: &PgPool, actor: &Actor) -> Result<User> {
-    fetch(db, actor.id).await
+pub async fn me(ctx: &Context, actor: &Actor) -> Result<User> {
+    fetch(&ctx.db, actor.id).await
 }
 
-/// The caller changes their own profile (never their role or id). A new password ends their other sessions.
-pub async fn update_me(
-    db: &PgPool,
-    hasher: &Hasher,
-    actor: &Actor,
-    input: UpdateMeInput,
-) -> Result<User> {
+/// The caller changes their own profile (never their role or id). A new password ends their sessions.
+pub async fn update_me(ctx: &Context, actor: &Actor, input: UpdateMeInput) -> Result<User> {
     Change::profile(
-        hasher,
+        &ctx.hasher,
         &actor.username,
         input.email,
         input.full_name,
@@ -362,20 +361,16 @@ pub async fn update_me(
         input.password,
     )
     .await?
-    .apply(db, actor.id)
+    .apply(ctx, actor.id)
     .await
 }
 
 /// An admin changes any user, including role and activation. Admins cannot demote or deactivate themselves.
-pub async fn update(
-    db: &PgPool,
-    hasher: &Hasher,
-    actor: &Actor,
-    id: i64,
-    input: UpdateUserInput,
-) -> Result<User> {
+/// A new role, a new password or a deactivation ends the user's sessions: refresh tokens, cached access and open
+/// sockets, on every instance.
+pub async fn update(ctx: &Context, actor: &Actor, id: i64, input: UpdateUserInput) -> Result<User> {
     actor.require_admin()?;
-    let target = fetch(db, id).await?;
+    let target = fetch(&ctx.db, id).await?;
     if id == actor.id
         && (input.role.is_some_and(|r| r != Role::Admin) || input.is_active == Some(false))
     {
@@ -384,7 +379,7 @@ pub async fn update(
         ));
     }
     let mut change = Change::profile(
-        hasher,
+        &ctx.hasher,
         &target.username,
         input.email,
         input.full_name,
@@ -392,9 +387,10 @@ pub async fn update(
         input.password,
     )
     .await?;
-    change.role = input.role;
+    // Only a real change of role ends the user's sessions.
+    change.role = input.role.filter(|&role| role != target.role);
     change.is_active = input.is_active;
-    let user = change.apply(db, id).await?;
+    let user = change.apply(ctx, id).await?;
     tracing::info!(
         user.id = id,
         admin.id = actor.id,
@@ -405,10 +401,9 @@ pub async fn update(
 }
 
 /// An admin deactivates a user: their tokens stop working at once. Idempotent.
-pub async fn deactivate(db: &PgPool, hasher: &Hasher, actor: &Actor, id: i64) -> Result<()> {
+pub async fn deactivate(ctx: &Context, actor: &Actor, id: i64) -> Result<()> {
     update(
-        db,
-        hasher,
+        ctx,
         actor,
         id,
         UpdateUserInput {
@@ -421,22 +416,22 @@ pub async fn deactivate(db: &PgPool, hasher: &Hasher, actor: &Actor, id: i64) ->
 }
 
 /// The UI language a user chose (`en`, `ru`, `uz`), if any.
-pub async fn language(db: &PgPool, user_id: i64) -> Result<Option<String>> {
+pub async fn language(ctx: &Context, user_id: i64) -> Result<Option<String>> {
     Ok(
         sqlx::query_scalar!("select language from users where id = $1", user_id)
-            .fetch_optional(db)
+            .fetch_optional(&ctx.db)
             .await?
             .flatten(),
     )
 }
 
 /// Remembers a user's UI language (one of the supported tags).
-pub async fn set_language(db: &PgPool, user_id: i64, tag: &str) -> Result<()> {
+pub async fn set_language(ctx: &Context, user_id: i64, tag: &str) -> Result<()> {
     if crate::lang::from_tag(tag).is_none_or(|l| crate::lang::tag(l) != tag) {
         return Err(Error::field("language", "Unsupported language."));
     }
     sqlx::query!("update users set language = $2 where id = $1", user_id, tag)
-        .execute(db)
+        .execute(&ctx.db)
         .await?;
     Ok(())
 }

@@ -27,8 +27,8 @@ pub fn Dashboard() -> impl IntoView {
 
 #[component]
 fn DashboardBody() -> impl IntoView {
-    let figures = Resource::new(|| (), |()| api::dashboard_figures());
-    let recent = Resource::new(|| (), |()| api::notifications(1, false, None, None));
+    let figures = Resource::new(|| (), |()| api::get_dashboard());
+    let recent = Resource::new(|| (), |()| api::list_notifications(1, false, None, None));
     view! {
         <h1>{tr!(dashboard.title)}</h1>
         // Figures and recent events follow the live feed (refreshed from the server).
@@ -147,7 +147,7 @@ fn UsersBody(me: i64) -> impl IntoView {
     let created = query_param("created").get_untracked();
     let users = Resource::new(
         move || (page.get(), role.get()),
-        |(p, r)| api::users(p, r.and_then(|r| r.parse().ok())),
+        |(p, r)| api::list_users(p, r.and_then(|r| r.parse().ok())),
     );
     let error = Signal::derive(move || create.value().get().and_then(Result::err));
     view! {
@@ -237,8 +237,8 @@ fn ServicesBody() -> impl IntoView {
     let page = page_param();
     let create = ServerAction::<CreateService>::new();
     let save = ServerAction::<SetServiceWorkers>::new();
-    let services = Resource::new(move || page.get(), |p| api::services(p, true));
-    let workers = Resource::new(|| (), |()| api::users(1, Some(Role::Worker)));
+    let services = Resource::new(move || page.get(), |p| api::list_services(p, true));
+    let workers = Resource::new(|| (), |()| api::list_users(1, Some(Role::Worker)));
     let error = Signal::derive(move || create.value().get().and_then(Result::err));
     view! {
         <h1>{tr!(services.admin_title)}</h1>
@@ -322,7 +322,7 @@ fn TransactionsBody() -> impl IntoView {
     let list = Resource::new(
         move || (page.get(), provider.get(), status.get()),
         |(p, pr, st)| {
-            api::transactions(
+            api::list_transactions(
                 p,
                 pr.and_then(|x| x.parse().ok()),
                 st.and_then(|x| x.parse().ok()),

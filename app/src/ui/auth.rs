@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::{
-    api::{SignIn as SignInFn, SignUp as SignUpFn},
+    api::{Login as SignInFn, Register as SignUpFn},
     lang,
     ui::{
         locale,

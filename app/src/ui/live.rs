@@ -10,7 +10,7 @@ use leptos_i18n::Locale as _;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    api::{SetLanguage, SignOut},
+    api::{Logout as SignOut, UpdateLanguage as SetLanguage},
     i18n::{Locale, td_string},
     lang,
     models::{Notification, Role},
@@ -108,7 +108,7 @@ impl Live {
     /// Sets the unread count from the server, unless a frame changed it while the count was being fetched.
     async fn settle(self) {
         let before = self.changes.get_value();
-        if let Ok(n) = crate::api::unread().await
+        if let Ok(n) = crate::api::get_unread_count().await
             && self.changes.get_value() == before
         {
             self.unread.set(n);
@@ -366,7 +366,7 @@ mod socket {
         set_timeout(
             move || {
                 leptos::task::spawn_local(async move {
-                    let _ = crate::api::unread().await;
+                    let _ = crate::api::get_unread_count().await;
                     feed.busy.set(false);
                     open(feed);
                 });

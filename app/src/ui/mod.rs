@@ -29,10 +29,10 @@ use leptos_router::{
 #[cfg(feature = "ssr")]
 use crate::i18n::use_i18n;
 use crate::{
-    api::{self, Session},
+    api,
     i18n::{I18nContextProvider, Locale},
     lang,
-    models::Role,
+    models::{Role, Session},
 };
 
 /// The page's language: on the server, the one the request asked for (see [`language_source`]); in the
@@ -59,11 +59,8 @@ fn language_source() -> leptos_use::UseLocalesOptions {
         #[cfg(feature = "ssr")]
         {
             let parts = use_context::<axum::http::request::Parts>()?;
-            let chosen = crate::domain::session::cookie(
-                &parts.headers,
-                crate::domain::session::LANGUAGE_COOKIE,
-            )
-            .filter(|tag| lang::from_tag(tag).is_some());
+            let chosen = crate::api::web::cookie(&parts.headers, crate::api::web::LANGUAGE_COOKIE)
+                .filter(|tag| lang::from_tag(tag).is_some());
             chosen.map(str::to_owned).or_else(|| {
                 parts
                     .headers
@@ -114,7 +111,7 @@ impl SessionCtx {
     fn load() -> Self {
         #[cfg(feature = "ssr")]
         let session = use_context::<axum::http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<api::Caller>()?.session.clone());
+            .and_then(|parts| parts.extensions.get::<api::web::Caller>()?.session.clone());
         #[cfg(not(feature = "ssr"))]
         let session = None;
         Self(StoredValue::new(session))

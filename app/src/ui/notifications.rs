@@ -4,7 +4,7 @@
 use leptos::{prelude::*, server_fn::ServerFn as _};
 
 use crate::{
-    api::{self, MarkRead},
+    api::{self, MarkAllNotificationsRead, MarkNotificationRead},
     lang,
     models::{Notification, NotificationKind},
     ui::{
@@ -34,7 +34,7 @@ fn Feed() -> impl IntoView {
             )
         },
         |(p, k, o, u)| {
-            api::notifications(
+            api::list_notifications(
                 p,
                 u,
                 k.and_then(|k| k.parse::<NotificationKind>().ok()),
@@ -43,7 +43,7 @@ fn Feed() -> impl IntoView {
         },
     );
     let unread = expect_context::<SessionCtx>().get().map_or(0, |s| s.unread);
-    let mark = ServerAction::<MarkRead>::new();
+    let mark = ServerAction::<MarkAllNotificationsRead>::new();
     view! {
         <div class="heading">
             <h1>{tr!(notifications.title)}</h1>
@@ -103,8 +103,8 @@ fn Item(n: Notification) -> impl IntoView {
             </a>
             <When at=n.created_at />
             {unread.then(|| view! {
-                <form method="post" action=MarkRead::url() class="inline">
-                    <input type="hidden" name="ids[]" value=n.id />
+                <form method="post" action=MarkNotificationRead::url() class="inline">
+                    <input type="hidden" name="id" value=n.id />
                     <button type="submit" class="link mark-read">{tr!(notifications.mark_read)}</button>
                 </form>
             })}

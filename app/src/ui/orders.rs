@@ -5,10 +5,13 @@ use leptos::{prelude::*, server_fn::ServerFn as _};
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::{self, Assign, ChangeStatus, CreateOrder, Offer, OrderView, Pay, PostMessage},
+    api::{
+        self, AssignOrder as Assign, CreateOrder, CreateOrderMessage as PostMessage,
+        CreatePayment as Pay, UpdateOrderStatus as ChangeStatus,
+    },
     i18n::{td, td_string},
     lang,
-    models::{Order, OrderStatus, PaymentProvider, Role, Service, UserSummary},
+    models::{Offer, Order, OrderStatus, OrderView, PaymentProvider, Role, Service, UserSummary},
     ui::{
         Guard, SessionCtx, locale,
         widgets::{
@@ -53,7 +56,7 @@ pub fn Catalogue() -> impl IntoView {
 #[component]
 fn CatalogueBody() -> impl IntoView {
     let page = page_param();
-    let offers = Resource::new(move || page.get(), api::catalogue);
+    let offers = Resource::new(move || page.get(), api::list_catalogue);
     // The cards' forms post here; a failed order comes back to this page with the server's error.
     let order = ServerAction::<CreateOrder>::new();
     let failed = move || order.value().get().and_then(Result::err);
@@ -135,7 +138,7 @@ fn OrderListBody(role: Role) -> impl IntoView {
     let status = query_param("status");
     let orders = Resource::new(
         move || (page.get(), status.get()),
-        |(p, s)| api::orders(p, s.and_then(|s| s.parse().ok())),
+        |(p, s)| api::list_orders(p, s.and_then(|s| s.parse().ok())),
     );
     let title = move || {
         match role {
@@ -230,7 +233,7 @@ fn OrderBody(role: Role) -> impl IntoView {
         move || id.get(),
         |id| async move {
             match id {
-                Some(id) => api::load_order(id).await,
+                Some(id) => api::get_order(id).await,
                 None => Err(api::ApiError {
                     status: 404,
                     code: "not_found".to_owned(),

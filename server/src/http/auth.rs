@@ -39,18 +39,8 @@ async fn register(
     ClientIp(ip): ClientIp,
     Json(input): Json<RegisterInput>,
 ) -> Result<(StatusCode, axum::Json<User>)> {
-    let user = state
-        .gate
-        .sign_up(&state.db, &state.hasher, &ip, input)
-        .await?;
+    let user = auth::register(&state.ctx, &ip, input).await?;
     Ok((StatusCode::CREATED, axum::Json(user)))
-}
-
-async fn sign_in(state: &AppState, ip: &str, input: LoginInput) -> Result<LoginResponse> {
-    state
-        .gate
-        .sign_in(&state.db, &state.hasher, &state.tokens, ip, input)
-        .await
 }
 
 /// `Set-Cookie` headers carrying a token pair for the browser UI, or clearing it.
@@ -76,7 +66,7 @@ async fn login(
     ClientIp(ip): ClientIp,
     Json(input): Json<LoginInput>,
 ) -> Result<impl IntoResponse> {
-    let response = sign_in(&state, &ip, input).await?;
+    let response = auth::login(&state.ctx, &ip, input).await?;
     Ok((
         session_cookies(&state, Some((&response.access, &response.refresh))),
         axum::Json(response),
@@ -92,7 +82,7 @@ async fn obtain_token(
     ClientIp(ip): ClientIp,
     Json(input): Json<LoginInput>,
 ) -> Result<axum::Json<TokenPair>> {
-    let response = sign_in(&state, &ip, input).await?;
+    let response = auth::login(&state.ctx, &ip, input).await?;
     Ok(axum::Json(TokenPair {
         access: response.access,
         refresh: response.refresh,
@@ -107,7 +97,7 @@ async fn refresh_token(
     State(state): State<AppState>,
     Json(input): Json<RefreshInput>,
 ) -> Result<impl IntoResponse> {
-    let pair = auth::refresh(&state.db, &state.tokens, &input.refresh).await?;
+    let pair = auth::refresh(&state.ctx, &input.refresh).await?;
     Ok((
         session_cookies(&state, Some((&pair.access, &pair.refresh))),
         axum::Json(pair),
@@ -121,7 +111,7 @@ async fn logout(
     State(state): State<AppState>,
     Json(input): Json<RefreshInput>,
 ) -> Result<impl IntoResponse> {
-    auth::logout(&state.db, &input.refresh).await?;
+    auth::logout(&state.ctx, &input.refresh).await?;
     Ok((StatusCode::NO_CONTENT, session_cookies(&state, None)))
 }
 
@@ -132,7 +122,7 @@ async fn get_me(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
 ) -> Result<axum::Json<User>> {
-    users::me(&state.db, &actor).await.map(axum::Json)
+    users::me(&state.ctx, &actor).await.map(axum::Json)
 }
 
 /// Changes the caller's e-mail, name, phone or password (`role` and `id` are read-only). A new password ends the
@@ -144,7 +134,7 @@ async fn update_me(
     AuthUser(actor): AuthUser,
     Json(input): Json<UpdateMeInput>,
 ) -> Result<axum::Json<User>> {
-    users::update_me(&state.db, &state.hasher, &actor, input)
+    users::update_me(&state.ctx, &actor, input)
         .await
         .map(axum::Json)
 }

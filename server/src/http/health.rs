@@ -22,7 +22,7 @@ async fn get_health() -> Json<Value> {
 /// The database and Redis answer within a second; 503 otherwise.
 async fn get_readiness(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let limit = Duration::from_secs(1);
-    let database = tokio::time::timeout(limit, sqlx::query("select 1").execute(&state.db))
+    let database = tokio::time::timeout(limit, sqlx::query("select 1").execute(&state.ctx.db))
         .await
         .is_ok_and(|r| r.is_ok());
     let mut redis = state.redis.clone();

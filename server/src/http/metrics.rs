@@ -35,8 +35,8 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let idle = state.db.num_idle();
-    let size = state.db.size() as usize;
+    let idle = state.ctx.db.num_idle();
+    let size = state.ctx.db.size() as usize;
     metrics::gauge!("db_pool_connections", "state" => "idle").set(idle as f64);
     metrics::gauge!("db_pool_connections", "state" => "busy").set(size.saturating_sub(idle) as f64);
     (

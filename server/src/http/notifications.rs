@@ -42,7 +42,7 @@ async fn list_notifications(
     Query(filter): Query<FeedFilter>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<Notification>>> {
-    let mut slice = notifications::feed(&state.db, &actor, filter, page.window()?).await?;
+    let mut slice = notifications::feed(&state.ctx, &actor, filter, page.window()?).await?;
     notifications::localize(&mut slice.results, locale);
     Ok(paginate(state.config.base_url(), &uri, slice))
 }
@@ -54,7 +54,7 @@ async fn get_unread_count(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
 ) -> Result<axum::Json<UnreadCount>> {
-    notifications::unread_count(&state.db, &actor)
+    notifications::unread_count(&state.ctx, &actor)
         .await
         .map(axum::Json)
 }
@@ -68,8 +68,7 @@ async fn mark_notification_read(
     AuthUser(actor): AuthUser,
     Id(id): Id,
 ) -> Result<StatusCode> {
-    notifications::mark_one_read(&state.db, &actor, id).await?;
-    state.feed.publish_read(actor.id, vec![id], None);
+    notifications::mark_one_read(&state.ctx, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -80,10 +79,7 @@ async fn mark_all_notifications_read(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
 ) -> Result<axum::Json<ReadAllResult>> {
-    let ids = notifications::read_all(&state.db, &actor).await?;
+    let ids = notifications::read_all(&state.ctx, &actor).await?;
     let updated = i64::try_from(ids.len()).unwrap_or(i64::MAX);
-    for chunk in ids.chunks(1000) {
-        state.feed.publish_read(actor.id, chunk.to_vec(), None);
-    }
     Ok(axum::Json(ReadAllResult { updated }))
 }

@@ -45,7 +45,7 @@ async fn list_orders(
     Query(filter): Query<OrderFilter>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<Order>>> {
-    let slice = orders::list(&state.db, &actor, filter, page.window()?).await?;
+    let slice = orders::list(&state.ctx, &actor, filter, page.window()?).await?;
     Ok(paginate(state.config.base_url(), &uri, slice))
 }
 
@@ -59,15 +59,7 @@ async fn create_order(
     AuthUser(actor): AuthUser,
     Json(input): Json<CreateOrderInput>,
 ) -> Result<(StatusCode, axum::Json<Order>)> {
-    state
-        .limiter
-        .hit(
-            &format!("order:{}", actor.id),
-            state.config.order_rate_limit,
-            std::time::Duration::from_secs(60),
-        )
-        .await?;
-    let order = orders::create(&state.db, &state.feed, &actor, input).await?;
+    let order = orders::create(&state.ctx, &actor, input).await?;
     Ok((StatusCode::CREATED, axum::Json(order)))
 }
 
@@ -79,9 +71,7 @@ async fn get_order(
     AuthUser(actor): AuthUser,
     Id(id): Id,
 ) -> Result<axum::Json<Order>> {
-    orders::fetch_visible(&state.db, &actor, id)
-        .await
-        .map(axum::Json)
+    orders::get(&state.ctx, &actor, id).await.map(axum::Json)
 }
 
 /// Moves an order through the status machine. A move the machine lacks is 409 `invalid_transition`; one the
@@ -96,7 +86,7 @@ async fn update_order_status(
     Id(id): Id,
     Json(input): Json<ChangeStatusInput>,
 ) -> Result<axum::Json<Order>> {
-    orders::change_status(&state.db, &state.feed, &actor, id, input)
+    orders::change_status(&state.ctx, &actor, id, input)
         .await
         .map(axum::Json)
 }
@@ -112,7 +102,7 @@ async fn assign_order(
     Id(id): Id,
     Json(input): Json<AssignInput>,
 ) -> Result<axum::Json<Order>> {
-    orders::assign(&state.db, &state.feed, &actor, id, input)
+    orders::assign(&state.ctx, &actor, id, input)
         .await
         .map(axum::Json)
 }
@@ -130,7 +120,7 @@ async fn list_order_timeline(
     Id(id): Id,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<Notification>>> {
-    let mut slice = orders::timeline(&state.db, &actor, id, page.window()?).await?;
+    let mut slice = orders::timeline(&state.ctx, &actor, id, page.window()?).await?;
     app::domain::notifications::localize(&mut slice.results, locale);
     Ok(paginate(state.config.base_url(), &uri, slice))
 }
@@ -146,7 +136,7 @@ async fn list_order_messages(
     Id(id): Id,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<Message>>> {
-    let slice = messages::list(&state.db, &actor, id, page.window()?).await?;
+    let slice = messages::list(&state.ctx, &actor, id, page.window()?).await?;
     Ok(paginate(state.config.base_url(), &uri, slice))
 }
 
@@ -161,6 +151,6 @@ async fn create_order_message(
     Id(id): Id,
     Json(input): Json<PostMessageInput>,
 ) -> Result<(StatusCode, axum::Json<Message>)> {
-    let message = messages::post(&state.db, &state.feed, &actor, id, input).await?;
+    let message = messages::post(&state.ctx, &actor, id, input).await?;
     Ok((StatusCode::CREATED, axum::Json(message)))
 }

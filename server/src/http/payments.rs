@@ -16,8 +16,7 @@ use axum::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    extract::{AuthUser, Json},
-    router::BODY_LIMIT,
+    extract::{AuthUser, BODY_LIMIT, Json},
     state::AppState,
 };
 
@@ -42,8 +41,7 @@ async fn create_payment(
     AuthUser(actor): AuthUser,
     Json(input): Json<CreatePaymentInput>,
 ) -> Result<(StatusCode, axum::Json<PaymentCheckout>)> {
-    let checkout =
-        payments::checkout(&state.db, &state.feed, &state.payments, &actor, input).await?;
+    let checkout = payments::checkout(&state.ctx, &actor, input).await?;
     Ok((StatusCode::CREATED, axum::Json(checkout)))
 }
 
@@ -72,16 +70,7 @@ async fn payme_webhook(
             Err(payme::Fault::parse_error()),
         ));
     };
-    axum::Json(
-        payme::handle(
-            &state.db,
-            &state.feed,
-            &state.payments,
-            authorization,
-            &body,
-        )
-        .await,
-    )
+    axum::Json(payme::handle(&state.ctx, authorization, &body).await)
 }
 
 /// Any other method on Payme's URL: JSON-RPC error -32300, still with HTTP 200.
@@ -106,5 +95,5 @@ pub async fn click_not_post() -> axum::Json<serde_json::Value> {
     responses((status = 200, description = "Click's answer; `error` 0 is success, negative values are Click's error codes", body = Object)))]
 async fn click_webhook(State(state): State<AppState>, body: Body) -> axum::Json<serde_json::Value> {
     let body = read_body(body).await.unwrap_or_default();
-    axum::Json(click::handle(&state.db, &state.feed, &state.payments, &body).await)
+    axum::Json(click::handle(&state.ctx, &body).await)
 }

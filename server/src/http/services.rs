@@ -45,7 +45,7 @@ async fn list_services(
     Query(filter): Query<ServiceFilter>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<Service>>> {
-    let slice = services::list(&state.db, &actor, filter.is_active, page.window()?).await?;
+    let slice = services::list(&state.ctx, &actor, filter.is_active, page.window()?).await?;
     Ok(paginate(state.config.base_url(), &uri, slice))
 }
 
@@ -58,7 +58,7 @@ async fn create_service(
     AuthUser(actor): AuthUser,
     Json(input): Json<CreateServiceInput>,
 ) -> Result<(StatusCode, axum::Json<Service>)> {
-    let service = services::create(&state.db, &actor, input).await?;
+    let service = services::create(&state.ctx, &actor, input).await?;
     Ok((StatusCode::CREATED, axum::Json(service)))
 }
 
@@ -70,7 +70,7 @@ async fn get_service(
     AuthUser(actor): AuthUser,
     Id(id): Id,
 ) -> Result<axum::Json<Service>> {
-    services::get(&state.db, &actor, id).await.map(axum::Json)
+    services::get(&state.ctx, &actor, id).await.map(axum::Json)
 }
 
 /// Changes a service (admin only). Orders already placed keep their price.
@@ -84,7 +84,7 @@ async fn update_service(
     Id(id): Id,
     Json(input): Json<UpdateServiceInput>,
 ) -> Result<axum::Json<Service>> {
-    services::update(&state.db, &actor, id, input)
+    services::update(&state.ctx, &actor, id, input)
         .await
         .map(axum::Json)
 }
@@ -98,7 +98,7 @@ async fn delete_service(
     AuthUser(actor): AuthUser,
     Id(id): Id,
 ) -> Result<StatusCode> {
-    services::deactivate(&state.db, &actor, id).await?;
+    services::deactivate(&state.ctx, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -111,7 +111,7 @@ async fn list_service_workers(
     AuthUser(actor): AuthUser,
     Id(id): Id,
 ) -> Result<axum::Json<Vec<UserSummary>>> {
-    services::workers(&state.db, &actor, id)
+    services::workers(&state.ctx, &actor, id)
         .await
         .map(axum::Json)
 }
@@ -127,7 +127,7 @@ async fn set_service_workers(
     Id(id): Id,
     Json(input): Json<SetWorkersInput>,
 ) -> Result<axum::Json<Vec<UserSummary>>> {
-    services::set_workers(&state.db, &actor, id, input)
+    services::set_workers(&state.ctx, &actor, id, input)
         .await
         .map(axum::Json)
 }

@@ -2,7 +2,7 @@
 
 use app::{
     domain::{
-        Error, Result,
+        Result,
         page::PageParams,
         transactions::{self, TransactionFilter},
     },
@@ -37,7 +37,7 @@ async fn list_transactions(
     Query(filter): Query<TransactionFilter>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<Transaction>>> {
-    let slice = transactions::list(&state.db, &actor, filter, page.window()?).await?;
+    let slice = transactions::list(&state.ctx, &actor, filter, page.window()?).await?;
     Ok(paginate(state.config.base_url(), &uri, slice))
 }
 
@@ -51,7 +51,7 @@ async fn get_transaction(
     AuthUser(actor): AuthUser,
     Id(id): Id,
 ) -> Result<axum::Json<Transaction>> {
-    transactions::get(&state.db, &actor, id)
+    transactions::get(&state.ctx, &actor, id)
         .await
         .map(axum::Json)
 }
@@ -69,23 +69,7 @@ async fn get_receipt(
     AuthUser(actor): AuthUser,
     Id(id): Id,
 ) -> Result<axum::Json<FiscalReceipt>> {
-    let target = transactions::receipt_target(&state.db, &actor, id).await?;
-    let qr_code_url = match target.stored_url {
-        Some(url) => url,
-        None => {
-            let click = state.payments.click.as_ref().ok_or_else(|| {
-                Error::Conflict("Click payments are not enabled on this server.".to_owned())
-            })?;
-            let url = state
-                .click_api
-                .receipt_url(click, target.click_payment_id)
-                .await?;
-            transactions::save_receipt(&state.db, target.transaction_id, &url).await?;
-            url
-        }
-    };
-    Ok(axum::Json(FiscalReceipt {
-        transaction_id: target.transaction_id,
-        qr_code_url,
-    }))
+    transactions::receipt(&state.ctx, &actor, id)
+        .await
+        .map(axum::Json)
 }

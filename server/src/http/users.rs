@@ -43,7 +43,7 @@ async fn list_users(
     Query(filter): Query<UserFilter>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<User>>> {
-    let slice = users::list(&state.db, &actor, filter.role, page.window()?).await?;
+    let slice = users::list(&state.ctx, &actor, filter.role, page.window()?).await?;
     Ok(paginate(state.config.base_url(), &uri, slice))
 }
 
@@ -56,7 +56,7 @@ async fn create_user(
     AuthUser(actor): AuthUser,
     Json(input): Json<CreateUserInput>,
 ) -> Result<(StatusCode, axum::Json<User>)> {
-    let user = users::create(&state.db, &state.hasher, &actor, input).await?;
+    let user = users::create(&state.ctx, &actor, input).await?;
     Ok((StatusCode::CREATED, axum::Json(user)))
 }
 
@@ -67,7 +67,7 @@ async fn get_user_stats(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
 ) -> Result<axum::Json<UserStats>> {
-    users::stats(&state.db, &actor).await.map(axum::Json)
+    users::stats(&state.ctx, &actor).await.map(axum::Json)
 }
 
 /// One user (admin only).
@@ -79,7 +79,7 @@ async fn get_user(
     AuthUser(actor): AuthUser,
     Id(id): Id,
 ) -> Result<axum::Json<User>> {
-    users::get(&state.db, &actor, id).await.map(axum::Json)
+    users::get(&state.ctx, &actor, id).await.map(axum::Json)
 }
 
 /// Changes a user, including role and activation (admin only; admins cannot demote or deactivate themselves).
@@ -93,12 +93,9 @@ async fn update_user(
     Id(id): Id,
     Json(input): Json<UpdateUserInput>,
 ) -> Result<axum::Json<User>> {
-    let access_changes = input.role.is_some() || input.is_active == Some(false);
-    let user = users::update(&state.db, &state.hasher, &actor, id, input).await?;
-    if access_changes {
-        state.feed.revoke(id);
-    }
-    Ok(axum::Json(user))
+    users::update(&state.ctx, &actor, id, input)
+        .await
+        .map(axum::Json)
 }
 
 /// Deactivates a user (admin only): their tokens stop working at once. The account and its history stay.
@@ -110,7 +107,6 @@ async fn deactivate_user(
     AuthUser(actor): AuthUser,
     Id(id): Id,
 ) -> Result<StatusCode> {
-    users::deactivate(&state.db, &state.hasher, &actor, id).await?;
-    state.feed.revoke(id);
+    users::deactivate(&state.ctx, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

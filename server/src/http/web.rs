@@ -3,7 +3,7 @@
 //! precompressed with long-lived caching.
 
 use app::{
-    api::Caller,
+    api::web::{self, Caller},
     domain::{Error, auth, session},
 };
 use axum::{
@@ -36,12 +36,10 @@ pub async fn resolve_caller(
         Ok(AuthUser(actor)) => Some(actor),
         Err(_) => match cookie(&parts.headers, REFRESH_COOKIE).filter(|r| !r.is_empty()) {
             None => None,
-            Some(refresh) => match auth::refresh(&state.db, &state.tokens, refresh).await {
+            Some(refresh) => match auth::refresh(&state.ctx, refresh).await {
                 Ok(pair) => {
                     renewed = Some(state.cookies.session(Some((&pair.access, &pair.refresh))));
-                    auth::authenticate(&state.db, &state.tokens, &pair.access)
-                        .await
-                        .ok()
+                    auth::authenticate(&state.ctx, &pair.access).await.ok()
                 }
                 Err(_) => {
                     renewed = Some(state.cookies.session(None));
@@ -56,7 +54,7 @@ pub async fn resolve_caller(
             .iter()
             .any(|prefix| parts.uri.path().starts_with(prefix));
     let session = match &actor {
-        Some(actor) if page => app::api::load_session(&state.db, actor).await.ok(),
+        Some(actor) if page => session::load(&state.ctx, actor).await.ok(),
         _ => None,
     };
     parts.extensions.insert(Caller { ip, actor, session });
@@ -110,10 +108,10 @@ pub async fn own_pages_only(request: Request, next: Next) -> Response {
         && elsewhere
         && let Some(query) = request.uri().query().filter(|q| q.contains("__err"))
     {
-        let to = session::address(
+        let to = web::address(
             request.uri().path(),
             query,
-            |k| session::FORM_ERROR_PARAMS.contains(&k),
+            |k| web::FORM_ERROR_PARAMS.contains(&k),
             None,
         );
         return Redirect::to(&to).into_response();

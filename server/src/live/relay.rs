@@ -14,7 +14,10 @@ use std::{
 };
 
 use anyhow::Context as _;
-use app::domain::feed::{self, EventSink, FeedEvent};
+use app::domain::{
+    events::{EventSink, FeedEvent},
+    feed, watermark,
+};
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
@@ -121,7 +124,7 @@ impl Feed {
         prefix: &str,
         capacity: usize,
     ) -> anyhow::Result<Self> {
-        let start = feed::stable_watermark(&db)
+        let start = watermark::stable_watermark(&db)
             .await
             .context("Failed to read the feed's starting point")?;
         let (admins, _) = broadcast::channel(capacity);
@@ -290,8 +293,8 @@ impl EventSink for Feed {
         self.revoke(user_id);
     }
 
-    fn read(&self, user_id: i64, ids: Vec<i64>) {
-        self.publish_read(user_id, ids, None);
+    fn read(&self, user_id: i64, ids: Vec<i64>, origin: Option<u64>) {
+        self.publish_read(user_id, ids, origin);
     }
 }
 
@@ -467,7 +470,7 @@ async fn catch_up(feed: &Inner) -> app::domain::Result<()> {
         };
         feed.delivered.fetch_max(floor, Ordering::SeqCst).max(floor)
     };
-    let mark = feed::stable_watermark(&feed.db).await?;
+    let mark = watermark::stable_watermark(&feed.db).await?;
     while from < mark {
         let events = feed::events_between(&feed.db, from, mark, BATCH).await?;
         let upto = events.last().map_or(mark, |e| e.id);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use app::{
-    domain::{Actor, Error, auth, feed, notifications},
+    domain::{Actor, Error, auth, feed, notifications, watermark},
     models::{ClientFrame, ServerFrame},
 };
 use axum::{
@@ -33,8 +33,6 @@ use crate::{
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest client frame accepted.
 const MAX_CLIENT_FRAME: usize = 16 * 1024;
-/// Ids one `mark_read` may name.
-const MAX_MARK_READ: usize = 1000;
 /// Close code sent when the server gives up on a socket that fell behind (the client reconnects with `after_id`).
 const CLOSE_RESYNC: u16 = 4000;
 /// Close code sent when the user's access was revoked.
@@ -134,10 +132,10 @@ async fn run(
     let admin = actor.is_admin();
     let mut member = state.feed.join(actor.id, admin);
     let socket_id = member.id;
-    let start = member.start_at(feed::stable_watermark(&state.db).await?);
+    let start = member.start_at(watermark::stable_watermark(&state.ctx.db).await?);
     // The caller was authenticated (perhaps from the cache) before this socket joined; a revocation broadcast
     // in between would have been missed. Reading the user again now closes that window.
-    let still_allowed = auth::load_actor(&state.db, actor.id)
+    let still_allowed = auth::load_actor(&state.ctx.db, actor.id)
         .await
         .is_ok_and(|current| current.role == actor.role);
     if !still_allowed {
@@ -145,7 +143,7 @@ async fn run(
         return Err(End::Revoked);
     }
 
-    let last_id = notifications::last_visible_id(&state.db, &actor, start).await?;
+    let last_id = notifications::last_visible_id(&state.ctx.db, &actor, start).await?;
     send_frame(
         &mut socket,
         &ServerFrame::Hello {
@@ -270,7 +268,7 @@ async fn replay(
 ) -> Result<(), End> {
     let mut cursor = after;
     loop {
-        let page = notifications::replay_page(&state.db, actor, cursor, upto, 100).await?;
+        let page = notifications::replay_page(&state.ctx.db, actor, cursor, upto, 100).await?;
         let Some(last) = page.last().map(|n| n.id) else {
             return Ok(());
         };
@@ -353,23 +351,17 @@ async fn answer(
     };
     match frame {
         ClientFrame::Ping {} => Some(ServerFrame::Pong),
-        ClientFrame::MarkRead { ids } if ids.len() > MAX_MARK_READ => Some(error_frame(
-            "too_many_ids",
-            "Mark at most 1000 ids at once.",
-        )),
         ClientFrame::MarkRead { ids } => {
-            match notifications::mark_read(&state.db, actor, &ids).await {
-                Ok(marked) => {
-                    state.feed.publish_read(actor.id, marked, Some(socket_id));
-                    None
-                }
-                Err(e) => {
+            match notifications::mark_read(&state.ctx, actor, &ids, Some(socket_id)).await {
+                Ok(_) => None,
+                Err(e) if e.is_internal() || e.lost_database() => {
                     tracing::error!(error = %e, "Failed to mark notifications read");
                     Some(error_frame(
                         "server_error",
                         "Could not mark them read; try again.",
                     ))
                 }
+                Err(e) => Some(error_frame(e.code(), &e.to_string())),
             }
         }
     }

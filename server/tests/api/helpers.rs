@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use app::{
-    domain::{password::Hasher, payments::Clock, users},
+    domain::{Context, payments::Clock, users},
     models::{CreateUserInput, Role},
 };
 use leptos::prelude::LeptosOptions;
@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use server::{
     Application, build_state,
-    config::{PaymentConfig, ServeConfig},
+    config::{PasswordConfig, PaymentConfig, ServeConfig},
 };
 use sqlx::PgPool;
 use tokio::sync::oneshot;
@@ -26,7 +26,8 @@ pub struct TestApp {
     /// The Redis prefix, shared by the instances of one test.
     pub redis_prefix: String,
     pub redis_url: String,
-    hasher: Hasher,
+    /// The application context the server runs with (the same database, Redis and live feed).
+    pub ctx: Context,
     /// The payments' clock (tests move it forward to cross timeouts).
     pub clock: Clock,
     _shutdown: oneshot::Sender<()>,
@@ -88,8 +89,10 @@ pub fn test_config() -> ServeConfig {
         register_rate_limit: 10_000,
         order_rate_limit: 10_000,
         socket_message_limit: 10_000,
-        argon2_memory_kib: 64,
-        argon2_iterations: 1,
+        password: PasswordConfig {
+            argon2_memory_kib: 64,
+            argon2_iterations: 1,
+        },
         feed_capacity: 4096,
         feed_ping_secs: 20,
         request_timeout_secs: 30,
@@ -132,13 +135,12 @@ pub async fn spawn_app_with(db: PgPool, tweak: impl FnOnce(&mut ServeConfig)) ->
     tweak(&mut config);
     let jwt_secret = secrecy::ExposeSecret::expose_secret(&config.jwt_secret).to_owned();
     let (redis_prefix, redis_url) = (config.redis_prefix.clone(), config.redis_url.clone());
-    let hasher = Hasher::new(config.argon2_memory_kib, config.argon2_iterations)
-        .expect("valid argon2 parameters");
     let options = LeptosOptions::builder().output_name("task").build();
     let state = build_state(config, db.clone(), options)
         .await
         .expect("the app state builds");
-    let clock = state.payments.clock.clone();
+    let clock = state.ctx.payments.clock.clone();
+    let ctx = state.ctx.clone();
     let app = Application::bind(state)
         .await
         .expect("the app binds a free port");
@@ -154,7 +156,7 @@ pub async fn spawn_app_with(db: PgPool, tweak: impl FnOnce(&mut ServeConfig)) ->
         jwt_secret,
         redis_prefix,
         redis_url,
-        hasher,
+        ctx,
         clock,
         _shutdown: tx,
     }
@@ -321,7 +323,7 @@ impl TestApp {
             full_name: Some(format!("Test {}", role.as_str())),
             phone: None,
         };
-        let user = users::create_unchecked(&self.db, &self.hasher, input)
+        let user = users::create_unchecked(&self.ctx, input)
             .await
             .expect("the user is created");
         let login = self.login(&username, &password).await;

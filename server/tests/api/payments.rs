@@ -602,7 +602,11 @@ async fn payme_transactions_time_out_after_12_hours(pool: PgPool) {
         sandbox: false,
         clock: app.clock.clone(),
     };
-    app::domain::payments::sweep(&app.db, &app::domain::feed::NoSink, &settings)
+    let ctx = app::domain::Context {
+        payments: std::sync::Arc::new(settings),
+        ..app.ctx.clone()
+    };
+    app::domain::payments::sweep(&ctx)
         .await
         .expect("the sweep runs");
     for id in ["9c9c9c9c9c9c9c9c9c9c9c9c", "adadadadadadadadadadadad"] {

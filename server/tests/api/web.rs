@@ -229,7 +229,7 @@ async fn server_functions_use_the_domain_and_answer_the_envelope(pool: PgPool) {
     // Signed out: 401.
     let response = app
         .http
-        .post(format!("{}/_fn/orders", app.base))
+        .post(format!("{}/_fn/list_orders", app.base))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("page=1")
         .send()
@@ -262,9 +262,10 @@ async fn notification_messages_follow_the_callers_language(pool: PgPool) {
     assert_eq!(first(&russian), format!("Новый заказ №{}", w.order_a));
 
     // A language chosen in the UI is remembered for the user and beats the header.
-    let (status, _) = server_fn(&app, "set_language", &w.client_a, &[("language", "uz")]).await;
+    let (status, _) = server_fn(&app, "update_language", &w.client_a, &[("language", "uz")]).await;
     assert_eq!(status, 200);
-    let (status, body) = server_fn(&app, "set_language", &w.client_a, &[("language", "fr")]).await;
+    let (status, body) =
+        server_fn(&app, "update_language", &w.client_a, &[("language", "fr")]).await;
     assert_eq!(status, 400, "{body}");
     let timeline = get_json(
         &app,
@@ -388,7 +389,7 @@ async fn plain_form_posts_go_on_to_the_next_page_or_back_with_the_error(pool: Pg
         ("id", from.trim_start_matches("/orders/")),
         ("status", "canceled"),
     ];
-    let (status, location, _) = post_form(&app, "change_status", &admin, &from, &form).await;
+    let (status, location, _) = post_form(&app, "update_order_status", &admin, &from, &form).await;
     assert_eq!(
         (status, location.trim_start_matches(&app.base)),
         (302, from.as_str())
@@ -420,8 +421,14 @@ async fn plain_form_posts_go_on_to_the_next_page_or_back_with_the_error(pool: Pg
     assert_eq!(workers.body, serde_json::json!([]), "{:?}", workers.body);
 
     // A visitor's language switch is remembered in the cookie and returns to the page.
-    let (status, location, set) =
-        post_form(&app, "set_language", "", "/signin", &[("language", "ru")]).await;
+    let (status, location, set) = post_form(
+        &app,
+        "update_language",
+        "",
+        "/signin",
+        &[("language", "ru")],
+    )
+    .await;
     assert_eq!(
         (status, location.trim_start_matches(&app.base)),
         (302, "/signin")
@@ -434,7 +441,7 @@ async fn plain_form_posts_go_on_to_the_next_page_or_back_with_the_error(pool: Pg
     // A wrong password comes back to the sign-in page with the error; no session cookie is set.
     let (status, location, set) = post_form(
         &app,
-        "sign_in",
+        "login",
         "",
         "/signin",
         &[("username", "nobody"), ("password", "wrong-password")],
@@ -464,7 +471,7 @@ async fn server_functions_and_page_errors_belong_to_this_sites_pages(pool: PgPoo
     let host = app.base.trim_start_matches("http://").to_owned();
     let post = |origin: Option<&str>, site: Option<&str>| {
         let mut request = no_redirects
-            .post(format!("{}/_fn/set_language", app.base))
+            .post(format!("{}/_fn/update_language", app.base))
             .header("cookie", format!("task_access={}", client.access))
             .header("accept", "text/html")
             .header("content-type", "application/x-www-form-urlencoded")

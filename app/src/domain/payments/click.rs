@@ -14,7 +14,7 @@ use super::{
     live_holders, lock_with_order, release_expired,
 };
 use crate::{
-    domain::{Error, feed::EventSink, orders},
+    domain::{Error, context::Context, events::EventSink, orders},
     models::{OrderStatus, PaymentProvider},
 };
 
@@ -186,12 +186,8 @@ struct Request {
 }
 
 /// Handles one Prepare or Complete request and returns the JSON body to answer with (always with HTTP 200).
-pub async fn handle(
-    db: &PgPool,
-    events: &dyn EventSink,
-    settings: &Settings,
-    body: &[u8],
-) -> Value {
+pub async fn handle(ctx: &Context, body: &[u8]) -> Value {
+    let (db, events, settings) = (&ctx.db, ctx.events.as_ref(), &*ctx.payments);
     let mut fields = BTreeMap::new();
     let mut duplicate = false;
     for (name, value) in form_urlencoded::parse(body) {

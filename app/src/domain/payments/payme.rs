@@ -14,7 +14,7 @@ use super::{
     constant_time_eq, find, live_holders, lock_with_order, ms, release_expired,
 };
 use crate::{
-    domain::{Error, feed::EventSink, orders, parse_column},
+    domain::{Error, context::Context, events::EventSink, orders, parse_column},
     models::{OrderStatus, PaymentProvider},
 };
 
@@ -219,13 +219,8 @@ fn authorized(settings: &Settings, authorization: Option<&str>) -> bool {
 }
 
 /// Handles one Merchant API request and returns the JSON body to answer with (always with HTTP 200).
-pub async fn handle(
-    db: &PgPool,
-    events: &dyn EventSink,
-    settings: &Settings,
-    authorization: Option<&str>,
-    body: &[u8],
-) -> Value {
+pub async fn handle(ctx: &Context, authorization: Option<&str>, body: &[u8]) -> Value {
+    let (db, events, settings) = (&ctx.db, ctx.events.as_ref(), &*ctx.payments);
     let parsed = serde_json::from_slice::<Value>(body);
     let id = parsed
         .as_ref()

@@ -1,0 +1,49 @@
+//! Paying and the transactions: server functions over [`crate::domain::payments`] and
+//! [`crate::domain::transactions`].
+
+use leptos::prelude::*;
+
+use super::{ApiError, Listing};
+use crate::models::{PaymentCheckout, PaymentProvider, Transaction, TransactionStatus};
+#[cfg(feature = "ssr")]
+use {
+    super::web::{actor, context, listing, window},
+    crate::domain::{
+        payments,
+        transactions::{self, TransactionFilter},
+    },
+    crate::models::CreatePaymentInput,
+};
+
+/// Starts paying for an order: the provider's checkout link (and the sandbox's, in the demo).
+#[server(prefix = "/_fn", endpoint = "create_payment")]
+pub async fn create_payment(
+    order_id: i64,
+    provider: PaymentProvider,
+) -> Result<PaymentCheckout, ApiError> {
+    let input = CreatePaymentInput { order_id, provider };
+    let checkout = payments::checkout(&context()?, &actor()?, input).await?;
+    leptos_axum::redirect(
+        checkout
+            .sandbox_url
+            .as_deref()
+            .unwrap_or(&checkout.payment_url),
+    );
+    Ok(checkout)
+}
+
+/// Transactions (admins all, clients their own), filtered.
+#[server(prefix = "/_fn", endpoint = "list_transactions")]
+pub async fn list_transactions(
+    page: i64,
+    provider: Option<PaymentProvider>,
+    status: Option<TransactionStatus>,
+) -> Result<Listing<Transaction>, ApiError> {
+    let filter = TransactionFilter {
+        order_id: None,
+        provider,
+        status,
+    };
+    let slice = transactions::list(&context()?, &actor()?, filter, window(page)).await?;
+    Ok(listing(page, slice))
+}

@@ -1,0 +1,111 @@
+//! The application context: everything a domain operation needs, built once at start-up and handed to every way
+//! in (REST handlers, server functions, webhooks, the socket, the CLI and the background sweeps), so that each of
+//! them calls the same domain functions with the same rules, limits and after-commit effects.
+
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+
+use secrecy::SecretString;
+use sqlx::PgPool;
+
+use super::{
+    Result,
+    events::{EventSink, NoSink},
+    password::Hasher,
+    payments::{ClickSettings, Clock, Settings},
+    ratelimit::RateLimiter,
+    tokens::Tokens,
+};
+
+/// The rate limits the domain applies, whatever way a request comes in.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Sign-in attempts per minute, per client address and per username.
+    pub login_per_minute: u32,
+    /// Sign-ups per hour, per client address.
+    pub register_per_hour: u32,
+    /// Orders a client may place per minute.
+    pub orders_per_minute: u32,
+}
+
+impl Limits {
+    /// The window of the login and order limits.
+    pub const MINUTE: Duration = Duration::from_secs(60);
+    /// The window of the sign-up limit.
+    pub const HOUR: Duration = Duration::from_secs(3600);
+}
+
+/// A boxed future, as trait objects return them.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Click's merchant API, the calls *we* make to Click (PAYMENTS.md §2): behind a trait so tests and the CLI can
+/// put something else in its place.
+pub trait ClickMerchant: Send + Sync {
+    /// The fiscal receipt's QR URL of a confirmed payment (`GET /payment/ofd_data/{service_id}/{payment_id}`).
+    fn receipt_url<'a>(
+        &'a self,
+        click: &'a ClickSettings,
+        payment_id: i64,
+    ) -> BoxFuture<'a, Result<String>>;
+}
+
+/// Where Click's merchant API is not configured (the CLI): every call fails as an unreachable gateway would.
+pub struct NoClickMerchant;
+
+impl ClickMerchant for NoClickMerchant {
+    fn receipt_url<'a>(
+        &'a self,
+        _click: &'a ClickSettings,
+        _payment_id: i64,
+    ) -> BoxFuture<'a, Result<String>> {
+        Box::pin(async {
+            Err(super::Error::BadGateway(
+                "Click's merchant API is not configured here.".to_owned(),
+            ))
+        })
+    }
+}
+
+/// The one application context. Cheap to clone: everything inside is shared.
+#[derive(Clone)]
+pub struct Context {
+    pub db: PgPool,
+    pub tokens: Arc<Tokens>,
+    pub hasher: Hasher,
+    pub limiter: RateLimiter,
+    pub limits: Limits,
+    pub payments: Arc<Settings>,
+    /// The live feed: told of commits, read marks and access changes, after they are committed.
+    pub events: Arc<dyn EventSink>,
+    /// Click's merchant API.
+    pub click: Arc<dyn ClickMerchant>,
+}
+
+impl Context {
+    /// A context without live effects, rate limits, payment providers or outside services, for the command line:
+    /// what it changes is stored, and the servers' relays pick it up by polling. It signs no token anyone accepts
+    /// (its key is random).
+    pub fn offline(db: PgPool, hasher: Hasher) -> Self {
+        let key = SecretString::from(uuid::Uuid::new_v4().to_string().repeat(2));
+        let hour = Duration::from_secs(3600);
+        Self {
+            db,
+            tokens: Arc::new(Tokens::new(&key, hour, hour)),
+            hasher,
+            limiter: RateLimiter::off(),
+            limits: Limits {
+                login_per_minute: u32::MAX,
+                register_per_hour: u32::MAX,
+                orders_per_minute: u32::MAX,
+            },
+            payments: Arc::new(Settings {
+                payme: None,
+                click: None,
+                public_url: String::new(),
+                sandbox: false,
+                clock: Clock::system(),
+            }),
+            events: Arc::new(NoSink),
+            click: Arc::new(NoClickMerchant),
+        }
+    }
+}
