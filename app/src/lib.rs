@@ -11,7 +11,10 @@ mod ui;
 // The `i18n` module: the `Locale` enum and the `t!`-family macros over `locales/*.json`. The build-script code
 // generator that replaces this macro needs ICU's data tooling (hundreds of crates, with network features); the
 // macro reads the same files with none of that.
-#[allow(deprecated)]
+#[expect(
+    deprecated,
+    reason = "`load_locales!` is deprecated in favour of the build-script generator (see above)"
+)]
 mod locales {
     leptos_i18n::load_locales!();
 }
