@@ -79,13 +79,6 @@ struct Live {
 }
 
 /// How many toasts show at once.
-#[cfg_attr(
-    not(feature = "hydrate"),
-    expect(
-        dead_code,
-        reason = "used by the socket, which runs only in the browser (`hydrate`)"
-    )
-)]
 const TOASTS: usize = 4;
 
 #[cfg_attr(
