@@ -6,7 +6,7 @@ export SQLX_OFFLINE ?= true
 help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
 
-setup: ## Install the toolchain, cargo tools and npm build tools
+setup: ## Install what running and testing need (scripts/setup.sh run|test for one part)
 	scripts/setup.sh
 
 run: ## Build, migrate, seed demo data and serve on http://localhost:3000
@@ -15,13 +15,11 @@ run: ## Build, migrate, seed demo data and serve on http://localhost:3000
 dev: ## Rebuild and reload on every change (cargo leptos watch)
 	cargo leptos watch
 
-test: ## The whole suite: fmt, clippy (ssr and wasm32), sqlx cache, tests, OpenAPI, release build
+test: ## The whole suite: lints, deny, machete, sqlx cache, tests, OpenAPI, release build, browsers, soak
 	scripts/test.sh
 
-check: ## fmt and clippy only
-	cargo fmt --all --check
-	cargo clippy -p server -p bench --all-targets -- -D warnings
-	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+check: ## fmt and clippy (ssr and wasm32) only, as the test command runs them
+	bash scripts/lib.sh lint
 
 fmt: ## Format the code
 	cargo fmt --all

@@ -2,8 +2,10 @@
 # `make bench`: builds the release server and the bench driver, starts the server on a fresh database, measures
 # the PostgreSQL ceiling for the same transaction (shared/bench/pg_ceiling.sh, when present), runs the REST and
 # live-feed benchmarks, and writes the tables to docs/benchmarks.md. Bounded: a few minutes in all.
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
-"$ROOT/scripts/setup.sh"
+"$ROOT/scripts/setup.sh" run
+need_commands curl:curl
 cd "$ROOT"
 export SQLX_OFFLINE=true
 
@@ -20,8 +22,9 @@ cargo build --locked --release -p server -p bench
 
 step "Starting the server on a fresh database"
 psql "$(database_url postgres)" -qc "drop database if exists task_bench" -c "create database task_bench"
-export DATABASE_URL=$(database_url task_bench)
-export JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+DATABASE_URL=$(database_url task_bench)
+JWT_SECRET=$(jwt_secret)
+export DATABASE_URL JWT_SECRET
 export REDIS_PREFIX="bench-$$" LEPTOS_SITE_ADDR=127.0.0.1:3100 RUST_LOG=warn COOKIE_SECURE=false DB_MAX_CONNECTIONS=48 ORDER_RATE_LIMIT=1000000000
 "$CARGO_TARGET_DIR/release/server" migrate >/dev/null
 "$CARGO_TARGET_DIR/release/server" serve &

@@ -2,6 +2,7 @@
 # Checks the deployment files: the GitHub workflows with actionlint, the systemd unit with `systemd-analyze verify`
 # and the nginx site with `nginx -t`. Called by scripts/test.sh after the release build (the unit must point at a
 # real binary to verify).
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 WORK=$(mktemp -d)

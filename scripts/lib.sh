@@ -1,4 +1,5 @@
-# Shared helpers for the set-up, run and test scripts. Source it; do not run it.
+# Shared helpers for the set-up, run and test scripts: each step that several of them (or the Makefile, or the CI
+# workflow) take is defined here once. Source it, or run one function: `bash scripts/lib.sh FUNCTION [ARGS...]`.
 # shellcheck shell=bash
 
 set -euo pipefail
@@ -74,7 +75,9 @@ ensure_postgres() {
   done
   step "Starting PostgreSQL"
   need_commands psql:postgresql-client
-  command -v pg_ctlcluster >/dev/null && [ -n "$(ls /etc/postgresql 2>/dev/null)" ] || apt_install postgresql
+  if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+    apt_install postgresql
+  fi
   if command -v pg_lsclusters >/dev/null && [ -n "$(pg_lsclusters -h 2>/dev/null)" ]; then
     pg_lsclusters -h | while read -r version cluster _; do
       as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start 2>/dev/null || true
@@ -117,9 +120,89 @@ ensure_redis() {
   step "Starting Redis"
   need_commands redis-server:redis-server
   redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 && return 0
-  mkdir -p "$LOCAL_DIR/redis"
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
-    --dir "$LOCAL_DIR/redis" --logfile "$LOCAL_DIR/redis/redis.log"
-  for _ in $(seq 1 20); do redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 && return 0; sleep 0.5; done
-  die "Redis did not start (see $LOCAL_DIR/redis/redis.log)"
+  start_redis 6379 "$LOCAL_DIR/redis"
+  redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || die "Redis runs on 6379, but $REDIS_URL does not answer"
 }
+
+# Starts a redis-server in the background on 127.0.0.1:`port`, without persistence, its files and log in `dir`,
+# and waits until it answers. The soak run restarts its private Redis with this too.
+start_redis() {
+  local port=$1 dir=$2
+  mkdir -p "$dir"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+    --dir "$dir" --logfile "$dir/redis.log"
+  for _ in $(seq 1 40); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.25; done
+  die "Redis did not start on $port (see $dir/redis.log)"
+}
+
+# The directory of PostgreSQL's server binaries (initdb, pg_ctl) of the newest installed major version.
+pg_bin() {
+  local bin
+  bin=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)
+  if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+    die "PostgreSQL's initdb and pg_ctl are missing: apt install postgresql"
+  fi
+  printf '%s\n' "$bin"
+}
+
+# A private PostgreSQL cluster in `dir` (owned by the postgres user), trust authentication, superuser `postgres`.
+init_private_postgres() {
+  local dir=$1 bin
+  bin=$(pg_bin)
+  as_postgres "$bin/initdb" -D "$dir/data" -U postgres -A trust >/dev/null
+}
+
+# Starts the private cluster in `dir` on 127.0.0.1:`port` (its socket in `dir` too), and waits until it accepts
+# connections. The soak run restarts its cluster with this and stop_private_postgres.
+start_private_postgres() {
+  local dir=$1 port=$2 bin
+  bin=$(pg_bin)
+  as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off" start >/dev/null
+}
+
+# Stops the private cluster in `dir`; `mode` is pg_ctl's shutdown mode (default fast).
+stop_private_postgres() {
+  local dir=$1 mode=${2:-fast} bin
+  bin=$(pg_bin)
+  as_postgres "$bin/pg_ctl" -D "$dir/data" -m "$mode" -w stop >/dev/null
+}
+
+# Fresh secrets for local runs and test servers, from /dev/urandom.
+# A JWT signing key: 48 random bytes as base64, as `openssl rand -base64 48` prints one.
+jwt_secret() { head -c 48 /dev/urandom | base64 | tr -d '\n'; }
+# `bytes` random bytes as base64 without `/`, `+` and `=`: the payment providers' keys are plain strings.
+random_key() { head -c "$1" /dev/urandom | base64 | tr -d '\n/+='; }
+# `bytes` random bytes in hex.
+random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# The gateway-sandbox payment settings as `NAME=value` lines (for .env, or `set -a; source`): demo Payme and Click
+# credentials with fresh keys, and PAYMENT_SANDBOX on. The Payme merchant id is `prefix` and random hex.
+sandbox_payment_env() {
+  local prefix=$1
+  echo "PAYME_MERCHANT_ID=$prefix$(random_hex 10)"
+  echo "PAYME_KEY=$(random_key 27)"
+  echo "CLICK_SERVICE_ID=10001"
+  echo "CLICK_MERCHANT_ID=20002"
+  echo "CLICK_MERCHANT_USER_ID=30003"
+  echo "CLICK_SECRET_KEY=$(random_key 18)"
+  echo "PAYMENT_SANDBOX=true"
+}
+
+# The lints, as the test command, `make check` and the CI workflow run them: formatting, then clippy with
+# `-D warnings` once for the server side (`ssr`) with the bench driver and once for the browser side (`hydrate`,
+# wasm32); never with both features at once.
+lint() {
+  step "cargo fmt --check"
+  cargo fmt --all --check
+  step "clippy: server (ssr) and the bench driver"
+  cargo clippy --locked -p server -p bench --all-targets -- -D warnings
+  step "clippy: frontend (hydrate, wasm32)"
+  cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+}
+
+# Run as a script, call the function named by the first argument.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  if [ $# -eq 0 ] || ! declare -F "$1" >/dev/null; then die "usage: bash scripts/lib.sh FUNCTION [ARGS...]"; fi
+  "$@"
+fi

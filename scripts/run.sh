@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# From nothing to the app on http://localhost:3000 with demo data: installs what is missing, starts PostgreSQL and
-# Redis if none is reachable, builds the release server and WASM bundle, migrates, seeds and prints the demo
-# accounts, then serves until Ctrl-C.
+# From nothing to the app on http://localhost:3000 with demo data: installs what is missing for running (the `run`
+# part of scripts/setup.sh), starts PostgreSQL and Redis if none is reachable, builds the release server and WASM
+# bundle, migrates, seeds and prints the demo accounts, then serves until Ctrl-C.
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
-"$ROOT/scripts/setup.sh"
+"$ROOT/scripts/setup.sh" run
 cd "$ROOT"
 
 step "Checking PostgreSQL and Redis"
@@ -14,27 +15,20 @@ export DATABASE_URL=${TASK_DATABASE_URL:-$(database_url task)}
 
 if [ ! -f .env ]; then
   step "Writing .env for this machine (a fresh JWT secret; plain-HTTP cookies for localhost)"
-  sed -e "s|^JWT_SECRET=.*|JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n')|" \
-      -e "s|^COOKIE_SECURE=.*|COOKIE_SECURE=false|" .env.example > .env
+  sed -e "s|^JWT_SECRET=.*|JWT_SECRET=$(jwt_secret)|" -e "s|^COOKIE_SECURE=.*|COOKIE_SECURE=false|" .env.example > .env
 fi
 if ! grep -qE '^JWT_SECRET=.{32,}' .env; then
   step "Adding a fresh JWT secret to .env"
   sed -i '/^JWT_SECRET=/d' .env
-  echo "JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n')" >> .env
+  echo "JWT_SECRET=$(jwt_secret)" >> .env
 fi
 if ! grep -qE '^PAYME_KEY=.+' .env; then
   step "Adding demo payment credentials and the gateway sandbox to .env"
-  sed -i -E '/^(PAYME_MERCHANT_ID|PAYME_KEY|CLICK_SERVICE_ID|CLICK_MERCHANT_ID|CLICK_MERCHANT_USER_ID|CLICK_SECRET_KEY|PAYMENT_SANDBOX)=/d' .env
-  {
-    echo "PAYME_MERCHANT_ID=demo$(head -c 10 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    echo "PAYME_KEY=$(head -c 27 /dev/urandom | base64 | tr -d '\n/+=')"
-    echo "CLICK_SERVICE_ID=10001"
-    echo "CLICK_MERCHANT_ID=20002"
-    echo "CLICK_MERCHANT_USER_ID=30003"
-    echo "CLICK_SECRET_KEY=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')"
-    echo "PAYMENT_SANDBOX=true"
-  } >> .env
+  PAYMENT_ENV=$(sandbox_payment_env demo)
+  while IFS='=' read -r name _; do sed -i "/^$name=/d" .env; done <<< "$PAYMENT_ENV"
+  echo "$PAYMENT_ENV" >> .env
 fi
+# shellcheck source=/dev/null
 set -a; source .env; set +a
 # The URLs found above win over the ones in .env.
 export DATABASE_URL=${TASK_DATABASE_URL:-$(database_url task)}

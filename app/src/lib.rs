@@ -8,6 +8,10 @@ pub mod lang;
 pub mod models;
 mod ui;
 
+#[expect(
+    deprecated,
+    reason = "`load_locales!` is deprecated in favour of a build-script generator that needs ICU's data tooling"
+)]
 mod locales;
 pub use locales::i18n;
 

@@ -2,6 +2,4 @@
 //! generator that replaces this macro needs ICU's data tooling (hundreds of crates, with network features); the
 //! macro reads the same files with none of that.
 
-#![allow(deprecated)]
-
 leptos_i18n::load_locales!();

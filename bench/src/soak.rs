@@ -605,11 +605,12 @@ async fn main() -> anyhow::Result<()> {
     let _ = b.start_kill();
 
     // The invariants.
-    let mut failures = Vec::new();
+    let mut invariants = Invariants::default();
     let requests = ctx.tally.requests.load(Ordering::Relaxed);
     let server_errors = ctx.tally.server_errors.load(Ordering::Relaxed);
+    let mut broken = Vec::new();
     if server_errors > 0 {
-        failures.push(format!(
+        broken.push(format!(
             "{server_errors} answers were 5xx other than 503: {:?}",
             ctx.tally
                 .errors
@@ -620,6 +621,7 @@ async fn main() -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
         ));
     }
+    invariants.check("no 5xx answer but 503 while a dependency restarted", broken);
     let doubly_paid: i64 = sqlx::query_scalar(
         "select count(*) from (select order_id from transactions where status = 'confirmed' group by order_id having count(*) > 1) t",
     )
@@ -642,11 +644,17 @@ async fn main() -> anyhow::Result<()> {
     )
     .fetch_one(&pool)
     .await?;
+    let mut broken = Vec::new();
     if doubly_paid + paid_without + confirmed_unpaid + announced_twice > 0 {
-        failures.push(format!(
+        broken.push(format!(
             "payments: {doubly_paid} orders confirmed twice, {paid_without} paid orders without exactly one confirmed transaction, {confirmed_unpaid} confirmed transactions on unpaid orders, {announced_twice} orders announced paid twice"
         ));
     }
+    invariants.check(
+        "every paid order has exactly one confirmed transaction",
+        broken,
+    );
+    let mut broken = Vec::new();
     let mut frames = 0;
     let mut reconnects = 0;
     let mut missing_total = 0;
@@ -667,7 +675,7 @@ async fn main() -> anyhow::Result<()> {
             let got: std::collections::HashSet<_> = listener.ids.iter().collect();
             let missing = expected.iter().filter(|id| !got.contains(id)).count();
             missing_total += missing;
-            failures.push(format!(
+            broken.push(format!(
                 "socket of {} {}: expected {} events, received {} ({missing} missing)",
                 listener.role,
                 listener.user_id,
@@ -676,6 +684,7 @@ async fn main() -> anyhow::Result<()> {
             ));
         }
     }
+    invariants.check("every socket received its events once and in order", broken);
     let counts: HashMap<String, i64> =
         sqlx::query_as::<_, (String, i64)>("select status, count(*) from orders group by status")
             .fetch_all(&pool)
@@ -693,16 +702,39 @@ async fn main() -> anyhow::Result<()> {
     let paid = counts.get("paid").copied().unwrap_or(0)
         + counts.get("in_process").copied().unwrap_or(0)
         + counts.get("completed").copied().unwrap_or(0);
+    let mut broken = Vec::new();
     if paid == 0 {
-        failures.push("no order was paid: the run proved nothing".to_owned());
+        broken.push("no order was paid: the run proved nothing".to_owned());
     }
-    if failures.is_empty() {
-        println!("soak: 4 passed, 0 failed");
-        Ok(())
-    } else {
-        for failure in &failures {
-            println!("soak: FAILED {failure}");
+    invariants.check("orders were paid", broken);
+    invariants.report()
+}
+
+/// The run's invariants as they were checked: each one's name and, when it does not hold, what broke it.
+#[derive(Default)]
+struct Invariants(Vec<(&'static str, Vec<String>)>);
+
+impl Invariants {
+    /// Records one invariant; it holds when `broken` is empty.
+    fn check(&mut self, name: &'static str, broken: Vec<String>) {
+        self.0.push((name, broken));
+    }
+
+    /// Prints what broke each failed invariant, then the tally (`soak: N passed, N failed`) of the invariants
+    /// checked; an error when any failed.
+    fn report(&self) -> anyhow::Result<()> {
+        let failed = self
+            .0
+            .iter()
+            .filter(|(_, broken)| !broken.is_empty())
+            .count();
+        for (name, broken) in &self.0 {
+            for why in broken {
+                println!("soak: FAILED {name}: {why}");
+            }
         }
-        bail!("{} soak invariants failed", failures.len())
+        println!("soak: {} passed, {failed} failed", self.0.len() - failed);
+        ensure!(failed == 0, "{failed} soak invariants failed");
+        Ok(())
     }
 }

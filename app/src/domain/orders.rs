@@ -395,8 +395,9 @@ pub async fn transition(
         Transition::Forbidden => return Err(Error::PermissionDenied),
         Transition::Allowed => {}
     }
-    // A payment in progress reserves a pending order (PAYMENTS.md): only the payment itself may move it (to paid,
-    // or back through a refund), so nobody cancels it or takes cash for it meanwhile.
+    // A payment in progress reserves a pending order (`shared/PAYMENTS.md`, the decisions at its top): only the
+    // payment itself may move it (to paid, or back through a refund), so nobody cancels it or takes cash for it
+    // meanwhile.
     if order.status == OrderStatus::Pending && party != Party::Payment {
         let reserved = sqlx::query_scalar!(
             r#"select exists (select 1 from transactions where order_id = $1 and status = 'processing') as "r!""#,

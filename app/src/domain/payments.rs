@@ -1,7 +1,7 @@
 //! Payments through Payme and Click: the checkout link, the effects of a payment on its order, and the expiry of
 //! reservations, written once for both providers' webhooks ([`payme`], [`click`]), the REST API and the sandbox.
 //!
-//! The rules (PAYMENTS.md, decisions block):
+//! The rules (`shared/PAYMENTS.md`, the decisions at its top):
 //! - a live Payme transaction (state 1) or a prepared Click attempt (status `processing`) *reserves* its order: no
 //!   transaction of the other provider may start, and nobody but a payment may move the order meanwhile;
 //! - a perform / a successful complete confirms the transaction and moves the order `pending → paid`;
@@ -33,7 +33,7 @@ use crate::models::{
     TransactionStatus, status::Party,
 };
 
-/// Payme cancels a transaction that was not performed within 12 hours of its creation (PAYMENTS.md 1.8).
+/// Payme cancels a transaction that was not performed within 12 hours of its creation (`shared/PAYMENTS.md` §1.8).
 pub const PAYME_TIMEOUT_MS: i64 = 43_200_000;
 
 /// How long a webhook call may take before it is answered with the provider's "try again" error (Payme -32400,

@@ -33,7 +33,10 @@ pub struct Who {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(
     not(feature = "hydrate"),
-    allow(dead_code, reason = "driven by the socket, in the browser")
+    expect(
+        dead_code,
+        reason = "driven by the socket, which runs only in the browser (`hydrate`)"
+    )
 )]
 pub enum Conn {
     /// Not started (server render) or opening.
@@ -76,15 +79,14 @@ struct Live {
 }
 
 /// How many toasts show at once.
-#[cfg_attr(
-    not(feature = "hydrate"),
-    allow(dead_code, reason = "used by the socket, in the browser")
-)]
 const TOASTS: usize = 4;
 
 #[cfg_attr(
     not(feature = "hydrate"),
-    allow(dead_code, reason = "driven by the socket, in the browser")
+    expect(
+        dead_code,
+        reason = "driven by the socket, which runs only in the browser (`hydrate`)"
+    )
 )]
 impl Live {
     fn new(unread: i64) -> Self {

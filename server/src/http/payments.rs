@@ -50,7 +50,7 @@ async fn read_body(body: Body) -> Option<axum::body::Bytes> {
     to_bytes(body, BODY_LIMIT).await.ok()
 }
 
-/// Payme's Merchant API (JSON-RPC 2.0; PAYMENTS.md section 1): `CheckPerformTransaction`, `CreateTransaction`,
+/// Payme's Merchant API (JSON-RPC 2.0; `shared/PAYMENTS.md` §1): `CheckPerformTransaction`, `CreateTransaction`,
 /// `PerformTransaction`, `CancelTransaction`, `CheckTransaction`, `GetStatement`. Basic auth `Paycom:<key>`.
 /// Always HTTP 200; errors are JSON-RPC errors with Payme's codes and `{ru, uz, en}` messages.
 #[utoipa::path(post, path = "/payment/payme", tag = "payments", security(("payme" = [])),
@@ -86,7 +86,7 @@ pub async fn click_not_post() -> axum::Json<serde_json::Value> {
     axum::Json(click::not_post())
 }
 
-/// Click's SHOP API (PAYMENTS.md section 2): Prepare (`action=0`) and Complete (`action=1`), form-encoded and
+/// Click's SHOP API (`shared/PAYMENTS.md` §2): Prepare (`action=0`) and Complete (`action=1`), form-encoded and
 /// signed with MD5. Always HTTP 200 with `{click_trans_id, merchant_trans_id, merchant_prepare_id |
 /// merchant_confirm_id, error, error_note}`.
 #[utoipa::path(post, path = "/payment/click", tag = "payments",

@@ -88,7 +88,7 @@ async fn the_openapi_document_lists_every_route_and_documents_its_errors(pool: P
             "{method} {path} has no responses"
         );
         let secured = operation["security"].is_array();
-        // Click signs its requests instead of authenticating (PAYMENTS.md 2.4).
+        // Click signs its requests instead of authenticating (`shared/PAYMENTS.md` §2.4).
         let public = path.starts_with("/api/v1/auth/") || *path == "/api/v1/payment/click";
         assert_eq!(
             secured, !public,

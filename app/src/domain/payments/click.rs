@@ -1,6 +1,6 @@
-//! Click's SHOP API (Prepare and Complete on one URL, form-encoded), merchant side, as PAYMENTS.md section 2
+//! Click's SHOP API (Prepare and Complete on one URL, form-encoded), merchant side, as `shared/PAYMENTS.md` §2
 //! specifies: the MD5 signature over the raw fields as received, so'm parsed exactly into tiyin, and the checks in
-//! the order of section 2.6 (which passes Click's official test matrix, section 2.8).
+//! the order of `shared/PAYMENTS.md` §2.6 (which passes Click's official test matrix, `shared/PAYMENTS.md` §2.8).
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,7 @@ use crate::{
     models::{OrderStatus, PaymentProvider},
 };
 
-/// Click's error codes with their `error_note` texts (PAYMENTS.md 2.5).
+/// Click's error codes with their `error_note` texts (`shared/PAYMENTS.md` §2.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     Success,
@@ -232,7 +232,7 @@ pub fn not_post() -> Value {
     reply(&Echo::default(), Code::BadRequest)
 }
 
-/// Steps 1–4 of PAYMENTS.md 2.6 and the parsing of the fields: presence (-8), signature (-1), action (-3),
+/// Steps 1–4 of `shared/PAYMENTS.md` §2.6 and the parsing of the fields: presence (-8), signature (-1), action (-3),
 /// service (-8), well-formed numbers (-8).
 fn check(
     settings: &Settings,
@@ -292,7 +292,7 @@ struct Shop<'a> {
 }
 
 impl Shop<'_> {
-    /// Prepare: reserve the order for this attempt (PAYMENTS.md 2.6, steps 5–11). Every check runs before
+    /// Prepare: reserve the order for this attempt (`shared/PAYMENTS.md` §2.6, steps 5–11). Every check runs before
     /// anything is written; a repeated Prepare is checked again and answers as the first did.
     async fn prepare(&self, request: &Request, echo: &mut Echo) -> Result<Code, Code> {
         let order_id = request.order_id.ok_or(Code::UserNotFound)?;
@@ -404,7 +404,7 @@ impl Shop<'_> {
         Ok(id)
     }
 
-    /// Complete: confirm or cancel a prepared attempt (PAYMENTS.md 2.6, Complete steps 4–10).
+    /// Complete: confirm or cancel a prepared attempt (`shared/PAYMENTS.md` §2.6, Complete steps 4–10).
     async fn complete(&self, request: &Request, echo: &mut Echo) -> Result<Code, Code> {
         let prepare_id = request
             .merchant_prepare_id
@@ -490,7 +490,7 @@ impl Shop<'_> {
                 );
             }
             "confirmed" => {
-                // PAYMENTS.md 2.6: answered -9 and flagged for manual review; the payment stays confirmed.
+                // `shared/PAYMENTS.md` §2.6: answered -9 and flagged for manual review; the payment stays confirmed.
                 metrics_alert();
                 tracing::warn!(
                     transaction.id = txn.id,
@@ -540,8 +540,9 @@ mod tests {
         assert_eq!(format_sum(100_050), "1000.50");
     }
 
+    /// The worked examples under `shared/PAYMENTS.md` §2.4.
     #[test]
-    fn signatures_match_the_worked_examples_of_the_spec() {
+    fn signatures_match_the_worked_examples_of_the_payments_doc() {
         let fields: BTreeMap<String, String> = [
             ("click_trans_id", "2000000001"),
             ("service_id", "12345"),

@@ -1,4 +1,4 @@
-//! Payme's Merchant API (JSON-RPC over HTTP POST), merchant side, as PAYMENTS.md section 1 specifies.
+//! Payme's Merchant API (JSON-RPC over HTTP POST), merchant side, as `shared/PAYMENTS.md` §1 specifies.
 //!
 //! Every answer is HTTP 200 with `{"jsonrpc":"2.0","id":…,"result"|"error":…}`; the request's `id` is echoed as
 //! sent. Repeated Create, Perform and Cancel calls answer exactly as the first did and change nothing, also when
@@ -261,7 +261,7 @@ pub async fn handle(ctx: &Context, authorization: Option<&str>, body: &[u8]) -> 
             "CheckTransaction" => payme.check(params).await,
             "GetStatement" => payme.statement(params).await,
             // Keys come from configuration, so Payme cannot change them: answered as an unknown method, one of
-            // the two answers PAYMENTS.md 1.5.7 allows.
+            // the two answers `shared/PAYMENTS.md` §1.5.7 allows.
             other => Err(Fault::method_not_found(other)),
         }
     };
