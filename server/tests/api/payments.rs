@@ -1668,6 +1668,40 @@ async fn the_sandbox_page_plays_the_provider_for_the_orders_client(pool: PgPool)
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_sandbox_page_escapes_the_service_name(pool: PgPool) {
+    // Arrange: the admin names the ordered service with markup.
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let name = "<script>alert(1)</script> & <b>Co</b>";
+    app.patch(
+        &format!("/api/v1/services/{}", w.service),
+        &w.admin.access,
+        json!({ "name": name }),
+    )
+    .await
+    .expect(200);
+
+    // Act: the order's client opens the sandbox page for the order.
+    let page = app
+        .http
+        .get(format!("{}/sandbox/payme/{}", app.base, w.order_a))
+        .bearer_auth(&w.client_a.access)
+        .send()
+        .await
+        .expect("an answer");
+
+    // Assert: the name is on the page as text, never as markup.
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("HTML");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;Co&lt;/b&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script"), "{html}");
+    assert!(!html.contains("<b>"), "{html}");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
 async fn a_repeated_click_prepare_is_checked_again(pool: PgPool) {
     let app = spawn_app(pool).await;
     let w = World::new(&app).await;
