@@ -461,29 +461,33 @@ pub struct RefreshInput {
     pub refresh: String,
 }
 
-/// `PATCH /api/v1/me`: absent fields stay; `null` clears `email` or `phone`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct UpdateMeInput {
-    #[serde(
-        default,
-        deserialize_with = "some",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
-    pub email: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_name: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "some",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
-    pub phone: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
+/// Declares a profile-change input: the profile fields every user may change (absent fields stay; `null` clears
+/// `email` or `phone`), written once, plus the fields particular to the input.
+macro_rules! profile_change {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$field_meta:meta])* pub $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+        pub struct $name {
+            #[serde(default, deserialize_with = "some", skip_serializing_if = "Option::is_none")]
+            #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+            pub email: Option<Option<String>>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub full_name: Option<String>,
+            #[serde(default, deserialize_with = "some", skip_serializing_if = "Option::is_none")]
+            #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+            pub phone: Option<Option<String>>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub password: Option<String>,
+            $($(#[$field_meta])* pub $field: $ty,)*
+        }
+    };
+}
+
+profile_change! {
+    /// `PATCH /api/v1/me`: absent fields stay; `null` clears `email` or `phone`.
+    pub struct UpdateMeInput {}
 }
 
 /// `POST /api/v1/users` (admin).
@@ -502,33 +506,14 @@ pub struct CreateUserInput {
     pub phone: Option<String>,
 }
 
-/// `PATCH /api/v1/users/{id}` (admin): absent fields stay; `null` clears `email` or `phone`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct UpdateUserInput {
-    #[serde(
-        default,
-        deserialize_with = "some",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
-    pub email: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_name: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "some",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
-    pub phone: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<Role>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_active: Option<bool>,
+profile_change! {
+    /// `PATCH /api/v1/users/{id}` (admin): absent fields stay; `null` clears `email` or `phone`.
+    pub struct UpdateUserInput {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub role: Option<Role>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub is_active: Option<bool>,
+    }
 }
 
 /// `POST /api/v1/services` (admin).
