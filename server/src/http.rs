@@ -1,11 +1,15 @@
 //! The REST API's handlers, one module per feature, each a thin adapter over [`app::domain`].
 
 pub mod auth;
+pub mod headers;
 pub mod health;
+pub mod limits;
 pub mod metrics;
 pub mod notifications;
 pub mod orders;
+pub mod origin;
 pub mod payments;
+pub mod redirects;
 pub mod services;
 pub mod transactions;
 pub mod users;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use app::{api::ErrorCause, domain::Error};
+use axum::http::request::Parts;
 use axum::{
     Router,
     body::Body,
@@ -13,7 +14,10 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::get,
 };
-use leptos::prelude::provide_context;
+use leptos::{
+    nonce::Nonce,
+    prelude::{provide_context, use_context},
+};
 use leptos_axum::{LeptosRoutes as _, generate_route_list};
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -26,7 +30,7 @@ use tower_http::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{extract::BODY_LIMIT, http, openapi, state::AppState};
+use crate::{extract::BODY_LIMIT, http, http::headers::CspNonce, openapi, state::AppState};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -92,6 +96,11 @@ pub fn build(state: AppState) -> Router {
     let provide = move || {
         provide_context(ctx.clone());
         provide_context(cookies);
+        // The nonce of the response's Content-Security-Policy, for the inline scripts Leptos and the app write.
+        let nonce = use_context::<Parts>().and_then(|p| p.extensions.get::<CspNonce>().cloned());
+        if let Some(CspNonce(nonce)) = nonce {
+            provide_context(Nonce::from_value(nonce));
+        }
     };
     let web = Router::new()
         .merge(crate::sandbox::router())
@@ -106,7 +115,7 @@ pub fn build(state: AppState) -> Router {
             state.clone(),
             http::web::resolve_caller,
         ))
-        .layer(middleware::from_fn(http::web::own_pages_only));
+        .layer(middleware::from_fn(http::web::drop_foreign_form_errors));
     // The bundle: hashed names, served precompressed (brotli, gzip) when the browser accepts it.
     let bundle = Router::new()
         .nest_service(
@@ -118,8 +127,13 @@ pub fn build(state: AppState) -> Router {
         .layer(middleware::from_fn(http::web::immutable));
 
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let shared = state.clone();
+    // Swagger UI would otherwise send the document's address to validator.swagger.io for a badge.
+    let docs = SwaggerUi::new("/api/docs")
+        .url("/api/v1/openapi.json", spec)
+        .config(utoipa_swagger_ui::Config::default().validator_url("none"));
     Router::new()
-        .merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", spec))
+        .merge(docs)
         .merge(http::health::router())
         .merge(http::metrics::router())
         .merge(crate::live::socket::router())
@@ -130,11 +144,31 @@ pub fn build(state: AppState) -> Router {
         .with_state(state)
         .merge(bundle)
         .layer(middleware::from_fn(log_failures))
+        // Outside in: bodies bounded, session cookies under their inside names, then refused unless the cookie
+        // comes from this site's pages.
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            http::origin::own_pages_only,
+        ))
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            http::web::session_cookie_names,
+        ))
+        .layer(middleware::from_fn(http::limits::limit_bodies))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(middleware::map_response(envelope_for_timeouts))
         .layer(CatchPanicLayer::custom(|_| {
             Error::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
         }))
+        // Every answer, the refusals and failures above included: kept on this site, with the security headers.
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            http::redirects::stay_on_site,
+        ))
+        .layer(middleware::from_fn_with_state(
+            shared,
+            http::headers::security_headers,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
                 let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");

@@ -13,10 +13,16 @@ use crate::{
     models::Session,
 };
 
-/// The cookie carrying the access token (sent with every request of the site).
+/// The cookie carrying the access token (sent with every request of the site). Its name inside the server; on the
+/// wire it carries the [`HOST_PREFIX`] when cookies are secure (see [`CookiePolicy::wire_name`]).
 pub const ACCESS_COOKIE: &str = "task_access";
-/// The cookie carrying the refresh token.
+/// The cookie carrying the refresh token (named like [`ACCESS_COOKIE`]).
 pub const REFRESH_COOKIE: &str = "task_refresh";
+/// The session cookies, by their names inside the server.
+pub const SESSION_COOKIES: [&str; 2] = [ACCESS_COOKIE, REFRESH_COOKIE];
+/// The prefix that makes browsers accept a cookie only from this very host, over HTTPS, for the whole site: no
+/// sibling subdomain can set or shadow it.
+pub const HOST_PREFIX: &str = "__Host-";
 /// The cookie remembering the UI language (the one `leptos_i18n` reads and writes).
 pub const LANGUAGE_COOKIE: &str = "i18n_pref_locale";
 
@@ -41,7 +47,7 @@ pub struct Caller {
 /// How session cookies are written (`HttpOnly`, `SameSite=Lax`).
 #[derive(Debug, Clone, Copy)]
 pub struct CookiePolicy {
-    /// Adds `Secure` (behind HTTPS).
+    /// Adds `Secure` (behind HTTPS), and names the session cookies with the [`HOST_PREFIX`].
     pub secure: bool,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
@@ -55,9 +61,19 @@ impl CookiePolicy {
             None => ("", "", 0, 0),
         };
         [
-            self.cookie(ACCESS_COOKIE, access, access_age, true),
-            self.cookie(REFRESH_COOKIE, refresh, refresh_age, true),
+            self.cookie(&self.wire_name(ACCESS_COOKIE), access, access_age, true),
+            self.cookie(&self.wire_name(REFRESH_COOKIE), refresh, refresh_age, true),
         ]
+    }
+
+    /// The name a session cookie has in browsers: with the [`HOST_PREFIX`] when cookies are secure (the prefix
+    /// needs `Secure`, which plain-HTTP local runs cannot have).
+    pub fn wire_name(&self, name: &str) -> String {
+        if self.secure {
+            format!("{HOST_PREFIX}{name}")
+        } else {
+            name.to_owned()
+        }
     }
 
     /// The `Set-Cookie` value remembering the UI language for a year (readable by the page's script, which
@@ -82,6 +98,34 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find_map(|(k, v)| (k == name).then_some(v))
+}
+
+/// Whether `location` is a path on this site as every browser reads it: a `/` not followed by a second `/` (`//host`
+/// names another host), in visible ASCII only (browsers drop tabs and newlines from an address, so `/<tab>/host`
+/// would be `//host`), and without any backslash (browsers read it as `/`, so `/\host` is `//host`).
+pub fn is_local_path(location: &str) -> bool {
+    let bytes = location.as_bytes();
+    bytes.first() == Some(&b'/')
+        && bytes.get(1) != Some(&b'/')
+        && bytes.iter().all(|&b| b.is_ascii_graphic() && b != b'\\')
+}
+
+/// `candidate` (a path, perhaps with a query) made a path on this site (see [`is_local_path`]): every byte that is
+/// not visible ASCII, and every backslash, percent-encoded (browsers do not decode them back when resolving an
+/// address), and the leading slashes collapsed into one. Anything else (an absolute or relative address) is `/`.
+pub fn local_path(candidate: &str) -> String {
+    if !candidate.starts_with(['/', '\\']) {
+        return "/".to_owned();
+    }
+    let mut encoded = String::with_capacity(candidate.len());
+    for b in candidate.bytes() {
+        if b.is_ascii_graphic() && b != b'\\' {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("/{}", encoded.trim_start_matches('/'))
 }
 
 /// A page's address, `path` with its `query` less the parameters `drop` names, plus `add` if given.
@@ -120,8 +164,8 @@ pub fn back_to(page: &str, notice: Option<(&str, &str)>) -> String {
     let local = referer.as_deref().and_then(|referer| {
         let rest = referer.split_once("://").map_or(referer, |(_, rest)| rest);
         let local = &rest[rest.find('/')?..];
-        // Only a path on this site: `//host` or `/\host` would leave it.
-        (!local.starts_with("//") && !local.starts_with("/\\")).then_some(local)
+        // Only a path on this site: `//host`, `/\host` or `/<tab>/host` would leave it.
+        is_local_path(local).then_some(local)
     });
     let local = local.unwrap_or(page);
     let local = local.split('#').next().unwrap_or(page);
@@ -219,20 +263,75 @@ mod tests {
         let [access, refresh] = policy.session(Some(("a.b.c", "r1")));
         assert_eq!(
             access,
-            "task_access=a.b.c; Path=/; Max-Age=900; HttpOnly; SameSite=Lax; Secure"
+            "__Host-task_access=a.b.c; Path=/; Max-Age=900; HttpOnly; SameSite=Lax; Secure"
         );
         assert_eq!(
             refresh,
-            "task_refresh=r1; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax; Secure"
+            "__Host-task_refresh=r1; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax; Secure"
         );
         let [access, _] = policy.session(None);
         assert_eq!(
             access,
-            "task_access=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure"
+            "__Host-task_access=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure"
         );
         assert_eq!(
             policy.language("uz"),
             "i18n_pref_locale=uz; Path=/; Max-Age=31536000; SameSite=Lax; Secure"
         );
+    }
+
+    #[test]
+    fn session_cookies_keep_their_plain_names_without_https() {
+        let policy = CookiePolicy {
+            secure: false,
+            access_ttl: Duration::from_secs(900),
+            refresh_ttl: Duration::from_secs(3600),
+        };
+        let [access, refresh] = policy.session(Some(("a.b.c", "r1")));
+        assert_eq!(
+            access,
+            "task_access=a.b.c; Path=/; Max-Age=900; HttpOnly; SameSite=Lax"
+        );
+        assert!(refresh.starts_with("task_refresh=r1;"), "{refresh}");
+    }
+
+    #[test]
+    fn only_paths_of_this_site_are_local() {
+        let local = [
+            "/",
+            "/orders/3",
+            "/signin?next=1&__err=x",
+            "/a/b//c",
+            "/%2F%2Fevil.example",
+        ];
+        for path in local {
+            assert!(is_local_path(path), "{path:?} is a path of this site");
+            assert_eq!(local_path(path), path, "{path:?} is kept as it is");
+        }
+        let elsewhere = [
+            "//evil.example",
+            "///evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "https://evil.example/",
+            "evil.example",
+            "",
+            "/caf\u{e9}",
+        ];
+        for candidate in elsewhere {
+            assert!(
+                !is_local_path(candidate),
+                "{candidate:?} is not a local path"
+            );
+            let made = local_path(candidate);
+            assert!(is_local_path(&made), "{candidate:?} became {made:?}");
+        }
+        assert_eq!(local_path("//evil.example/x?y=1"), "/evil.example/x?y=1");
+        assert_eq!(local_path("/\\evil.example"), "/%5Cevil.example");
+        assert_eq!(local_path("/\t/evil.example"), "/%09/evil.example");
+        assert_eq!(local_path("https://evil.example/"), "/");
     }
 }

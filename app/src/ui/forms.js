@@ -3,6 +3,8 @@
 //   would be made twice); after a few seconds, or on a page restored from the history, it may post again.
 // - A form that comes back with the server's error (`__err` in the address, `__path` naming the server function)
 //   gets back what was typed into it, passwords excepted: the last posted form's values are kept for the tab.
+// - A select marked `data-submit-on-change` (the language switcher) sends its form when changed: the page's
+//   Content-Security-Policy allows no inline event handlers.
 const AGAIN_AFTER_MS = 5000;
 addEventListener('submit', (e) => {
   const form = e.target;
@@ -35,4 +37,8 @@ addEventListener('DOMContentLoaded', () => {
     if (el && 'value' in el && el.type !== 'hidden') el.value = value;
   }
   form.closest('details')?.setAttribute('open', '');
+});
+addEventListener('change', (e) => {
+  const el = e.target;
+  if (el instanceof HTMLSelectElement && 'submitOnChange' in el.dataset) el.form?.submit();
 });

@@ -222,9 +222,9 @@ pub fn TopBar(who: Option<Who>, here: String) -> impl IntoView {
     }
 }
 
-/// Switches the language: a plain form (submitted on change, or by its button without JavaScript) to the
-/// server, which remembers the choice in the cookie and on the account, and sends the reader back to the page,
-/// rendered in the new language.
+/// Switches the language: a plain form (submitted on change by the shell's script, or by its button without
+/// JavaScript) to the server, which remembers the choice in the cookie and on the account, and sends the reader
+/// back to the page, rendered in the new language.
 #[component]
 fn LanguageSwitch() -> impl IntoView {
     let current = locale();
@@ -232,7 +232,7 @@ fn LanguageSwitch() -> impl IntoView {
         <form method="post" action=SetLanguage::url() class="lang">
             <label>
                 <span class="sr-only">{tr!(nav.language)}</span>
-                <select id="language" name="language" onchange="this.form.submit()">
+                <select id="language" name="language" data-submit-on-change="">
                     {Locale::get_all()
                         .iter()
                         .map(|&l| {

@@ -87,7 +87,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone() />
                 <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options islands=true />
-                <script inner_html=FORMS_SCRIPT></script>
+                // The page's Content-Security-Policy runs inline scripts only with the response's nonce.
+                <script nonce=use_nonce() inner_html=FORMS_SCRIPT></script>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <MetaTags />
             </head>
@@ -98,7 +99,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// See the shell: plain forms posted once, and given back what was typed when they come back with an error.
+/// See the shell: plain forms posted once, given back what was typed when they come back with an error, and the
+/// language switcher sent on change (the policy allows no inline event handlers).
 const FORMS_SCRIPT: &str = include_str!("forms.js");
 
 /// The signed-in user's session as the pages see it: resolved by the server before rendering (see

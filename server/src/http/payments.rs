@@ -20,6 +20,10 @@ use crate::{
     state::AppState,
 };
 
+/// The providers' webhooks, which answer every request with HTTP 200 in the provider's own format (a body over
+/// the limit included: [`read_body`] reads no more than the limit).
+pub const WEBHOOKS: [&str; 2] = ["/api/v1/payment/payme", "/api/v1/payment/click"];
+
 /// `/payments` and `/payment/*`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

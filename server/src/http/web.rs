@@ -1,10 +1,10 @@
 //! The browser app's side of the HTTP surface: who is calling (for pages and server functions), with the
-//! session renewed from the refresh cookie when the access cookie has expired, and the static bundle served
-//! precompressed with long-lived caching.
+//! session renewed from the refresh cookie when the access cookie has expired, the session cookies' names, page
+//! addresses carrying form errors, and the static bundle served precompressed with long-lived caching.
 
 use app::{
     api::web::{self, Caller},
-    domain::{Error, auth, session},
+    domain::{auth, session},
 };
 use axum::{
     extract::{FromRequestParts as _, Request, State},
@@ -78,43 +78,66 @@ pub async fn resolve_caller(
     response
 }
 
-/// Server functions and page errors belong to this site's own pages.
-///
-/// - A form posted to a server function from another origin is refused with 403: a sibling subdomain is the
-///   same *site*, so `SameSite` cookies alone would let it post as the signed-in user.
-/// - A page address carrying a form error (`__err`, which the page renders in its error box) reached from
-///   anywhere but this site is answered with the same address without it: no link from elsewhere can put its
-///   words into the app's error box.
-///
-/// Browsers say where a request comes from in `Sec-Fetch-Site` (older ones, for posts, in `Origin`, compared
-/// with `Host`: a proxy in front must pass `Host` on, as `deploy/nginx/task.conf` does); a client that sends
-/// neither (a script) is let through.
-pub async fn own_pages_only(request: Request, next: Next) -> Response {
-    let headers = request.headers();
-    let site = header_str(headers, "sec-fetch-site");
-    let elsewhere = site.is_some_and(|site| site != "same-origin");
-    if request.method() == Method::POST && request.uri().path().starts_with("/_fn/") {
-        // Browsers without `Sec-Fetch-Site` still send `Origin` with a post.
-        let other_origin = site.is_none()
-            && header_str(headers, header::ORIGIN.as_str()).is_some_and(|origin| {
-                let authority = origin.split_once("://").map(|(_, rest)| rest);
-                authority != header_str(headers, header::HOST.as_str())
-            });
-        if elsewhere || other_origin {
-            return Error::PermissionDenied.into_response();
-        }
-    }
+/// A page address carrying a form error (`__err`, which the page renders in its error box) reached from anywhere
+/// but this site is answered with the same address without it: no link from elsewhere can put its words into the
+/// app's error box. Browsers say where a navigation comes from in `Sec-Fetch-Site`. (Posts from elsewhere are
+/// refused in [`super::origin`].)
+pub async fn drop_foreign_form_errors(request: Request, next: Next) -> Response {
+    let elsewhere =
+        header_str(request.headers(), "sec-fetch-site").is_some_and(|site| site != "same-origin");
     if request.method() == Method::GET
         && elsewhere
         && let Some(query) = request.uri().query().filter(|q| q.contains("__err"))
     {
+        // The path as the request gave it may name another host once it is a `Location` (`//host`).
         let to = web::address(
-            request.uri().path(),
+            &web::local_path(request.uri().path()),
             query,
             |k| web::FORM_ERROR_PARAMS.contains(&k),
             None,
         );
         return Redirect::to(&to).into_response();
+    }
+    next.run(request).await
+}
+
+/// The session cookies under the names the rest of the server reads ([`web::ACCESS_COOKIE`],
+/// [`web::REFRESH_COOKIE`]). When cookies are secure, browsers hold them with the `__Host-` prefix, which only this
+/// host, over HTTPS, can set: only those are read, and a cookie of the plain name (which a sibling subdomain could
+/// have planted) is ignored.
+pub async fn session_cookie_names(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if state.cookies.secure && request.headers().contains_key(header::COOKIE) {
+        let renamed: Vec<String> = request
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty())
+            .filter_map(|pair| {
+                let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+                if web::SESSION_COOKIES.contains(&name) {
+                    return None;
+                }
+                Some(
+                    pair.strip_prefix(web::HOST_PREFIX)
+                        .unwrap_or(pair)
+                        .to_owned(),
+                )
+            })
+            .collect();
+        let headers = request.headers_mut();
+        headers.remove(header::COOKIE);
+        if let Ok(value) = HeaderValue::try_from(renamed.join("; "))
+            && !renamed.is_empty()
+        {
+            headers.insert(header::COOKIE, value);
+        }
     }
     next.run(request).await
 }

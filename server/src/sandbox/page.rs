@@ -6,7 +6,7 @@ use app::{
     models::{OrderStatus, PaymentProvider, Role},
 };
 use axum::{
-    Form,
+    Extension, Form,
     extract::{Path, State},
     response::Html,
 };
@@ -14,7 +14,7 @@ use leptos::{either::Either, prelude::*};
 use serde::Deserialize;
 
 use super::{Action, Exchange};
-use crate::{extract::AuthUser, state::AppState};
+use crate::{extract::AuthUser, http::headers::CspNonce, state::AppState};
 
 /// The page's own styles: it stands apart from the app's stylesheet and bundle.
 const STYLE: &str = "
@@ -40,22 +40,24 @@ pub(super) struct ActForm {
 /// GET `/sandbox/{provider}/{order_id}`: the page.
 pub(super) async fn get_sandbox_page(
     State(state): State<AppState>,
+    nonce: Option<Extension<CspNonce>>,
     AuthUser(actor): AuthUser,
     Path((provider, order_id)): Path<(String, i64)>,
 ) -> Result<Html<String>, Error> {
     let page = SandboxPage::load(&state, &actor, &provider, order_id, None).await?;
-    Ok(Html(page.render()))
+    Ok(Html(page.render(nonce.map(|Extension(n)| n))))
 }
 
 /// POST `/sandbox/{provider}/{order_id}`: plays the pressed action, then shows the page with its exchanges.
 pub(super) async fn play_sandbox_action(
     State(state): State<AppState>,
+    nonce: Option<Extension<CspNonce>>,
     AuthUser(actor): AuthUser,
     Path((provider, order_id)): Path<(String, i64)>,
     Form(form): Form<ActForm>,
 ) -> Result<Html<String>, Error> {
     let page = SandboxPage::load(&state, &actor, &provider, order_id, Some(form.action)).await?;
-    Ok(Html(page.render()))
+    Ok(Html(page.render(nonce.map(|Extension(n)| n))))
 }
 
 /// What the page shows.
@@ -110,8 +112,9 @@ impl SandboxPage {
         })
     }
 
-    /// The whole document, escaped by Leptos, without hydration markers (see [`HYDRATION_MARKER`]).
-    fn render(self) -> String {
+    /// The whole document, escaped by Leptos, without hydration markers (see [`HYDRATION_MARKER`]); its inline
+    /// styles carry the response's CSP `nonce`.
+    fn render(self, nonce: Option<CspNonce>) -> String {
         let Self {
             provider,
             order_id,
@@ -149,7 +152,7 @@ impl SandboxPage {
                     <meta name="viewport" content="width=device-width, initial-scale=1"/>
                     <title>{format!("{name} sandbox · order #{order_id}")}</title>
                     <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                    <style>{STYLE}</style>
+                    <style nonce=nonce.map(|CspNonce(n)| n)>{STYLE}</style>
                 </head>
                 <body>
                     <p class="note">

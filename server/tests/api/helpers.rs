@@ -462,3 +462,163 @@ impl World {
         })
     }
 }
+
+/// An answer read off a raw connection (see [`raw_request`]).
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub status: u16,
+    /// Header names in lowercase, in the order sent.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawAnswer {
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`Null` when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// Sends `head` (the request line and headers, byte for byte as given: no client in between normalizes the path or
+/// the headers), then `body` chunk by chunk in the background, and reads the answer's head and (when its length is
+/// declared) body. The server may answer before the body is sent, and then stop reading it.
+pub async fn raw_request(base: &str, head: String, body: Vec<Vec<u8>>) -> RawAnswer {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let address = base.trim_start_matches("http://");
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("the server accepts a connection");
+    let (mut reader, mut writer) = stream.into_split();
+    writer
+        .write_all(head.as_bytes())
+        .await
+        .expect("the request head is sent");
+    let sending = tokio::spawn(async move {
+        for chunk in body {
+            if writer.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        // Half-closed only when the answer is read; the writer is dropped with the task.
+        let _ = writer.flush().await;
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    });
+    let mut received = Vec::new();
+    let mut buffer = [0_u8; 16 * 1024];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let head_end = loop {
+        if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+        let n = tokio::time::timeout_at(deadline, reader.read(&mut buffer))
+            .await
+            .expect("an answer in time")
+            .expect("the answer is readable");
+        assert!(
+            n > 0,
+            "the connection closed before an answer: {received:?}"
+        );
+        received.extend_from_slice(&buffer[..n]);
+    };
+    let text = String::from_utf8_lossy(&received[..head_end]).into_owned();
+    let mut lines = text.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    let mut body = received[head_end + 4..].to_vec();
+    if let Some(length) = length {
+        while body.len() < length {
+            let n = tokio::time::timeout_at(deadline, reader.read(&mut buffer))
+                .await
+                .expect("the body in time")
+                .expect("the body is readable");
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&buffer[..n]);
+        }
+    }
+    sending.abort();
+    RawAnswer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Every REST route of the OpenAPI document with an unsafe method (POST, PUT, PATCH, DELETE), its `{id}` filled
+/// with an object of `w` that exists, and whether the document says it takes a body.
+pub async fn unsafe_routes(app: &TestApp, w: &World) -> Vec<(Method, String, bool)> {
+    let doc: Value = app
+        .http
+        .get(format!("{}/api/v1/openapi.json", app.base))
+        .send()
+        .await
+        .expect("served")
+        .json()
+        .await
+        .expect("JSON");
+    let notification = app
+        .get("/api/v1/notifications", &w.admin.access)
+        .await
+        .ids()[0];
+    let mut routes = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let id = if path.starts_with("/api/v1/users/") {
+            w.client_b.id
+        } else if path.starts_with("/api/v1/services/") {
+            w.service
+        } else if path.starts_with("/api/v1/notifications/") {
+            notification
+        } else {
+            w.order_b
+        };
+        let path = path.replace("{id}", &id.to_string());
+        for (method, operation) in item.as_object().expect("operations") {
+            let method = match method.as_str() {
+                "post" => Method::POST,
+                "put" => Method::PUT,
+                "patch" => Method::PATCH,
+                "delete" => Method::DELETE,
+                _ => continue,
+            };
+            routes.push((method, path.clone(), operation["requestBody"].is_object()));
+        }
+    }
+    assert!(
+        routes.len() > 20,
+        "the document lists the routes: {routes:?}"
+    );
+    routes
+}
+
+/// The server functions' addresses (`/_fn/...`), as the running server registered them.
+pub fn server_functions() -> Vec<String> {
+    let paths: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .collect();
+    assert!(
+        paths.len() > 10,
+        "the server functions are registered: {paths:?}"
+    );
+    paths
+}

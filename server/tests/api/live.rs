@@ -137,7 +137,7 @@ async fn the_socket_refuses_bad_credentials_before_the_upgrade(pool: PgPool) {
             Err(e) => panic!("{description}: {e}"),
         }
     }
-    // The browser's cookie works like the header.
+    // The browser's cookie works like the header (from the site's own page, as the browser says in `Origin`).
     let mut request = format!("{}/ws/notifications", app.ws_base())
         .into_client_request()
         .expect("a request");
@@ -147,6 +147,9 @@ async fn the_socket_refuses_bad_credentials_before_the_upgrade(pool: PgPool) {
             .parse()
             .expect("a header value"),
     );
+    request
+        .headers_mut()
+        .insert("origin", app.base.parse().expect("a header value"));
     let (mut ws, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("the cookie is accepted");

@@ -56,7 +56,8 @@ async fn get_json(app: &TestApp, path: &str, token: &str, accept: &str) -> Value
         .expect("JSON")
 }
 
-/// Calls a server function with form fields, signed in as `user` through the session cookie.
+/// Calls a server function with form fields, signed in as `user` through the session cookie, from the site's
+/// own page (as the browser says in `Sec-Fetch-Site`).
 async fn server_fn(
     app: &TestApp,
     name: &str,
@@ -68,6 +69,7 @@ async fn server_fn(
         .http
         .post(format!("{}/_fn/{name}", app.base))
         .header("cookie", format!("task_access={}", user.access))
+        .header("sec-fetch-site", "same-origin")
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "application/json")
         .body(body)
@@ -297,8 +299,8 @@ async fn the_old_notification_page_address_leads_to_the_live_page(pool: PgPool) 
     assert_eq!(response.headers()["location"], "/notifications");
 }
 
-/// Posts a form as a page does without scripts (it accepts HTML, and names its page in `Referer`), signed in
-/// through `cookie`; the redirect is returned, not followed.
+/// Posts a form as a page of the site does without scripts (it accepts HTML, names its page in `Referer`, and the
+/// browser says it comes from the same origin), signed in through `cookie`; the redirect is returned, not followed.
 async fn post_form(
     app: &TestApp,
     name: &str,
@@ -312,6 +314,7 @@ async fn post_form(
         .expect("a client")
         .post(format!("{}/_fn/{name}", app.base))
         .header("cookie", cookie)
+        .header("sec-fetch-site", "same-origin")
         .header("accept", "text/html,application/xhtml+xml")
         .header("referer", format!("{}{from}", app.base))
         .header("content-type", "application/x-www-form-urlencoded")
