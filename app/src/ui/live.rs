@@ -256,10 +256,13 @@ mod socket {
 
     use leptos::prelude::*;
     use wasm_bindgen::{JsCast as _, prelude::Closure};
-    use web_sys::{MessageEvent, WebSocket};
+    use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
     use super::{Conn, Live, regions};
     use crate::models::ServerFrame;
+
+    /// The close code of a socket that gave way to the user's newer ones (too many open at once).
+    const CLOSE_REPLACED: u16 = 4003;
 
     /// What survives reconnects.
     struct Feed {
@@ -353,9 +356,38 @@ mod socket {
         };
         socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         on_message.forget();
-        let on_close = Closure::<dyn FnMut()>::new(move || lost(feed.clone()));
+        // Every close reconnects after `after_id` — a resync (4000), an expired token (4002: the request `lost`
+        // makes first renews the session cookie), a restart — except one that gave way to the user's newer
+        // sockets, which waits until its tab is looked at again (or tabs would keep closing each other).
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+            if event.code() == CLOSE_REPLACED {
+                replaced(feed.clone());
+            } else {
+                lost(feed.clone());
+            }
+        });
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         on_close.forget();
+    }
+
+    /// The socket gave way to newer ones: reconnect now if this tab is shown, else once it is shown again.
+    fn replaced(feed: Rc<Feed>) {
+        feed.live.state.set(Conn::Offline);
+        if !document().hidden() {
+            lost(feed);
+            return;
+        }
+        let waiting = Cell::new(Some(feed));
+        let shown = Closure::<dyn FnMut()>::new(move || {
+            if !document().hidden()
+                && let Some(feed) = waiting.take()
+            {
+                lost(feed);
+            }
+        });
+        let _ = document()
+            .add_event_listener_with_callback("visibilitychange", shown.as_ref().unchecked_ref());
+        shown.forget();
     }
 
     /// The socket closed (or never opened): try again after a back-off of 1, 2, 4 then 5 seconds. Each attempt

@@ -3,9 +3,14 @@
 //! process. A commit here hands its events over with their frames; while they follow right after what was sent,
 //! they go out without a database read. Otherwise (events of another instance, a gap, the safety tick) the relay
 //! reads every event up to the stable watermark.
+//!
+//! What the relay has delivered is itself a stable watermark (every id at or below it is committed or gone for
+//! good), kept current even while no socket listens: a socket starts from it ([`Member::start`]) instead of taking
+//! the watermark's exclusive lock on every connect. It also keeps each user's sockets on this process to
+//! [`SOCKETS_PER_USER`], the oldest giving way.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap, VecDeque},
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
@@ -24,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::actors::ActorCache;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 
 /// What the relay hands to sockets.
 #[derive(Debug)]
@@ -78,6 +83,10 @@ impl Wire {
 const SAFETY_TICK: Duration = Duration::from_secs(1);
 /// Rows read per query when catching up.
 const BATCH: i64 = 500;
+/// The most sockets one user may hold open on one server process; opening one more closes their oldest.
+pub const SOCKETS_PER_USER: usize = 20;
+/// How long a joining socket waits for the relay to pass on what was committed before it connected.
+const SETTLE_WAIT: Duration = Duration::from_secs(1);
 
 /// The feed of this process. Cheap to clone.
 #[derive(Clone)]
@@ -112,7 +121,16 @@ struct Inner {
     /// Commits not yet announced to the other instances (non-zero while an announcement is in flight).
     unannounced: AtomicU64,
     next_socket: AtomicU64,
+    /// Counts the relay's work orders (events handed over, a look asked for); bumped after each is placed.
+    requested: AtomicU64,
+    /// The count of [`Self::requested`] that the relay's last finished pass covered.
+    served: watch::Sender<u64>,
+    /// Each user's sockets on this process, oldest first, with the signal that closes one.
+    sockets: std::sync::Mutex<HashMap<i64, UserSockets>>,
 }
+
+/// One user's sockets on this process, oldest first: each one's id and the signal that closes it.
+type UserSockets = VecDeque<(u64, Arc<Notify>)>;
 
 impl Feed {
     /// Starts the relay and the Redis subscriber. `capacity` bounds how far a socket may fall behind before it is
@@ -146,6 +164,9 @@ impl Feed {
                 starts: std::sync::Mutex::default(),
                 unannounced: AtomicU64::new(0),
                 next_socket: AtomicU64::new(1),
+                requested: AtomicU64::new(0),
+                served: watch::Sender::new(0),
+                sockets: std::sync::Mutex::default(),
             }),
         };
         tokio::spawn(relay(Arc::downgrade(&feed.inner)));
@@ -153,9 +174,9 @@ impl Feed {
         Ok(feed)
     }
 
-    /// Registers a socket: it subscribes, and its starting point is provisionally what has been broadcast so far
-    /// (a lower bound of the start it will [`Member::start_at`]). The relay never broadcasts below the lowest
-    /// start of its members, so a backlog nobody needs (events from before any socket opened) is skipped.
+    /// Registers a socket: it subscribes, and then fixes where it starts ([`Member::start`]). The relay never
+    /// broadcasts below the lowest start of its members, so a backlog nobody needs is skipped. A user's
+    /// sockets beyond [`SOCKETS_PER_USER`] close their oldest ([`Member::replacement`]).
     pub fn join(&self, user_id: i64, admin: bool) -> Member {
         let receiver = if admin {
             *lock(&self.inner.admin_users).entry(user_id).or_default() += 1;
@@ -168,6 +189,17 @@ impl Feed {
                 .subscribe()
         };
         let id = self.inner.next_socket.fetch_add(1, Ordering::Relaxed);
+        let replaced = Arc::new(Notify::new());
+        {
+            let mut sockets = lock(&self.inner.sockets);
+            let mine = sockets.entry(user_id).or_default();
+            mine.push_back((id, replaced.clone()));
+            while mine.len() > SOCKETS_PER_USER {
+                if let Some((_, oldest)) = mine.pop_front() {
+                    oldest.notify_one();
+                }
+            }
+        }
         metrics::gauge!("feed_sockets_open").increment(1.0);
         Member {
             feed: self.clone(),
@@ -176,7 +208,17 @@ impl Feed {
             user_id,
             admin,
             receiver: Some(receiver),
+            replaced,
         }
+    }
+
+    /// Waits (briefly) until the relay has passed on what was committed, here or as far as it was told, before
+    /// this call: a socket then starts at or above it, so what it shows first is current. Not needed for the
+    /// ordering guarantee (what the relay has not delivered yet reaches the socket live), only for freshness.
+    pub async fn settled(&self) {
+        let wanted = self.inner.requested.load(Ordering::SeqCst);
+        let mut served = self.inner.served.subscribe();
+        let _ = tokio::time::timeout(SETTLE_WAIT, served.wait_for(|&done| done >= wanted)).await;
     }
 
     /// Sends a message about `user_id` (read changes, revocation) to that user's sockets.
@@ -262,6 +304,7 @@ impl EventSink for Feed {
             self.inner.look();
         } else {
             lock(&self.inner.handed).extend(recorded);
+            self.inner.requested.fetch_add(1, Ordering::SeqCst);
             self.inner.poke.notify_one();
         }
         // At most one "look" message is in flight; the commits made meanwhile are covered by one more after it.
@@ -309,6 +352,8 @@ pub struct Member {
     admin: bool,
     /// Always `Some` until dropped (taken first, so the channel's receiver count is exact when unregistering).
     receiver: Option<broadcast::Receiver<Arc<FeedMessage>>>,
+    /// Signalled when the user opened too many sockets and this one is the oldest.
+    replaced: Arc<Notify>,
 }
 
 impl Member {
@@ -320,20 +365,25 @@ impl Member {
         }
     }
 
-    /// Sets the socket's real starting point (at or above the provisional one).
-    /// Registers the socket's starting point: `stable` (a stable watermark read after subscribing), raised to
-    /// what the relay has already passed. Returns the start to use: every later event will arrive through
-    /// [`Self::recv`]; the socket replays what it needs at or below it from the database.
-    pub fn start_at(&mut self, stable: i64) -> i64 {
+    /// Registers the socket's starting point, after it subscribed: what the relay has delivered, a stable
+    /// watermark (see the module's docs). Returns the start: every later event will arrive through [`Self::recv`];
+    /// the socket replays what it needs at or below it from the database.
+    pub fn start(&mut self) -> i64 {
         // Under the lock the relay decides where to start from, so it cannot skip past a registering socket.
         let mut starts = lock(&self.feed.inner.starts);
         if let Some(old) = self.start.take() {
             starts.remove(&(old, self.id));
         }
-        let start = stable.max(self.feed.inner.delivered.load(Ordering::SeqCst));
+        let start = self.feed.inner.delivered.load(Ordering::SeqCst);
         starts.insert((start, self.id));
         self.start = Some(start);
         start
+    }
+
+    /// The signal notified when the user opened more than [`SOCKETS_PER_USER`] sockets on this process and this
+    /// is the oldest of them (it keeps the notification until it is awaited).
+    pub fn replacement(&self) -> Arc<Notify> {
+        self.replaced.clone()
     }
 }
 
@@ -343,6 +393,15 @@ impl Drop for Member {
         drop(self.receiver.take());
         if let Some(start) = self.start {
             lock(&self.feed.inner.starts).remove(&(start, self.id));
+        }
+        {
+            let mut sockets = lock(&self.feed.inner.sockets);
+            if let Some(mine) = sockets.get_mut(&self.user_id) {
+                mine.retain(|(id, _)| *id != self.id);
+                if mine.is_empty() {
+                    sockets.remove(&self.user_id);
+                }
+            }
         }
         if self.admin {
             let mut admins = lock(&self.feed.inner.admin_users);
@@ -375,6 +434,7 @@ impl Inner {
     /// Wakes the relay to read the database up to the stable watermark (for commits it was not handed).
     fn look(&self) {
         self.look.store(true, Ordering::SeqCst);
+        self.requested.fetch_add(1, Ordering::SeqCst);
         self.poke.notify_one();
     }
 
@@ -444,33 +504,43 @@ async fn relay(inner: std::sync::Weak<Inner>) {
         let ticked = tokio::time::timeout(SAFETY_TICK, feed.poke.notified())
             .await
             .is_err();
+        // Every work order placed before this point is covered by this pass.
+        let covering = feed.requested.load(Ordering::SeqCst);
         // The common case reads nothing: a commit here hands its events over, and they follow what was sent.
         let handed_all = feed.deliver_handed();
         let told = feed.look.swap(false, Ordering::SeqCst);
         if handed_all && !ticked && !told {
+            feed.served.send_replace(covering);
             continue;
         }
-        if let Err(e) = catch_up(&feed).await {
-            tracing::warn!(error = %e, "The feed relay failed to read events; retrying");
-            drop(feed);
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        match catch_up(&feed).await {
+            Ok(()) => {
+                feed.served.send_replace(covering);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "The feed relay failed to read events; retrying");
+                feed.look.store(true, Ordering::SeqCst);
+                drop(feed);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         }
     }
 }
 
 /// Broadcasts every event up to the stable watermark, in id order. With no socket listening there is nobody to
-/// serve: the pass is skipped (a socket that joins later starts from its own stable watermark).
+/// send to: the watermark only becomes what was delivered, where the next socket starts.
 async fn catch_up(feed: &Inner) -> app::domain::Result<()> {
+    let mark = watermark::stable_watermark(&feed.db).await?;
     let mut from = {
         // Nobody needs what lies below every registered socket's start; sockets registering later start at or
-        // above what is decided here (see `Member::start_at`).
+        // above what is decided here (see `Member::start`).
         let starts = lock(&feed.starts);
         let Some(&(floor, _)) = starts.first() else {
+            feed.delivered.fetch_max(mark, Ordering::SeqCst);
             return Ok(());
         };
         feed.delivered.fetch_max(floor, Ordering::SeqCst).max(floor)
     };
-    let mark = watermark::stable_watermark(&feed.db).await?;
     while from < mark {
         let events = feed::events_between(&feed.db, from, mark, BATCH).await?;
         let upto = events.last().map_or(mark, |e| e.id);

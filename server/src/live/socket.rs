@@ -1,10 +1,11 @@
 //! One socket of the live feed: authenticated before the upgrade, `hello` first, the replay after `after_id`,
-//! then live events, read-state changes and pings — all in one task with small buffers.
+//! then live events, read-state changes and pings — all in one task with small buffers — until the client leaves,
+//! its access is revoked, the token it was opened with expires, or the user opens too many others.
 
 use std::time::Duration;
 
 use app::{
-    domain::{Actor, Error, auth, feed, notifications, watermark},
+    domain::{Actor, Error, auth, feed, notifications},
     models::{ClientFrame, ServerFrame},
 };
 use axum::{
@@ -16,16 +17,18 @@ use axum::{
             rejection::WebSocketUpgradeRejection,
         },
     },
+    http::HeaderMap,
     response::Response,
     routing::get,
 };
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use futures_util::FutureExt as _;
 use serde::Deserialize;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
 use super::FeedMessage;
 use crate::{
-    extract::{AuthUser, Query},
+    extract::{AuthUser, Query, access_token},
     state::AppState,
 };
 
@@ -37,6 +40,10 @@ const MAX_CLIENT_FRAME: usize = 16 * 1024;
 const CLOSE_RESYNC: u16 = 4000;
 /// Close code sent when the user's access was revoked.
 const CLOSE_REVOKED: u16 = 4001;
+/// Close code sent when the access token the socket was opened with expires (the client renews it, reconnects).
+const CLOSE_EXPIRED: u16 = 4002;
+/// Close code sent to a user's oldest socket when they open more than [`super::relay::SOCKETS_PER_USER`].
+const CLOSE_REPLACED: u16 = 4003;
 
 /// `/ws/notifications`.
 pub fn router() -> Router<AppState> {
@@ -49,10 +56,12 @@ struct Resume {
     after_id: Option<i64>,
 }
 
-/// Upgrades an authenticated request; a missing or bad token is refused with 401 before any upgrade.
+/// Upgrades an authenticated request; a missing or bad token is refused with 401 before any upgrade. (A
+/// cookie-authenticated upgrade from another origin was refused before, by `http::origin`.)
 async fn open_feed(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
+    headers: HeaderMap,
     Query(resume): Query<Resume>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Error> {
@@ -60,6 +69,10 @@ async fn open_feed(
         code: "upgrade_required",
         detail: e.body_text(),
     })?;
+    // The token was verified just now, by `AuthUser`: only its expiry is read here.
+    let expires_at = access_token(&headers)
+        .and_then(token_expiry)
+        .unwrap_or_default();
     Ok(upgrade
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
@@ -68,7 +81,7 @@ async fn open_feed(
         .max_frame_size(MAX_CLIENT_FRAME)
         .on_upgrade(move |socket| async move {
             let user = actor.id;
-            if let Err(e) = run(state, actor, resume.after_id, socket).await {
+            if let Err(e) = run(state, actor, expires_at, resume.after_id, socket).await {
                 tracing::debug!(user.id = user, reason = %e, "Feed socket of user {user} closed");
             }
         }))
@@ -87,6 +100,10 @@ enum End {
     Dead,
     #[error("access revoked")]
     Revoked,
+    #[error("the access token expired")]
+    Expired,
+    #[error("the user opened too many sockets")]
+    Replaced,
     #[error(transparent)]
     Domain(#[from] Error),
 }
@@ -119,20 +136,33 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     .await;
 }
 
-/// Serves one socket until it closes.
+/// The expiry (seconds since the epoch) of a JWT that was verified already: its payload's `exp`.
+fn token_expiry(token: &str) -> Option<i64> {
+    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
+    serde_json::from_slice::<serde_json::Value>(&payload).ok()?["exp"].as_i64()
+}
+
+/// Serves one socket until it closes; at the latest when the token it was opened with expires (`expires_at`,
+/// seconds since the epoch).
 async fn run(
     state: AppState,
     actor: Actor,
+    expires_at: i64,
     after_id: Option<i64>,
     mut socket: WebSocket,
 ) -> Result<(), End> {
-    // Subscribe first, then fix the starting point at the stable watermark (at or above what the relay has
-    // broadcast): every event at or below it is replayed from the database, every later one arrives through
-    // `live`, and the overlap is dropped by id.
+    // Subscribe first, then fix the starting point at what the relay has delivered (a stable watermark, once it
+    // has passed on what was committed before now): every event at or below it is replayed from the database,
+    // every later one arrives through `live`, and the overlap is dropped by id.
     let admin = actor.is_admin();
     let mut member = state.feed.join(actor.id, admin);
     let socket_id = member.id;
-    let start = member.start_at(watermark::stable_watermark(&state.ctx.db).await?);
+    state.feed.settled().await;
+    let start = member.start();
+    let replaced = member.replacement();
+    let left = expires_at.saturating_sub(chrono::Utc::now().timestamp());
+    let expiry = tokio::time::sleep(Duration::from_secs(u64::try_from(left).unwrap_or(0)));
+    tokio::pin!(expiry);
     // The caller was authenticated (perhaps from the cache) before this socket joined; a revocation broadcast
     // in between would have been missed. Reading the user again now closes that window.
     let still_allowed = auth::load_actor(&state.ctx.db, actor.id)
@@ -192,6 +222,8 @@ async fn run(
                 Err(RecvError::Lagged(_)) => break Err(End::Lagged),
                 Err(RecvError::Closed) => break Err(End::Gone),
             },
+            () = &mut expiry => break Err(End::Expired),
+            () = replaced.notified() => break Err(End::Replaced),
             incoming = socket.recv() => {
                 last_heard = Instant::now();
                 match incoming {
@@ -230,6 +262,8 @@ async fn run(
             close(&mut socket, CLOSE_RESYNC, "resync").await;
         }
         Err(End::Revoked) => close(&mut socket, CLOSE_REVOKED, "access revoked").await,
+        Err(End::Expired) => close(&mut socket, CLOSE_EXPIRED, "token expired").await,
+        Err(End::Replaced) => close(&mut socket, CLOSE_REPLACED, "too many sockets").await,
         _ => {}
     }
     result

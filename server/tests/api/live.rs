@@ -865,3 +865,136 @@ async fn a_socket_sending_too_many_frames_is_throttled_and_stays_open(pool: PgPo
     let f = frame(&mut ws).await;
     assert_eq!(f["notification"]["kind"], "order_message", "{f}");
 }
+
+/// Reads until the socket closes; returns the close frame's code (`None` if it closed without one).
+async fn close_code(ws: &mut Ws, within: Duration) -> Option<u16> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let message = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("the socket closes in time");
+        match message {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_users_sockets_are_capped_and_the_oldest_gives_way_with_4003(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let mut sockets = Vec::new();
+    for _ in 0..20 {
+        let mut ws = connect(&app, &w.client_a, None).await;
+        hello(&mut ws, &w.client_a).await;
+        sockets.push(ws);
+    }
+    // Another user's sockets do not count.
+    let mut other = connect(&app, &w.client_b, None).await;
+    hello(&mut other, &w.client_b).await;
+
+    // The 21st: the first one is closed, the others stay.
+    let mut newest = connect(&app, &w.client_a, None).await;
+    hello(&mut newest, &w.client_a).await;
+    let mut oldest = sockets.remove(0);
+    assert_eq!(
+        close_code(&mut oldest, Duration::from_secs(5)).await,
+        Some(4003)
+    );
+    post_message(&app, &w.worker_a, w.order_a, "to every open tab").await;
+    for ws in sockets.iter_mut().chain([&mut newest]) {
+        assert_eq!(
+            frame(ws).await["notification"]["data"]["text"],
+            "to every open tab"
+        );
+    }
+    assert!(drain(&mut other).await.is_empty());
+
+    // Closing one makes room again: the next one closes nobody.
+    drop(sockets.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut again = connect(&app, &w.client_a, None).await;
+    hello(&mut again, &w.client_a).await;
+    for ws in &mut sockets {
+        assert!(drain(ws).await.is_empty(), "a socket was closed");
+    }
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_socket_closes_with_4002_when_its_token_expires_and_resumes_with_a_fresh_one(
+    pool: PgPool,
+) {
+    // Arrange: access tokens that live 3 seconds.
+    let app = spawn_app_with(pool, |c| c.access_token_ttl_secs = 3).await;
+    let user = app.user(Role::Client).await;
+    let mut ws = connect(&app, &user, None).await;
+    let last_id = hello(&mut ws, &user).await;
+    let opened = std::time::Instant::now();
+
+    // Act: nothing but waiting.
+    let code = close_code(&mut ws, Duration::from_secs(8)).await;
+
+    // Assert: closed once the token ran out, with 4002; a fresh token opens the feed again where it was.
+    assert_eq!(code, Some(4002));
+    assert!(
+        opened.elapsed() <= Duration::from_secs(4),
+        "{:?}",
+        opened.elapsed()
+    );
+    let fresh = app.refresh(&user.refresh).await;
+    let access = fresh.expect(200)["access"]
+        .as_str()
+        .expect("an access token")
+        .to_owned();
+    let mut again = try_connect(
+        &app.ws_base(),
+        Some(&access),
+        &format!("?after_id={last_id}"),
+    )
+    .await
+    .expect("the socket opens with the fresh token");
+    assert_eq!(hello(&mut again, &user).await, last_id);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn opening_a_socket_does_not_wait_for_the_feeds_exclusive_lock(pool: PgPool) {
+    // Arrange: a long transaction that records an event holds the feed's shared lock (as `record` does); the
+    // stable watermark's exclusive lock would have to wait for it to end.
+    let app = spawn_app(pool.clone()).await;
+    let w = World::new(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut writer = pool.begin().await.expect("a transaction");
+    sqlx::query("select pg_advisory_xact_lock_shared($1)")
+        .bind(app::domain::watermark::EVENT_LOCK)
+        .execute(&mut *writer)
+        .await
+        .expect("the shared lock");
+
+    // Act: sockets open meanwhile, one after another and several at once.
+    let started = std::time::Instant::now();
+    let mut first = connect(&app, &w.client_a, None).await;
+    hello(&mut first, &w.client_a).await;
+    let together = (0..5).map(|_| async {
+        let mut ws = connect(&app, &w.worker_a, None).await;
+        hello(&mut ws, &w.worker_a).await;
+        ws
+    });
+    let mut sockets = futures_util::future::join_all(together).await;
+    let took = started.elapsed();
+    writer.rollback().await.expect("rolled back");
+
+    // Assert: they said hello without waiting for the writer, and still get what follows.
+    assert!(
+        took < Duration::from_secs(3),
+        "the sockets waited {took:?} for the lock"
+    );
+    post_message(&app, &w.client_a, w.order_a, "after the writer").await;
+    for ws in &mut sockets {
+        assert_eq!(
+            frame(ws).await["notification"]["data"]["text"],
+            "after the writer"
+        );
+    }
+}
