@@ -110,6 +110,11 @@ pub struct ServeConfig {
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
+    /// A bearer token `/metrics` requires (`Authorization: Bearer <token>`); without one it is open to whoever
+    /// reaches it, and the deployment's proxy must keep it private (`deploy/nginx/task.conf` does).
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub metrics_token: Option<SecretString>,
+
     #[command(flatten)]
     pub payments: PaymentConfig,
 }

@@ -96,6 +96,7 @@ pub fn test_config() -> ServeConfig {
         feed_capacity: 4096,
         feed_ping_secs: 20,
         request_timeout_secs: 30,
+        metrics_token: None,
         payments: PaymentConfig {
             payme_merchant_id: Some(PAYME_MERCHANT.to_owned()),
             payme_key: Some(SecretString::from(PAYME_KEY)),

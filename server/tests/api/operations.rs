@@ -4,7 +4,7 @@ use std::process::Command;
 
 use sqlx::PgPool;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn health_and_readiness_answer_and_every_response_carries_a_request_id(pool: PgPool) {
@@ -188,5 +188,78 @@ async fn metrics_count_requests_by_route_and_status_in_prometheus_format(pool: P
     assert!(
         text.contains("db_pool_connections{state=\"idle\"}"),
         "no pool gauge"
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn metrics_ask_for_the_configured_bearer_token(pool: PgPool) {
+    let app = spawn_app_with(pool, |c| {
+        c.metrics_token = Some(secrecy::SecretString::from("scrape-0123456789"));
+    })
+    .await;
+    let user = app.user(app::models::Role::Admin).await;
+    let metrics = |authorization: Option<String>| {
+        let mut request = app.http.get(format!("{}/metrics", app.base));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        request.send()
+    };
+
+    for (authorization, what) in [
+        (None, "no token"),
+        (
+            Some("Bearer scrape-012345678".to_owned()),
+            "a shorter token",
+        ),
+        (Some("Bearer scrape-0123456780".to_owned()), "another token"),
+        (
+            Some("Basic c2NyYXBlLTAxMjM0NTY3ODk=".to_owned()),
+            "the token as Basic",
+        ),
+        (
+            Some(format!("Bearer {}", user.access)),
+            "an admin's access token",
+        ),
+    ] {
+        let response = metrics(authorization).await.expect("served");
+        assert_eq!(response.status().as_u16(), 401, "{what}");
+        let body: serde_json::Value = response.json().await.expect("the envelope");
+        assert_eq!(body["code"], "not_authenticated", "{what}");
+    }
+    let response = metrics(Some("Bearer scrape-0123456789".to_owned()))
+        .await
+        .expect("served");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("text")
+            .contains("http_requests_total")
+    );
+}
+
+#[test]
+fn the_shipped_proxy_keeps_metrics_to_local_scrapers() {
+    let conf = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/nginx/task.conf"
+    ))
+    .expect("the nginx configuration");
+    let block = conf
+        .split("location = /metrics {")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .expect("a location of its own for /metrics");
+    let rules: Vec<&str> = block
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("allow") || l.starts_with("deny"))
+        .collect();
+    assert_eq!(
+        rules,
+        ["allow 127.0.0.1;", "allow ::1;", "deny all;"],
+        "/metrics is for local scrapers only"
     );
 }
