@@ -4,7 +4,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use app::domain::{
     password::Hasher,
-    payments::{ClickSettings, Clock, PaymeSettings, Settings},
+    payments::{AddressList, ClickSettings, Clock, PaymeSettings, Settings},
 };
 use clap::Args;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -130,10 +130,17 @@ pub struct PaymentConfig {
     #[arg(long, env = "PAYME_KEY", hide_env_values = true, value_parser = secret)]
     pub payme_key: Option<SecretString>,
 
-    /// Payme: the test key of Payme's sandbox (test.paycom.uz), accepted too while set. Unset it in production
-    /// once the cashbox is certified.
+    /// Payme: the test key of Payme's sandbox (test.paycom.uz), accepted too, but only with `PAYME_TEST_MODE`.
     #[arg(long, env = "PAYME_TEST_KEY", hide_env_values = true, value_parser = secret)]
     pub payme_test_key: Option<SecretString>,
+
+    /// Payme: the cashbox is being tested against Payme's sandbox, so the test key is honoured. Off in production.
+    #[arg(long, env = "PAYME_TEST_MODE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub payme_test_mode: bool,
+
+    /// Payme: the addresses (and CIDR blocks), comma-separated, Payme's calls may come from; any when unset.
+    #[arg(long, env = "PAYME_ALLOWED_IPS", value_parser = address_list)]
+    pub payme_allowed_ips: Option<AddressList>,
 
     /// Payme: the checkout page (`https://test.paycom.uz` for Payme's sandbox).
     #[arg(
@@ -158,6 +165,10 @@ pub struct PaymentConfig {
     /// Click: the secret key (signs the SHOP API requests and the merchant API's `Auth` header).
     #[arg(long, env = "CLICK_SECRET_KEY", hide_env_values = true, value_parser = secret)]
     pub click_secret_key: Option<SecretString>,
+
+    /// Click: the addresses (and CIDR blocks), comma-separated, Click's calls may come from; any when unset.
+    #[arg(long, env = "CLICK_ALLOWED_IPS", value_parser = address_list)]
+    pub click_allowed_ips: Option<AddressList>,
 
     /// Click: the pay page.
     #[arg(
@@ -197,7 +208,9 @@ impl PaymentConfig {
                 merchant_id: merchant_id.clone(),
                 key: key.clone(),
                 test_key: self.payme_test_key.clone(),
+                test_mode: self.payme_test_mode,
                 checkout_url: self.payme_checkout_url.clone(),
+                allowed_ips: self.payme_allowed_ips.clone(),
             }),
             (None, None) => None,
             _ => anyhow::bail!("set both PAYME_MERCHANT_ID and PAYME_KEY, or neither"),
@@ -216,6 +229,7 @@ impl PaymentConfig {
                     secret_key: secret_key.clone(),
                     checkout_url: self.click_checkout_url.clone(),
                     prepare_ttl: Duration::from_secs(self.click_prepare_ttl_secs),
+                    allowed_ips: self.click_allowed_ips.clone(),
                 })
             }
             (None, None, None, None) => None,
@@ -256,6 +270,10 @@ fn secret(value: &str) -> Result<SecretString, String> {
     } else {
         Ok(SecretString::from(value.to_owned()))
     }
+}
+
+fn address_list(value: &str) -> Result<AddressList, String> {
+    value.parse()
 }
 
 fn jwt_secret(value: &str) -> Result<SecretString, String> {

@@ -108,7 +108,7 @@ pub async fn build_state(
             register_per_hour: config.register_rate_limit,
             orders_per_minute: config.order_rate_limit,
         },
-        payments: Arc::new(config.payments.settings(config.base_url())?),
+        payments: Arc::new(payment_settings(&config)?),
         events: Arc::new(feed.clone()),
         click: Arc::new(ClickApi::new(
             &config.payments.click_api_url,
@@ -130,6 +130,29 @@ pub async fn build_state(
         config: Arc::new(config),
         sandbox: None,
     })
+}
+
+/// The payment settings, with a warning for each one that must never reach production unnoticed.
+fn payment_settings(config: &ServeConfig) -> anyhow::Result<payments::Settings> {
+    let settings = config.payments.settings(config.base_url())?;
+    if let Some(payme) = &settings.payme {
+        match (payme.test_mode, payme.test_key.is_some()) {
+            (true, _) => tracing::warn!(
+                "PAYME_TEST_MODE is on: Payme's test key is accepted. Turn it off in production"
+            ),
+            (false, true) => {
+                tracing::warn!("PAYME_TEST_KEY is set but ignored: PAYME_TEST_MODE is off")
+            }
+            (false, false) => {}
+        }
+    }
+    if settings.sandbox {
+        tracing::warn!(
+            "PAYMENT_SANDBOX is on: the built-in gateway plays the payment providers and every page says so. \
+             Never turn it on in production"
+        );
+    }
+    Ok(settings)
 }
 
 /// Cancels expired payment reservations every minute (Payme's 12 hours, Click's prepare TTL), so an abandoned

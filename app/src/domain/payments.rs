@@ -14,7 +14,7 @@ pub mod payme;
 mod settings;
 
 use settings::from_ms;
-pub use settings::{ClickSettings, Clock, PaymeSettings, Settings};
+pub use settings::{AddressList, ClickSettings, Clock, PaymeSettings, Settings};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};

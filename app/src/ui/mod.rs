@@ -148,9 +148,13 @@ fn Layout() -> impl IntoView {
         unread: s.unread,
         last_id: s.last_id,
     });
+    let sandbox = sandbox_on().then(|| {
+        view! { <p class="sandbox-banner" role="note">{tr!(common.sandbox)}</p> }
+    });
     view! {
         <Router>
             <a class="skip" href="#main">{tr!(nav.skip)}</a>
+            {sandbox}
             <live::TopBar who here=current_path() />
             <main id="main" tabindex="-1">
                 // Every page waits for its data on the server and is sent complete (`SsrMode::Async`), so it reads
@@ -172,6 +176,17 @@ fn Layout() -> impl IntoView {
             </main>
         </Router>
     }
+}
+
+/// Whether the built-in payment gateway sandbox is on: every page then says so, so nobody mistakes the deployment
+/// for one that takes money.
+fn sandbox_on() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<crate::domain::Context>().is_some_and(|ctx| ctx.payments.sandbox)
+    }
+    #[cfg(not(feature = "ssr"))]
+    false
 }
 
 /// The requested page's path (for the nav's `aria-current`).

@@ -1,5 +1,7 @@
 //! Payments: the checkout (`POST /payments`) and the two providers' webhooks, thin adapters over
-//! [`app::domain::payments`]. The webhooks always answer HTTP 200 with the provider's own error codes.
+//! [`app::domain::payments`]. The webhooks always answer HTTP 200 with the provider's own error codes, also to a
+//! caller outside the provider's address list (`PAYME_ALLOWED_IPS`, `CLICK_ALLOWED_IPS`), which is refused as an
+//! unauthenticated one.
 
 use app::{
     domain::{
@@ -16,7 +18,7 @@ use axum::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    extract::{AuthUser, BODY_LIMIT, Json},
+    extract::{AuthUser, BODY_LIMIT, ClientIp, Json},
     state::AppState,
 };
 
@@ -62,6 +64,7 @@ async fn read_body(body: Body) -> Option<axum::body::Bytes> {
     responses((status = 200, description = "A JSON-RPC answer `{jsonrpc, id, result}` or `{jsonrpc, id, error}`", body = Object)))]
 async fn payme_webhook(
     State(state): State<AppState>,
+    ClientIp(from): ClientIp,
     headers: HeaderMap,
     body: Body,
 ) -> axum::Json<serde_json::Value> {
@@ -74,7 +77,7 @@ async fn payme_webhook(
             Err(payme::Fault::parse_error()),
         ));
     };
-    axum::Json(payme::handle(&state.ctx, authorization, &body).await)
+    axum::Json(payme::handle(&state.ctx, from.parse().ok(), authorization, &body).await)
 }
 
 /// Any other method on Payme's URL: JSON-RPC error -32300, still with HTTP 200.
@@ -97,7 +100,11 @@ pub async fn click_not_post() -> axum::Json<serde_json::Value> {
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
                  description = "`click_trans_id, service_id, click_paydoc_id, merchant_trans_id, [merchant_prepare_id,] amount, action, error, error_note, sign_time, sign_string`"),
     responses((status = 200, description = "Click's answer; `error` 0 is success, negative values are Click's error codes", body = Object)))]
-async fn click_webhook(State(state): State<AppState>, body: Body) -> axum::Json<serde_json::Value> {
+async fn click_webhook(
+    State(state): State<AppState>,
+    ClientIp(from): ClientIp,
+    body: Body,
+) -> axum::Json<serde_json::Value> {
     let body = read_body(body).await.unwrap_or_default();
-    axum::Json(click::handle(&state.ctx, &body).await)
+    axum::Json(click::handle(&state.ctx, from.parse().ok(), &body).await)
 }

@@ -1849,3 +1849,135 @@ async fn concurrent_identical_cancels_and_prepares_act_once(pool: PgPool) {
         .expect("counted");
     assert_eq!(rows, 1, "one prepared attempt");
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn paymes_test_key_opens_the_cashbox_only_in_test_mode(pool: PgPool) {
+    let test_key = "test-key-of-the-paycom-sandbox-0123";
+    let production = spawn_app_with(pool.clone(), |c| {
+        c.payments.payme_test_key = Some(secrecy::SecretString::from(test_key));
+    })
+    .await;
+    let testing = spawn_app_with(pool, |c| {
+        c.payments.payme_test_key = Some(secrecy::SecretString::from(test_key));
+        c.payments.payme_test_mode = true;
+    })
+    .await;
+    let w = World::new(&production).await;
+    let check = json!({
+        "id": 1, "method": "CheckPerformTransaction",
+        "params": { "amount": PRICE, "account": account(w.order_a) },
+    })
+    .to_string();
+
+    let refused = payme_raw(&production, Some(&basic("Paycom", test_key)), check.clone()).await;
+    assert_eq!(error_code(&refused), -32504, "{refused}");
+    let live = payme_raw(
+        &production,
+        Some(&basic("Paycom", PAYME_KEY)),
+        check.clone(),
+    )
+    .await;
+    assert_eq!(result(&live)["allow"], true, "{live}");
+    let tested = payme_raw(&testing, Some(&basic("Paycom", test_key)), check).await;
+    assert_eq!(result(&tested)["allow"], true, "{tested}");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn webhooks_refuse_callers_outside_their_address_lists_in_the_providers_format(pool: PgPool) {
+    // Arrange: one server whose lists leave out this machine, one whose lists hold it.
+    let elsewhere = spawn_app_with(pool.clone(), |c| {
+        c.payments.payme_allowed_ips =
+            Some("185.234.113.1/32, 2001:db8::/32".parse().expect("a list"));
+        c.payments.click_allowed_ips = Some("10.0.0.0/8".parse().expect("a list"));
+    })
+    .await;
+    let here = spawn_app_with(pool, |c| {
+        c.payments.payme_allowed_ips = Some("127.0.0.0/8, ::1".parse().expect("a list"));
+        c.payments.click_allowed_ips = Some("127.0.0.1".parse().expect("a list"));
+    })
+    .await;
+    let w = World::new(&elsewhere).await;
+    let before = elsewhere.fingerprint().await;
+    let check = json!({
+        "id": 3, "method": "CheckPerformTransaction",
+        "params": { "amount": PRICE, "account": account(w.order_a) },
+    })
+    .to_string();
+
+    // Act and assert: refused with HTTP 200, as each provider expects an unauthenticated call to be.
+    let payme_answer =
+        payme_raw(&elsewhere, Some(&basic("Paycom", PAYME_KEY)), check.clone()).await;
+    assert_eq!(error_code(&payme_answer), -32504, "{payme_answer}");
+    assert_eq!(payme_answer["id"], 3);
+    let prepare = click_fields(7_000_000_001, w.order_a, 0, 0, None);
+    let click_answer = click(&elsewhere, &prepare).await;
+    assert_eq!(click_error(&click_answer), -1, "{click_answer}");
+    assert_eq!(click_answer["error_note"], "SIGN CHECK FAILED!");
+    assert_eq!(
+        elsewhere.fingerprint().await,
+        before,
+        "a refused call changed something"
+    );
+
+    let payme_answer = payme_raw(&here, Some(&basic("Paycom", PAYME_KEY)), check).await;
+    assert_eq!(result(&payme_answer)["allow"], true, "{payme_answer}");
+    let click_answer = click(&here, &prepare).await;
+    assert_eq!(click_error(&click_answer), 0, "{click_answer}");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn click_numbers_count_only_in_their_canonical_form(pool: PgPool) {
+    // Arrange: requests signed over what they send, with numbers written in ways that mean the same number.
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let before = app.fingerprint().await;
+    let prepare = click_fields(6_000_000_001, w.order_a, 0, 0, None);
+    let cases = [
+        ("click_trans_id", "+6000000001"),
+        ("click_trans_id", "06000000001"),
+        ("click_trans_id", " 6000000001"),
+        ("click_trans_id", "6000000001 "),
+        ("click_trans_id", "-6000000001"),
+        ("service_id", "012345"),
+        ("service_id", "+12345"),
+        ("click_paydoc_id", "0007000000"),
+        ("error", "+0"),
+        ("error", "-0"),
+        ("error", "00"),
+        ("amount", "01000.00"),
+        ("amount", "+1000.00"),
+    ];
+
+    // Act and assert: each is malformed (-8) and changes nothing.
+    for (field, value) in cases {
+        let answer = click(&app, &with(prepare.clone(), field, value)).await;
+        assert_eq!(click_error(&answer), -8, "{field}={value:?}: {answer}");
+    }
+    assert_eq!(app.fingerprint().await, before);
+    let mut complete = click_fields(6_000_000_001, w.order_a, 1, 0, Some(1));
+    for value in ["01", "+1", "1.0"] {
+        complete = with(complete, "merchant_prepare_id", value);
+        let answer = click(&app, &complete).await;
+        assert_eq!(
+            click_error(&answer),
+            -8,
+            "merchant_prepare_id={value:?}: {answer}"
+        );
+    }
+    // An order reference that is not a canonical id names no order.
+    let answer = click(
+        &app,
+        &with(
+            prepare.clone(),
+            "merchant_trans_id",
+            &format!("0{}", w.order_a),
+        ),
+    )
+    .await;
+    assert_eq!(click_error(&answer), -5, "{answer}");
+    assert_eq!(app.fingerprint().await, before);
+
+    // The canonical request goes through.
+    let answer = click(&app, &prepare).await;
+    assert_eq!(click_error(&answer), 0, "{answer}");
+}

@@ -1,12 +1,12 @@
 //! The browser app's server side: pages rendered in the reader's language and session, the session renewed from
-//! the refresh cookie, server functions answering the error envelope, and notification sentences in the
-//! caller's language over REST.
+//! the refresh cookie, server functions answering the error envelope, notification sentences in the caller's
+//! language over REST, and the payment sandbox's banner on every page.
 
 use app::models::Role;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, TestUser, World, spawn_app};
+use crate::helpers::{TestApp, TestUser, World, spawn_app, spawn_app_with};
 
 /// A page's HTML and its `Set-Cookie` headers, fetched with `cookies` and `Accept-Language`.
 async fn page(
@@ -544,4 +544,30 @@ async fn server_functions_and_page_errors_belong_to_this_sites_pages(pool: PgPoo
     )
     .await;
     assert_eq!((status, location.as_str()), (302, "/admin/services"));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn every_page_says_so_while_the_payment_sandbox_is_on(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let secret = app.jwt_secret.clone();
+    let production = spawn_app_with(app.db.clone(), move |c| {
+        c.payments.payment_sandbox = false;
+        c.jwt_secret = secrecy::SecretString::from(secret);
+    })
+    .await;
+    let user = app.user(Role::Client).await;
+    let cookie = format!("task_access={}; i18n_pref_locale=en", user.access);
+    for path in ["/", "/signin", "/orders", "/no/such/page"] {
+        let (_, html, _) = page(&app, path, &cookie, "").await;
+        assert!(
+            html.contains("class=\"sandbox-banner\""),
+            "{path}: no banner"
+        );
+        assert!(html.contains("No money moves."), "{path}");
+        let (_, html, _) = page(&production, path, &cookie, "").await;
+        assert!(
+            !html.contains("sandbox-banner"),
+            "{path}: a banner in production"
+        );
+    }
 }

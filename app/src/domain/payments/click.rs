@@ -2,7 +2,7 @@
 //! specifies: the MD5 signature over the raw fields as received, so'm parsed exactly into tiyin, and the checks in
 //! the order of `shared/PAYMENTS.md` §2.6 (which passes Click's official test matrix, `shared/PAYMENTS.md` §2.8).
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, net::IpAddr};
 
 use md5::{Digest as _, Md5};
 use secrecy::ExposeSecret as _;
@@ -86,12 +86,13 @@ pub fn format_sum(tiyin: i64) -> String {
 }
 
 /// Parses Click's so'm amount exactly into tiyin: `"5000"`, `"5000.5"`, `"5000.00"` (extra decimals only if
-/// zero). `None` for anything else (no floats anywhere).
+/// zero; no sign, no leading zeros). `None` for anything else (no floats anywhere).
 pub fn parse_sum(raw: &str) -> Option<i64> {
     let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
     if whole.is_empty()
         || whole.len() > 15
         || !whole.bytes().all(|b| b.is_ascii_digit())
+        || (whole.len() > 1 && whole.starts_with('0'))
         || !fraction.bytes().all(|b| b.is_ascii_digit())
         || (raw.contains('.') && fraction.is_empty())
     {
@@ -185,8 +186,28 @@ struct Request {
     merchant_prepare_id: Option<i64>,
 }
 
-/// Handles one Prepare or Complete request and returns the JSON body to answer with (always with HTTP 200).
-pub async fn handle(ctx: &Context, body: &[u8]) -> Value {
+/// A number as Click writes it, parsed canonically: ASCII digits only, no sign, no leading zeros (`"0"` itself
+/// is one). The signature covers the text, so only one text may stand for each number: `"+7"`, `"007"` or `" 7"`
+/// would be other requests signed for the same ids.
+pub fn canonical(text: &str) -> Option<i64> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if !digits || (text.len() > 1 && text.starts_with('0')) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Click's `error`: `0`, or a canonical number, negative (with a `-`) for Click's error codes.
+fn canonical_error(text: &str) -> Option<i64> {
+    match text.strip_prefix('-') {
+        Some(magnitude) => canonical(magnitude).filter(|&n| n > 0).map(|n| -n),
+        None => canonical(text),
+    }
+}
+
+/// Handles one Prepare or Complete request from the address `from` and returns the JSON body to answer with
+/// (always with HTTP 200; a caller from an address not admitted is answered -1, as an unsigned request is).
+pub async fn handle(ctx: &Context, from: Option<IpAddr>, body: &[u8]) -> Value {
     let (db, events, settings) = (&ctx.db, ctx.events.as_ref(), &*ctx.payments);
     let mut fields = BTreeMap::new();
     let mut duplicate = false;
@@ -196,12 +217,12 @@ pub async fn handle(ctx: &Context, body: &[u8]) -> Value {
             .is_some();
     }
     let mut echo = Echo {
-        click_trans_id: fields.get("click_trans_id").and_then(|v| v.parse().ok()),
+        click_trans_id: fields.get("click_trans_id").and_then(|v| canonical(v)),
         merchant_trans_id: fields.get("merchant_trans_id").cloned(),
         complete: fields.get("action").is_some_and(|a| a == "1"),
         ..Echo::default()
     };
-    let request = match check(settings, &fields, duplicate) {
+    let request = match check(settings, from, &fields, duplicate) {
         Ok(request) => request,
         Err(code) => return reply(&echo, code),
     };
@@ -232,13 +253,30 @@ pub fn not_post() -> Value {
     reply(&Echo::default(), Code::BadRequest)
 }
 
-/// Steps 1–4 of `shared/PAYMENTS.md` §2.6 and the parsing of the fields: presence (-8), signature (-1), action (-3),
-/// service (-8), well-formed numbers (-8).
+/// The fields that hold whole numbers (`error` may be negative; `merchant_prepare_id` is Complete's only).
+const NUMBERS: [&str; 5] = [
+    "click_trans_id",
+    "service_id",
+    "click_paydoc_id",
+    "merchant_prepare_id",
+    "error",
+];
+
+/// Steps 1–4 of `shared/PAYMENTS.md` §2.6 and the parsing of the fields: the caller's address (-1, as unsigned),
+/// presence and canonical numbers (-8), signature (-1), action (-3), service (-8).
 fn check(
     settings: &Settings,
+    from: Option<IpAddr>,
     fields: &BTreeMap<String, String>,
     duplicate: bool,
 ) -> Result<Request, Code> {
+    if settings
+        .click
+        .as_ref()
+        .is_some_and(|click| !click.admits(from))
+    {
+        return Err(Code::SignFailed);
+    }
     let complete = fields.get("action").is_some_and(|a| a == "1");
     if duplicate
         || REQUIRED
@@ -249,6 +287,21 @@ fn check(
                 .get("merchant_prepare_id")
                 .is_none_or(String::is_empty))
     {
+        return Err(Code::BadRequest);
+    }
+    // Numbers are read one way only, before the signature over their text is checked.
+    let number = |name: &str| {
+        let text = fields.get(name).map(String::as_str);
+        if name == "error" {
+            text.and_then(canonical_error)
+        } else {
+            text.and_then(canonical)
+        }
+    };
+    let malformed = NUMBERS
+        .iter()
+        .any(|&name| fields.contains_key(name) && number(name).is_none());
+    if malformed || parse_sum(&fields["amount"]).is_none() {
         return Err(Code::BadRequest);
     }
     let click = settings.click.as_ref().ok_or(Code::SignFailed)?;
@@ -263,14 +316,11 @@ fn check(
     if !matches!(fields["action"].as_str(), "0" | "1") {
         return Err(Code::ActionNotFound);
     }
-    let number = |name: &str| fields.get(name).and_then(|v| v.parse::<i64>().ok());
     if number("service_id") != Some(click.service_id) {
         return Err(Code::BadRequest);
     }
-    let order_id = fields["merchant_trans_id"]
-        .parse::<i64>()
-        .ok()
-        .filter(|&id| id > 0);
+    // An order reference that is no canonical id names no order (-5, in its turn).
+    let order_id = canonical(&fields["merchant_trans_id"]).filter(|&id| id > 0);
     Ok(Request {
         click_trans_id: number("click_trans_id").ok_or(Code::BadRequest)?,
         click_paydoc_id: number("click_paydoc_id").ok_or(Code::BadRequest)?,
@@ -533,11 +583,47 @@ mod tests {
             " 5",
             "5.0.0",
             "9999999999999999",
+            "05000",
+            "00.50",
+            "+5000",
         ] {
             assert_eq!(parse_sum(bad), None, "{bad:?}");
         }
         assert_eq!(format_sum(500_000), "5000.00");
         assert_eq!(format_sum(100_050), "1000.50");
+    }
+
+    #[test]
+    fn numbers_are_read_only_in_their_canonical_form() {
+        for (text, number) in [
+            ("0", 0),
+            ("7", 7),
+            ("2000000001", 2_000_000_001),
+            ("9223372036854775807", i64::MAX),
+        ] {
+            assert_eq!(canonical(text), Some(number), "{text:?}");
+        }
+        for bad in [
+            "",
+            "+7",
+            "-7",
+            "007",
+            "00",
+            " 7",
+            "7 ",
+            "7.0",
+            "1e3",
+            "0x7",
+            "٣",
+            "9223372036854775808",
+        ] {
+            assert_eq!(canonical(bad), None, "{bad:?}");
+        }
+        assert_eq!(canonical_error("-5017"), Some(-5017));
+        assert_eq!(canonical_error("0"), Some(0));
+        for bad in ["-0", "--1", "-01", "+0", "- 1"] {
+            assert_eq!(canonical_error(bad), None, "{bad:?}");
+        }
     }
 
     /// The worked examples under `shared/PAYMENTS.md` §2.4.

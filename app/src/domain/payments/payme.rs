@@ -4,6 +4,8 @@
 //! sent. Repeated Create, Perform and Cancel calls answer exactly as the first did and change nothing, also when
 //! they arrive concurrently: each runs under its order's row lock and re-reads the transaction inside it.
 
+use std::net::IpAddr;
+
 use base64::Engine as _;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
@@ -194,11 +196,15 @@ pub fn answer(id: &Value, outcome: Outcome) -> Value {
     }
 }
 
-/// Whether `authorization` is `Basic base64("Paycom:" + key)` for the cashbox key or the test key.
-fn authorized(settings: &Settings, authorization: Option<&str>) -> bool {
+/// Whether the call comes from an admitted address (`PAYME_ALLOWED_IPS`) and `authorization` is
+/// `Basic base64("Paycom:" + key)` for the cashbox key, or for the test key while the test mode is on.
+fn authorized(settings: &Settings, from: Option<IpAddr>, authorization: Option<&str>) -> bool {
     let Some(payme) = &settings.payme else {
         return false;
     };
+    if !payme.admits(from) {
+        return false;
+    }
     let Some((scheme, token)) = authorization.map(str::trim).and_then(|h| h.split_once(' ')) else {
         return false;
     };
@@ -212,14 +218,20 @@ fn authorized(settings: &Settings, authorization: Option<&str>) -> bool {
         return false;
     };
     let mut ok = constant_time_eq(password, payme.key.expose_secret().as_bytes());
-    if let Some(test_key) = &payme.test_key {
+    if let Some(test_key) = payme.test_key.as_ref().filter(|_| payme.test_mode) {
         ok |= constant_time_eq(password, test_key.expose_secret().as_bytes());
     }
     ok
 }
 
-/// Handles one Merchant API request and returns the JSON body to answer with (always with HTTP 200).
-pub async fn handle(ctx: &Context, authorization: Option<&str>, body: &[u8]) -> Value {
+/// Handles one Merchant API request from the address `from` and returns the JSON body to answer with (always
+/// with HTTP 200; a caller from an address not admitted is refused like a wrong key, -32504).
+pub async fn handle(
+    ctx: &Context,
+    from: Option<IpAddr>,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Value {
     let (db, events, settings) = (&ctx.db, ctx.events.as_ref(), &*ctx.payments);
     let parsed = serde_json::from_slice::<Value>(body);
     let id = parsed
@@ -229,7 +241,7 @@ pub async fn handle(ctx: &Context, authorization: Option<&str>, body: &[u8]) -> 
         .filter(|id| id.is_number() || id.is_string())
         .cloned()
         .unwrap_or(Value::Null);
-    if !authorized(settings, authorization) {
+    if !authorized(settings, from, authorization) {
         return answer(&id, Err(Fault::insufficient_privilege()));
     }
     let Ok(request) = parsed else {
@@ -583,5 +595,65 @@ impl Payme<'_> {
             })
             .collect();
         Ok(json!({ "transactions": transactions }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::payments::{Clock, PaymeSettings};
+
+    fn settings(test_mode: bool, allowed_ips: Option<&str>) -> Settings {
+        Settings {
+            payme: Some(PaymeSettings {
+                merchant_id: "m".to_owned(),
+                key: "live-key".to_owned().into(),
+                test_key: Some("test-key".to_owned().into()),
+                test_mode,
+                checkout_url: "https://checkout.paycom.uz".to_owned(),
+                allowed_ips: allowed_ips.map(|list| list.parse().expect("a valid list")),
+            }),
+            click: None,
+            public_url: String::new(),
+            sandbox: false,
+            clock: Clock::system(),
+        }
+    }
+
+    fn basic(key: &str) -> String {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("Paycom:{key}"));
+        format!("Basic {token}")
+    }
+
+    #[test]
+    fn the_test_key_opens_the_cashbox_only_in_test_mode() {
+        let from = Some(IpAddr::from([185, 234, 113, 1]));
+        let production = settings(false, None);
+        assert!(authorized(&production, from, Some(&basic("live-key"))));
+        assert!(!authorized(&production, from, Some(&basic("test-key"))));
+        let testing = settings(true, None);
+        assert!(authorized(&testing, from, Some(&basic("live-key"))));
+        assert!(authorized(&testing, from, Some(&basic("test-key"))));
+        assert!(!authorized(&testing, from, Some(&basic("other-key"))));
+    }
+
+    #[test]
+    fn calls_from_addresses_outside_the_list_are_refused_even_with_the_key() {
+        let listed = settings(false, Some("185.234.113.0/28"));
+        let key = basic("live-key");
+        assert!(authorized(
+            &listed,
+            Some(IpAddr::from([185, 234, 113, 15])),
+            Some(&key)
+        ));
+        assert!(!authorized(
+            &listed,
+            Some(IpAddr::from([185, 234, 113, 16])),
+            Some(&key)
+        ));
+        assert!(
+            !authorized(&listed, None, Some(&key)),
+            "an unknown address is not on the list"
+        );
     }
 }
