@@ -1,6 +1,6 @@
 // The browser app's flows, in three browser contexts at once (a client, a worker and an admin), against a freshly
 // seeded server this script starts (and restarts) itself. Every test saves a screenshot of each context's page
-// under test-results/, and fails on any browser console error.
+// under test-results/, and fails on any browser console error (Content-Security-Policy violations included).
 //
 // Usage (the README's test command runs it): SERVER_BIN=.../server DATABASE_URL=... JWT_SECRET=... node flows.mjs
 // The environment is passed to two server instances on E2E_PORT (the browsers' one, restarted by the
@@ -45,8 +45,17 @@ const browser = await chromium.launch({
 });
 const errors = [];
 let tolerateNetworkErrors = false;
+// Every page runs under its Content-Security-Policy: any violation is a console error, which fails the test
+// (Chromium logs most as errors itself; the event catches every one, reported or not).
+async function reportCspViolations(ctx) {
+  await ctx.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => {
+    const where = `${e.sourceFile}:${e.lineNumber}`;
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'} at ${where}`);
+  }));
+}
 async function context(role) {
   const ctx = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 860 } });
+  await reportCspViolations(ctx);
   const page = await ctx.newPage();
   watch(page, role);
   return { role, ctx, page };
@@ -270,6 +279,7 @@ await test('the language switches, is remembered for the user, and renders on th
   await client.page.waitForSelector('html[lang=uz]', T);
   await hydrated(client.page);
   const fresh = await browser.newContext({ locale: 'ru-RU' });
+  await reportCspViolations(fresh);
   const page = await fresh.newPage();
   watch(page, 'client (new device)');
   await page.goto(`${base}/signin`);

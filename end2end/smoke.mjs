@@ -1,5 +1,6 @@
 // The smallest browser check: the server-rendered page loads in Chromium and switches language, a new client
-// signs up and the page's island hydrates and goes live, the API docs render, and the console stays free of errors.
+// signs up and the page's island hydrates and goes live, the API docs render, and the console stays free of errors
+// (Content-Security-Policy violations included).
 // Usage: BASE_URL=http://127.0.0.1:3000 node smoke.mjs   (writes screenshots to test-results/)
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -13,10 +14,17 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync'],
 });
+// The pages run under their Content-Security-Policy: any violation is a console error, which fails the check
+// (Chromium logs most as errors itself; the event catches every one, reported or not).
+const REPORT_CSP_VIOLATIONS = () => document.addEventListener('securitypolicyviolation', (e) => {
+  const where = `${e.sourceFile}:${e.lineNumber}`;
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'} at ${where}`);
+});
 let passed = 0;
 let failed = 0;
 async function check(name, body) {
   const page = await browser.newPage();
+  await page.addInitScript(REPORT_CSP_VIOLATIONS);
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
