@@ -8,6 +8,9 @@ use super::{Error, Result};
 pub const DEFAULT_LIMIT: i64 = 20;
 /// The largest page size; larger requests are capped to it.
 pub const MAX_LIMIT: i64 = 100;
+/// The largest offset accepted (far beyond any list; it keeps `offset + limit` and every bound derived from it
+/// inside `bigint`).
+pub const MAX_OFFSET: i64 = 1_000_000_000;
 
 /// `?limit=&offset=` as given.
 #[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
@@ -25,20 +28,40 @@ pub struct Window {
 }
 
 impl PageParams {
-    /// Validates the parameters: a limit below 1 or a negative offset is a 400; a limit over 100 is capped.
+    /// Validates the parameters (see [`Window::new`]); a missing limit is [`DEFAULT_LIMIT`], a missing offset 0.
     pub fn window(self) -> Result<Window> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        let offset = self.offset.unwrap_or(0);
+        Window::new(
+            self.limit.unwrap_or(DEFAULT_LIMIT),
+            self.offset.unwrap_or(0),
+        )
+    }
+}
+
+impl Window {
+    /// The one way to a window, whatever way in asked for it: a limit below 1, a negative offset or one over
+    /// [`MAX_OFFSET`] is a 400; a limit over [`MAX_LIMIT`] is capped.
+    pub fn new(limit: i64, offset: i64) -> Result<Self> {
         if limit < 1 {
             return Err(Error::field("limit", "Must be at least 1."));
         }
         if offset < 0 {
             return Err(Error::field("offset", "Must not be negative."));
         }
-        Ok(Window {
+        if offset > MAX_OFFSET {
+            return Err(Error::field(
+                "offset",
+                format!("Must be at most {MAX_OFFSET}."),
+            ));
+        }
+        Ok(Self {
             limit: limit.min(MAX_LIMIT),
             offset,
         })
+    }
+
+    /// Page `page` (from 1; anything lower is the first) of `size` rows.
+    pub fn page(page: i64, size: i64) -> Result<Self> {
+        Self::new(size, (page.max(1) - 1).saturating_mul(size))
     }
 }
 

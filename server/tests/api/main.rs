@@ -5,6 +5,7 @@ mod atomicity;
 mod auth;
 mod authorization;
 mod bad_input;
+mod extremes;
 mod helpers;
 mod live;
 mod notifications;
