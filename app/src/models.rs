@@ -658,3 +658,6 @@ pub struct Session {
     pub unread: i64,
     pub last_id: i64,
 }
+
+#[cfg(test)]
+mod proptests;

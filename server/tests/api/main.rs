@@ -12,6 +12,7 @@ mod notifications;
 mod openapi;
 mod operations;
 mod orders;
+mod parsers;
 mod payments;
 mod services;
 mod status_machine;

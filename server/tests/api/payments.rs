@@ -5,7 +5,7 @@
 
 mod checkout;
 mod click;
-mod common;
+pub mod common;
 mod concurrency;
 mod cross_provider;
 mod payme;

@@ -572,3 +572,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests;
