@@ -39,8 +39,18 @@ fn DashboardBody() -> impl IntoView {
                     let by_status: Vec<(String, i64, String)> = d.by_status.iter().map(|s| {
                         (lang::status(locale(), s.status), s.count, format!("status-{}", s.status.as_str()))
                     }).collect();
-                    let orders: Vec<(String, i64)> = d.days.iter().map(|x| (lang::day(locale(), x.day), x.orders)).collect();
-                    let revenue: Vec<(String, i64)> = d.days.iter().map(|x| (lang::day(locale(), x.day), x.revenue / 100)).collect();
+                    let orders: Vec<Column> = d.days.iter().map(|x| Column {
+                        label: lang::day(locale(), x.day),
+                        value: x.orders,
+                        shown: lang::number(locale(), x.orders),
+                        title: lang::number(locale(), x.orders),
+                    }).collect();
+                    let revenue: Vec<Column> = d.days.iter().map(|x| Column {
+                        label: lang::day(locale(), x.day),
+                        value: x.revenue,
+                        shown: lang::number(locale(), x.revenue / 100),
+                        title: lang::money(locale(), x.revenue),
+                    }).collect();
                     let total: i64 = d.by_status.iter().map(|s| s.count).sum();
                     view! {
                         <div class="stats">
@@ -107,24 +117,37 @@ fn StatusBars(rows: Vec<(String, i64, String)>) -> impl IntoView {
     }
 }
 
-/// Vertical columns, one per day, labelled every other day.
+/// One column of a per-day chart: its day, its height, the figure written above it and its tooltip.
+struct Column {
+    label: String,
+    value: i64,
+    shown: String,
+    title: String,
+}
+
+/// Vertical columns, one per day, labelled every other day. The drawing has a margin on both sides so that the
+/// first and last labels, centred under their columns, are not clipped.
 #[component]
-fn Columns(values: Vec<(String, i64)>, class: &'static str) -> impl IntoView {
-    let max = values.iter().map(|v| v.1).max().unwrap_or(0).max(1);
+fn Columns(values: Vec<Column>, class: &'static str) -> impl IntoView {
+    let max = values.iter().map(|v| v.value).max().unwrap_or(0).max(1);
     let n = i64::try_from(values.len()).unwrap_or(1).max(1);
     let step = 320 / n;
     view! {
-        <svg viewBox="0 0 320 170" role="img" class=format!("columns {class}")>
+        <svg viewBox="-24 0 368 170" role="img" class=format!("columns {class}")>
             <line x1="0" y1="140" x2="320" y2="140" class="axis"></line>
-            {values.into_iter().zip(0..).map(|((label, value), i)| {
-                let h = 120 * value / max;
+            {values.into_iter().zip(0..).map(|(column, i)| {
+                let h = 120 * column.value / max;
                 let x = step * i;
                 view! {
                     <g>
-                        <title>{format!("{label}: {value}")}</title>
+                        <title>{format!("{}: {}", column.label, column.title)}</title>
                         <rect x=x + 2 y=140 - h width=step - 4 height=h rx="2"></rect>
-                        {(value > 0).then(|| view! { <text x=x + step / 2 y=136 - h class="value">{value}</text> })}
-                        {(i % 2 == 0).then(|| view! { <text x=x + step / 2 y="158" class="label">{label.clone()}</text> })}
+                        {(column.value > 0).then(|| view! {
+                            <text x=x + step / 2 y=136 - h class="value">{column.shown}</text>
+                        })}
+                        {(i % 2 == 0).then(|| view! {
+                            <text x=x + step / 2 y="158" class="label">{column.label.clone()}</text>
+                        })}
                     </g>
                 }
             }).collect_view()}
