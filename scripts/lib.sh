@@ -199,6 +199,8 @@ lint() {
   cargo clippy --locked -p server -p bench --all-targets -- -D warnings
   step "clippy: frontend (hydrate, wasm32)"
   cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+  step "Module structure: no import cycles between files, no HTTP in the domain"
+  python3 "$ROOT/scripts/check-imports.py" "$ROOT"
 }
 
 # Run as a script, call the function named by the first argument.
