@@ -234,7 +234,8 @@ async fn payme_scenario_1_create_and_cancel_an_unconfirmed_transaction(pool: PgP
         "ChangePassword",
     ];
     for method in methods {
-        let body = json!({ "id": 1, "method": method, "params": { "id": "a", "amount": PRICE, "account": account(order) } });
+        let params = json!({ "id": "a", "amount": PRICE, "account": account(order) });
+        let body = json!({ "id": 1, "method": method, "params": params });
         for auth in [
             None,
             Some(basic("Paycom", "wrong-key")),
@@ -256,17 +257,27 @@ async fn payme_scenario_1_create_and_cancel_an_unconfirmed_transaction(pool: PgP
     // Scheme and padding are read leniently, as Payme's template does.
     let lenient = payme_raw(
         &app,
-        Some(&format!("  basic {}  ", base64::engine::general_purpose::STANDARD.encode(format!("Paycom:{PAYME_KEY}")))),
-        json!({ "id": 1, "method": "CheckPerformTransaction", "params": { "amount": PRICE, "account": account(order) } }).to_string(),
+        Some(&format!(
+            "  basic {}  ",
+            base64::engine::general_purpose::STANDARD.encode(format!("Paycom:{PAYME_KEY}"))
+        )),
+        json!({
+            "id": 1, "method": "CheckPerformTransaction", "params": { "amount": PRICE, "account": account(order) }
+        })
+        .to_string(),
     )
     .await;
     assert_eq!(result(&lenient)["allow"], true);
 
     // Wrong amount, then a wrong order.
     for method in ["CheckPerformTransaction", "CreateTransaction"] {
-        let wrong_amount = payme(&app, method, json!({ "id": "5305e3bab097f420a62ced01", "time": now_ms(&app), "amount": PRICE + 1, "account": account(order) })).await;
+        let id = "5305e3bab097f420a62ced01";
+        let params = json!({ "id": id, "time": now_ms(&app), "amount": PRICE + 1, "account": account(order) });
+        let wrong_amount = payme(&app, method, params).await;
         assert_eq!(error_code(&wrong_amount), -31001, "{method}");
-        let wrong_order = payme(&app, method, json!({ "id": "5305e3bab097f420a62ced01", "time": now_ms(&app), "amount": PRICE, "account": account(999_999) })).await;
+        let params =
+            json!({ "id": id, "time": now_ms(&app), "amount": PRICE, "account": account(999_999) });
+        let wrong_order = payme(&app, method, params).await;
         assert_eq!(error_code(&wrong_order), -31050, "{method}");
         assert_eq!(wrong_order["error"]["data"], "order_id");
         assert!(wrong_order["error"]["message"]["uz"].is_string());
@@ -748,6 +759,11 @@ async fn malformed_payme_requests_get_payme_errors_and_write_nothing(pool: PgPoo
     let auth = basic("Paycom", PAYME_KEY);
     let before = app.fingerprint().await;
     let order = w.order_a;
+    // A request's bytes, and those of a `CreateTransaction` with the given params.
+    let rpc = |request: Value| request.to_string().into_bytes();
+    let create =
+        |params: Value| rpc(json!({ "id": 1, "method": "CreateTransaction", "params": params }));
+    #[rustfmt::skip]
     let cases: Vec<(Vec<u8>, i64)> = vec![
         (b"".to_vec(), -32700),
         (b"{not json".to_vec(), -32700),
@@ -755,27 +771,30 @@ async fn malformed_payme_requests_get_payme_errors_and_write_nothing(pool: PgPoo
         (vec![b' '; 70 * 1024], -32700),
         (b"[]".to_vec(), -32600),
         (b"42".to_vec(), -32600),
-        (json!({ "method": "CheckTransaction", "params": {} }).to_string().into_bytes(), -32600),
-        (json!({ "id": 1, "params": {} }).to_string().into_bytes(), -32600),
-        (json!({ "id": 1, "method": 5, "params": {} }).to_string().into_bytes(), -32600),
-        (json!({ "id": 1, "method": "CheckTransaction" }).to_string().into_bytes(), -32600),
-        (json!({ "id": 1, "method": "CheckTransaction", "params": [] }).to_string().into_bytes(), -32600),
-        (json!({ "id": 1, "method": "NoSuchMethod", "params": {} }).to_string().into_bytes(), -32601),
-        (json!({ "id": 1, "method": "ChangePassword", "params": { "password": "new" } }).to_string().into_bytes(), -32601),
-        (json!({ "id": 1, "method": "CreateTransaction", "params": { "id": 5, "time": 1, "amount": PRICE, "account": account(order) } }).to_string().into_bytes(), -32600),
-        (json!({ "id": 1, "method": "CreateTransaction", "params": { "id": "abc", "amount": PRICE, "account": account(order) } }).to_string().into_bytes(), -32600),
-        (json!({ "id": 1, "method": "CreateTransaction", "params": { "id": "abc", "time": "now", "amount": PRICE, "account": account(order) } }).to_string().into_bytes(), -32600),
-        (json!({ "id": 1, "method": "CreateTransaction", "params": { "id": "abc", "time": 1, "amount": "100000", "account": account(order) } }).to_string().into_bytes(), -31001),
-        (json!({ "id": 1, "method": "CreateTransaction", "params": { "id": "abc", "time": 1, "amount": 1000.5, "account": account(order) } }).to_string().into_bytes(), -31001),
-        (json!({ "id": 1, "method": "CreateTransaction", "params": { "id": "abc", "time": 1, "amount": -PRICE, "account": account(order) } }).to_string().into_bytes(), -31001),
-        (json!({ "id": 1, "method": "CreateTransaction", "params": { "id": "abc", "time": 1, "amount": PRICE } }).to_string().into_bytes(), -31050),
-        (json!({ "id": 1, "method": "CreateTransaction", "params": { "id": "abc", "time": 1, "amount": PRICE, "account": { "order_id": "1; drop table orders" } } }).to_string().into_bytes(), -31050),
-        (json!({ "id": 1, "method": "CreateTransaction", "params": { "id": "abc", "time": 1, "amount": PRICE, "account": { "order_id": "99999999999999999999999" } } }).to_string().into_bytes(), -31050),
-        (json!({ "id": 1, "method": "CheckPerformTransaction", "params": { "amount": PRICE, "account": { "order_id": null } } }).to_string().into_bytes(), -31050),
-        (json!({ "id": 1, "method": "PerformTransaction", "params": { "id": "x".repeat(100) } }).to_string().into_bytes(), -32600),
-        (json!({ "id": 1, "method": "CancelTransaction", "params": { "id": "abc" } }).to_string().into_bytes(), -32600),
-        (json!({ "id": 1, "method": "CancelTransaction", "params": { "id": "abc", "reason": "five" } }).to_string().into_bytes(), -32600),
-        (json!({ "id": 1, "method": "GetStatement", "params": { "from": "yesterday", "to": 1 } }).to_string().into_bytes(), -32600),
+        (rpc(json!({ "method": "CheckTransaction", "params": {} })), -32600),
+        (rpc(json!({ "id": 1, "params": {} })), -32600),
+        (rpc(json!({ "id": 1, "method": 5, "params": {} })), -32600),
+        (rpc(json!({ "id": 1, "method": "CheckTransaction" })), -32600),
+        (rpc(json!({ "id": 1, "method": "CheckTransaction", "params": [] })), -32600),
+        (rpc(json!({ "id": 1, "method": "NoSuchMethod", "params": {} })), -32601),
+        (rpc(json!({ "id": 1, "method": "ChangePassword", "params": { "password": "new" } })), -32601),
+        (create(json!({ "id": 5, "time": 1, "amount": PRICE, "account": account(order) })), -32600),
+        (create(json!({ "id": "abc", "amount": PRICE, "account": account(order) })), -32600),
+        (create(json!({ "id": "abc", "time": "now", "amount": PRICE, "account": account(order) })), -32600),
+        (create(json!({ "id": "abc", "time": 1, "amount": "100000", "account": account(order) })), -31001),
+        (create(json!({ "id": "abc", "time": 1, "amount": 1000.5, "account": account(order) })), -31001),
+        (create(json!({ "id": "abc", "time": 1, "amount": -PRICE, "account": account(order) })), -31001),
+        (create(json!({ "id": "abc", "time": 1, "amount": PRICE })), -31050),
+        (create(json!({ "id": "abc", "time": 1, "amount": PRICE,
+                        "account": { "order_id": "1; drop table orders" } })), -31050),
+        (create(json!({ "id": "abc", "time": 1, "amount": PRICE,
+                        "account": { "order_id": "99999999999999999999999" } })), -31050),
+        (rpc(json!({ "id": 1, "method": "CheckPerformTransaction",
+                     "params": { "amount": PRICE, "account": { "order_id": null } } })), -31050),
+        (rpc(json!({ "id": 1, "method": "PerformTransaction", "params": { "id": "x".repeat(100) } })), -32600),
+        (rpc(json!({ "id": 1, "method": "CancelTransaction", "params": { "id": "abc" } })), -32600),
+        (rpc(json!({ "id": 1, "method": "CancelTransaction", "params": { "id": "abc", "reason": "five" } })), -32600),
+        (rpc(json!({ "id": 1, "method": "GetStatement", "params": { "from": "yesterday", "to": 1 } })), -32600),
     ];
     for (body, code) in cases {
         let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
@@ -804,7 +823,8 @@ async fn malformed_payme_requests_get_payme_errors_and_write_nothing(pool: PgPoo
     .await;
     assert_eq!(answer["id"], "req-9");
     assert_eq!(answer["error"]["data"], "Nope");
-    let answer = payme_raw(&app, Some(&auth), json!({ "id": 1_234_567_890_123_i64, "method": "GetStatement", "params": { "from": 0, "to": 1 } }).to_string()).await;
+    let request = json!({ "id": 1_234_567_890_123_i64, "method": "GetStatement", "params": { "from": 0, "to": 1 } });
+    let answer = payme_raw(&app, Some(&auth), request.to_string()).await;
     assert_eq!(answer["id"], 1_234_567_890_123_i64);
     assert_eq!(result(&answer), &json!({ "transactions": [] }));
 
@@ -1214,7 +1234,8 @@ async fn the_checkout_returns_real_provider_links_and_the_sandbox(pool: PgPool) 
     assert_eq!(
         click_url,
         format!(
-            "https://my.click.uz/services/pay?service_id={CLICK_SERVICE}&merchant_id=777&amount=1000.00&transaction_param={}&return_url=http%3A%2F%2Ftestserver%2Forders%2F{}",
+            "https://my.click.uz/services/pay?service_id={CLICK_SERVICE}&merchant_id=777&amount=1000.00\
+             &transaction_param={}&return_url=http%3A%2F%2Ftestserver%2Forders%2F{}",
             w.order_a, w.order_a
         )
     );
