@@ -130,15 +130,27 @@ pub fn build(state: AppState) -> Router {
         .with_state(state)
         .merge(bundle)
         .layer(middleware::from_fn(log_failures))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(middleware::map_response(envelope_for_timeouts))
         .layer(CatchPanicLayer::custom(|_| {
             Error::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
         }))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
-                let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                tracing::info_span!("request", request.id = %id, method = %request.method(), uri = %request.uri().path())
+                let id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!(
+                    "request",
+                    request.id = %id,
+                    method = %request.method(),
+                    uri = %request.uri().path()
+                )
             }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -16,8 +16,16 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     extract::{AuthUser, ClientIp, Json},
+    openapi::{Conflict, RateLimited},
     state::AppState,
 };
+
+/// The 401 of a sign-in.
+const BAD_CREDENTIALS: &str =
+    "Wrong username or password, or the account is inactive (`bad_credentials`)";
+/// The 401 of the routes that take a refresh token.
+const REFRESH_TOKEN_INVALID: &str =
+    "The refresh token is unknown, expired, already used or its session ended (`token_invalid`)";
 
 /// `/auth/*` and `/me`.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -32,8 +40,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Creates a client account. The role is always `client`: workers and admins are made by admins.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterInput,
-    responses((status = 201, description = "Created", body = User), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 409, description = "The current state does not allow it", body = ErrorBody),
-              (status = 429, description = "Rate limited; see `Retry-After`", body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = User), (status = 409, response = Conflict),
+              (status = 429, response = RateLimited)))]
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -59,8 +67,8 @@ fn session_cookies(
 /// Signs in: a token pair and the user. Also sets the session cookies for browsers. Rate-limited per address
 /// and per username.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginInput,
-    responses((status = 200, description = "Success", body = LoginResponse), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody),
-              (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = LoginResponse),
+              (status = 401, description = BAD_CREDENTIALS, body = ErrorBody), (status = 429, response = RateLimited)))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -75,8 +83,8 @@ async fn login(
 
 /// The simplejwt-compatible alias of login: only the token pair.
 #[utoipa::path(post, path = "/auth/token", tag = "auth", request_body = LoginInput,
-    responses((status = 200, description = "Success", body = TokenPair), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody),
-              (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 429, description = "Rate limited; see `Retry-After`", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = TokenPair),
+              (status = 401, description = BAD_CREDENTIALS, body = ErrorBody), (status = 429, response = RateLimited)))]
 async fn obtain_token(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -92,7 +100,8 @@ async fn obtain_token(
 /// Trades a refresh token for a new pair. Refresh tokens are single-use: presenting a used one again is treated
 /// as theft and ends that whole session.
 #[utoipa::path(post, path = "/auth/token/refresh", tag = "auth", request_body = RefreshInput,
-    responses((status = 200, description = "Success", body = TokenPair), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = TokenPair),
+              (status = 401, description = REFRESH_TOKEN_INVALID, body = ErrorBody)))]
 async fn refresh_token(
     State(state): State<AppState>,
     Json(input): Json<RefreshInput>,
@@ -106,7 +115,8 @@ async fn refresh_token(
 
 /// Ends the session of a refresh token (every token rotated from it stops working) and clears the cookies.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshInput,
-    responses((status = 204, description = "Done; no content"), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
+    responses((status = 204, description = "Done; no content"),
+              (status = 401, description = REFRESH_TOKEN_INVALID, body = ErrorBody)))]
 async fn logout(
     State(state): State<AppState>,
     Json(input): Json<RefreshInput>,
@@ -117,7 +127,7 @@ async fn logout(
 
 /// The caller's profile.
 #[utoipa::path(get, path = "/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "Success", body = User), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = User)))]
 async fn get_me(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -128,7 +138,7 @@ async fn get_me(
 /// Changes the caller's e-mail, name, phone or password (`role` and `id` are read-only). A new password ends the
 /// caller's sessions.
 #[utoipa::path(patch, path = "/me", tag = "auth", security(("bearer" = [])), request_body = UpdateMeInput,
-    responses((status = 200, description = "Success", body = User), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = User)))]
 async fn update_me(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,

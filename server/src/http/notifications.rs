@@ -6,7 +6,7 @@ use app::{
         notifications::{self, FeedFilter},
         page::PageParams,
     },
-    models::{ErrorBody, Notification, Page, ReadAllResult, UnreadCount},
+    models::{Notification, Page, ReadAllResult, UnreadCount},
 };
 use axum::{
     extract::{OriginalUri, State},
@@ -17,6 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::paginate;
 use crate::{
     extract::{AuthUser, Id, Language, Query},
+    openapi::NotFound,
     state::AppState,
 };
 
@@ -31,9 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The caller's feed, newest first; with `after_id`, those after it, oldest first.
 #[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])),
-    params(FeedFilter, PageParams),
-    responses((status = 200, description = "Success", body = Page<Notification>), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody),
-              (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
+    params(FeedFilter, PageParams), responses((status = 200, description = "Success", body = Page<Notification>)))]
 async fn list_notifications(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -49,7 +48,7 @@ async fn list_notifications(
 
 /// How many of the caller's notifications are unread.
 #[utoipa::path(get, path = "/notifications/unread-count", tag = "notifications", security(("bearer" = [])),
-    responses((status = 200, description = "Success", body = UnreadCount), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = UnreadCount)))]
 async fn get_unread_count(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -62,7 +61,7 @@ async fn get_unread_count(
 /// Marks one notification of the caller's feed read.
 #[utoipa::path(post, path = "/notifications/{id}/read", tag = "notifications", security(("bearer" = [])),
     params(("id" = i64, Path)),
-    responses((status = 204, description = "Done; no content"), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
+    responses((status = 204, description = "Done; no content"), (status = 404, response = NotFound)))]
 async fn mark_notification_read(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -74,7 +73,7 @@ async fn mark_notification_read(
 
 /// Marks the caller's whole feed read.
 #[utoipa::path(post, path = "/notifications/read-all", tag = "notifications", security(("bearer" = [])),
-    responses((status = 200, description = "Success", body = ReadAllResult), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = ReadAllResult)))]
 async fn mark_all_notifications_read(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,

@@ -20,6 +20,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::paginate;
 use crate::{
     extract::{AuthUser, Id, Json, Language, Query},
+    openapi::{Conflict, Forbidden, NotFound},
     state::AppState,
 };
 
@@ -37,7 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The orders the caller may see, newest first: admins all, clients their own, workers those assigned to them.
 /// `client_id` and `worker_id` narrow an admin's view.
 #[utoipa::path(get, path = "/orders", tag = "orders", security(("bearer" = [])), params(OrderFilter, PageParams),
-    responses((status = 200, description = "Success", body = Page<Order>), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Page<Order>)))]
 async fn list_orders(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -51,9 +52,9 @@ async fn list_orders(
 
 /// A client places an order; the price is copied from the service and a worker is chosen or assigned.
 #[utoipa::path(post, path = "/orders", tag = "orders", security(("bearer" = [])), request_body = CreateOrderInput,
-    responses((status = 201, description = "Created", body = Order), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody),
-              (status = 403, description = "The caller's role may not do this", body = ErrorBody),
-              (status = 429, description = "Too many orders this minute (`throttled`, with `Retry-After`)", body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = Order), (status = 403, response = Forbidden),
+              (status = 429, description = "Too many orders this minute (`throttled`, with `Retry-After`)",
+               body = ErrorBody)))]
 async fn create_order(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -65,7 +66,7 @@ async fn create_order(
 
 /// One order, for its parties and admins (404 for anyone else).
 #[utoipa::path(get, path = "/orders/{id}", tag = "orders", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, description = "Success", body = Order), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Order), (status = 404, response = NotFound)))]
 async fn get_order(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -78,8 +79,10 @@ async fn get_order(
 /// caller's role may not make is 403; the same status again is 200 with no change.
 #[utoipa::path(patch, path = "/orders/{id}/status", tag = "orders", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = ChangeStatusInput,
-    responses((status = 200, description = "Success", body = Order), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody),
-              (status = 403, description = "The caller's role may not do this", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody), (status = 409, description = "The current state does not allow it", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Order), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound),
+              (status = 409, description = "The status machine has no such move (`invalid_transition`), or a \
+                                            payment in progress holds the order (`conflict`)", body = ErrorBody)))]
 async fn update_order_status(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -94,8 +97,8 @@ async fn update_order_status(
 /// Assigns an open order to an active worker of its service (admin only).
 #[utoipa::path(post, path = "/orders/{id}/assign", tag = "orders", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = AssignInput,
-    responses((status = 200, description = "Success", body = Order), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody),
-              (status = 403, description = "The caller's role may not do this", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody), (status = 409, description = "The current state does not allow it", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Order), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 async fn assign_order(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -110,8 +113,7 @@ async fn assign_order(
 /// Every event of an order, oldest first.
 #[utoipa::path(get, path = "/orders/{id}/timeline", tag = "orders", security(("bearer" = [])),
     params(("id" = i64, Path), PageParams),
-    responses((status = 200, description = "Success", body = Page<Notification>), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody),
-              (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Page<Notification>), (status = 404, response = NotFound)))]
 async fn list_order_timeline(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -128,7 +130,7 @@ async fn list_order_timeline(
 /// The conversation of an order, oldest first.
 #[utoipa::path(get, path = "/orders/{id}/messages", tag = "orders", security(("bearer" = [])),
     params(("id" = i64, Path), PageParams),
-    responses((status = 200, description = "Success", body = Page<Message>), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Page<Message>), (status = 404, response = NotFound)))]
 async fn list_order_messages(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -143,8 +145,7 @@ async fn list_order_messages(
 /// Posts a message (1 to 2000 characters) to an order's conversation.
 #[utoipa::path(post, path = "/orders/{id}/messages", tag = "orders", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = PostMessageInput,
-    responses((status = 201, description = "Created", body = Message), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody),
-              (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = Message), (status = 404, response = NotFound)))]
 async fn create_order_message(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,

@@ -2,10 +2,7 @@
 
 use app::{
     domain::{Result, page::PageParams, services},
-    models::{
-        CreateServiceInput, ErrorBody, Page, Service, SetWorkersInput, UpdateServiceInput,
-        UserSummary,
-    },
+    models::{CreateServiceInput, Page, Service, SetWorkersInput, UpdateServiceInput, UserSummary},
 };
 use axum::{
     extract::{OriginalUri, State},
@@ -17,6 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::paginate;
 use crate::{
     extract::{AuthUser, Id, Json, Query},
+    openapi::{Conflict, Forbidden, NotFound},
     state::AppState,
 };
 
@@ -37,7 +35,7 @@ struct ServiceFilter {
 
 /// The catalogue, newest first.
 #[utoipa::path(get, path = "/services", tag = "services", security(("bearer" = [])), params(ServiceFilter, PageParams),
-    responses((status = 200, description = "Success", body = Page<Service>), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Page<Service>)))]
 async fn list_services(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -51,8 +49,8 @@ async fn list_services(
 
 /// Adds a service (admin only).
 #[utoipa::path(post, path = "/services", tag = "services", security(("bearer" = [])), request_body = CreateServiceInput,
-    responses((status = 201, description = "Created", body = Service), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody),
-              (status = 403, description = "The caller's role may not do this", body = ErrorBody), (status = 409, description = "The current state does not allow it", body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = Service), (status = 403, response = Forbidden),
+              (status = 409, response = Conflict)))]
 async fn create_service(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -64,7 +62,7 @@ async fn create_service(
 
 /// One service (inactive ones only for admins).
 #[utoipa::path(get, path = "/services/{id}", tag = "services", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, description = "Success", body = Service), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Service), (status = 404, response = NotFound)))]
 async fn get_service(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -76,8 +74,8 @@ async fn get_service(
 /// Changes a service (admin only). Orders already placed keep their price.
 #[utoipa::path(patch, path = "/services/{id}", tag = "services", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = UpdateServiceInput,
-    responses((status = 200, description = "Success", body = Service), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody),
-              (status = 403, description = "The caller's role may not do this", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody), (status = 409, description = "The current state does not allow it", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Service), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 async fn update_service(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -91,8 +89,8 @@ async fn update_service(
 
 /// Withdraws a service from the catalogue (admin only). It is deactivated, not erased: orders refer to it.
 #[utoipa::path(delete, path = "/services/{id}", tag = "services", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 204, description = "Done; no content"), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 403, description = "The caller's role may not do this", body = ErrorBody),
-              (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
+    responses((status = 204, description = "Done; no content"), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound)))]
 async fn delete_service(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -105,7 +103,7 @@ async fn delete_service(
 /// The workers of a service.
 #[utoipa::path(get, path = "/services/{id}/workers", tag = "services", security(("bearer" = [])),
     params(("id" = i64, Path)),
-    responses((status = 200, description = "Success", body = Vec<UserSummary>), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Vec<UserSummary>), (status = 404, response = NotFound)))]
 async fn list_service_workers(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -119,8 +117,8 @@ async fn list_service_workers(
 /// Replaces the workers of a service (admin only); every id must be an active worker.
 #[utoipa::path(put, path = "/services/{id}/workers", tag = "services", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = SetWorkersInput,
-    responses((status = 200, description = "Success", body = Vec<UserSummary>), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody),
-              (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 403, description = "The caller's role may not do this", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Vec<UserSummary>), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound)))]
 async fn set_service_workers(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,

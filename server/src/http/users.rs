@@ -2,7 +2,7 @@
 
 use app::{
     domain::{Result, page::PageParams, users},
-    models::{CreateUserInput, ErrorBody, Page, Role, UpdateUserInput, User, UserStats},
+    models::{CreateUserInput, Page, Role, UpdateUserInput, User, UserStats},
 };
 use axum::{
     extract::{OriginalUri, State},
@@ -14,6 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::paginate;
 use crate::{
     extract::{AuthUser, Id, Json, Query},
+    openapi::{Conflict, Forbidden, NotFound},
     state::AppState,
 };
 
@@ -34,8 +35,7 @@ struct UserFilter {
 
 /// Every user, newest first (admin only).
 #[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])), params(UserFilter, PageParams),
-    responses((status = 200, description = "Success", body = Page<User>), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody),
-              (status = 403, description = "The caller's role may not do this", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Page<User>), (status = 403, response = Forbidden)))]
 async fn list_users(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -49,8 +49,8 @@ async fn list_users(
 
 /// Creates a user of any role (admin only).
 #[utoipa::path(post, path = "/users", tag = "users", security(("bearer" = [])), request_body = CreateUserInput,
-    responses((status = 201, description = "Created", body = User), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody),
-              (status = 403, description = "The caller's role may not do this", body = ErrorBody), (status = 409, description = "The current state does not allow it", body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = User), (status = 403, response = Forbidden),
+              (status = 409, response = Conflict)))]
 async fn create_user(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -62,7 +62,7 @@ async fn create_user(
 
 /// Head counts by role (admin only).
 #[utoipa::path(get, path = "/users/stats", tag = "users", security(("bearer" = [])),
-    responses((status = 200, description = "Success", body = UserStats), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 403, description = "The caller's role may not do this", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = UserStats), (status = 403, response = Forbidden)))]
 async fn get_user_stats(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -72,8 +72,8 @@ async fn get_user_stats(
 
 /// One user (admin only).
 #[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, description = "Success", body = User), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 403, description = "The caller's role may not do this", body = ErrorBody),
-              (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = User), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound)))]
 async fn get_user(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -85,8 +85,8 @@ async fn get_user(
 /// Changes a user, including role and activation (admin only; admins cannot demote or deactivate themselves).
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = UpdateUserInput,
-    responses((status = 200, description = "Success", body = User), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody),
-              (status = 403, description = "The caller's role may not do this", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody), (status = 409, description = "The current state does not allow it", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = User), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 async fn update_user(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -100,8 +100,8 @@ async fn update_user(
 
 /// Deactivates a user (admin only): their tokens stop working at once. The account and its history stay.
 #[utoipa::path(delete, path = "/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 204, description = "Done; no content"), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 403, description = "The caller's role may not do this", body = ErrorBody),
-              (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody), (status = 409, description = "The current state does not allow it", body = ErrorBody)))]
+    responses((status = 204, description = "Done; no content"), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 async fn deactivate_user(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,

@@ -412,7 +412,8 @@ impl TestApp {
         let sql = "select md5(string_agg(t::text, '|' order by t::text)) from (
             select row(u.*)::text as t from users u union all select row(s.*)::text from services s
             union all select row(w.*)::text from service_workers w union all select row(o.*)::text from orders o
-            union all select row(n.*)::text from notifications n union all select row(r.*)::text from notification_reads r
+            union all select row(n.*)::text from notifications n
+            union all select row(r.*)::text from notification_reads r
             union all select row(m.*)::text from order_messages m union all select row(x.*)::text from transactions x
             union all select row(k.*)::text from refresh_tokens k) all_rows";
         let hash: Option<String> = sqlx::query_scalar(sql)

@@ -132,7 +132,8 @@ impl Fault {
         Self::new(
             -31007,
             [
-                "Заказ выполнен. Невозможно отменить транзакцию. Товар или услуга предоставлена покупателю в полном объеме.",
+                "Заказ выполнен. Невозможно отменить транзакцию. \
+                 Товар или услуга предоставлена покупателю в полном объеме.",
                 "Tranzaksiyani bekor qilib bo‘lmaydi — xizmat ko‘rsatilgan",
                 "Could not cancel transaction. Order is delivered/Service is completed.",
             ],
@@ -460,7 +461,10 @@ impl Payme<'_> {
             .await?
             .ok_or_else(Fault::transaction_not_found)?;
         let (mut tx, order, txn) = lock_with_order(self.db, found.order_id, found.id).await?;
-        let performed = |t: &TxnRow| json!({ "transaction": t.id.to_string(), "perform_time": ms(t.performed_at), "state": 2 });
+        let performed = |t: &TxnRow| {
+            let perform_time = ms(t.performed_at);
+            json!({ "transaction": t.id.to_string(), "perform_time": perform_time, "state": 2 })
+        };
         match txn.state {
             2 => Ok(performed(&txn)),
             1 if txn.expired(self.settings, self.settings.clock.now_ms()) => {
@@ -499,7 +503,10 @@ impl Payme<'_> {
             .await?
             .ok_or_else(Fault::transaction_not_found)?;
         let (mut tx, order, txn) = lock_with_order(self.db, found.order_id, found.id).await?;
-        let canceled = |t: &TxnRow, state: i32| json!({ "transaction": t.id.to_string(), "cancel_time": ms(t.canceled_at), "state": state });
+        let canceled = |t: &TxnRow, state: i32| {
+            let cancel_time = ms(t.canceled_at);
+            json!({ "transaction": t.id.to_string(), "cancel_time": cancel_time, "state": state })
+        };
         let state = match txn.state {
             -1 | -2 => return Ok(canceled(&txn, txn.state)),
             1 => -1,
