@@ -2,7 +2,7 @@
 //! and the authenticated caller.
 
 use app::{
-    domain::{Actor, Error, FieldErrors, auth, users},
+    domain::{Actor, Context, Error, FieldErrors, auth, users},
     i18n::Locale,
     lang,
 };
@@ -269,6 +269,40 @@ where
             .await
             .map(Some)
     }
+}
+
+/// What an authenticated handler starts from: the application context and the caller.
+pub struct Call {
+    pub ctx: Context,
+    pub actor: Actor,
+}
+
+impl<S> FromRequestParts<S> for Call
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let AuthUser(actor) =
+            <AuthUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        Ok(Self {
+            ctx: AppState::from_ref(state).ctx,
+            actor,
+        })
+    }
+}
+
+/// The answer of a handler that answers JSON.
+pub type Reply<T> = Result<axum::Json<T>, Error>;
+
+/// The answer of a handler that creates something: 201 with it.
+pub type Created<T> = Result<(StatusCode, axum::Json<T>), Error>;
+
+/// 201 with what was created.
+pub fn created<T>(value: T) -> (StatusCode, axum::Json<T>) {
+    (StatusCode::CREATED, axum::Json(value))
 }
 
 /// The language to answer in: the signed-in caller's chosen language (the actor must be extracted first), else

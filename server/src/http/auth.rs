@@ -15,7 +15,7 @@ use axum::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    extract::{AuthUser, ClientIp, Json},
+    extract::{Call, ClientIp, Json, Reply},
     openapi::{Conflict, RateLimited},
     state::AppState,
 };
@@ -128,23 +128,16 @@ async fn logout(
 /// The caller's profile.
 #[utoipa::path(get, path = "/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "Success", body = User)))]
-async fn get_me(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
-) -> Result<axum::Json<User>> {
-    users::me(&state.ctx, &actor).await.map(axum::Json)
+async fn get_me(call: Call) -> Reply<User> {
+    users::me(&call.ctx, &call.actor).await.map(axum::Json)
 }
 
 /// Changes the caller's e-mail, name, phone or password (`role` and `id` are read-only). A new password ends the
 /// caller's sessions.
 #[utoipa::path(patch, path = "/me", tag = "auth", security(("bearer" = [])), request_body = UpdateMeInput,
     responses((status = 200, description = "Success", body = User)))]
-async fn update_me(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
-    Json(input): Json<UpdateMeInput>,
-) -> Result<axum::Json<User>> {
-    users::update_me(&state.ctx, &actor, input)
+async fn update_me(call: Call, Json(input): Json<UpdateMeInput>) -> Reply<User> {
+    users::update_me(&call.ctx, &call.actor, input)
         .await
         .map(axum::Json)
 }

@@ -11,15 +11,12 @@ use app::{
         Page, PostMessageInput,
     },
 };
-use axum::{
-    extract::{OriginalUri, State},
-    http::StatusCode,
-};
+use axum::{extract::OriginalUri, http::StatusCode};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::paginate;
 use crate::{
-    extract::{AuthUser, Id, Json, Language, Query},
+    extract::{Call, Created, Id, Json, Language, Query, Reply, created},
     openapi::{Conflict, Forbidden, NotFound},
     state::AppState,
 };
@@ -40,14 +37,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/orders", tag = "orders", security(("bearer" = [])), params(OrderFilter, PageParams),
     responses((status = 200, description = "Success", body = Page<Order>)))]
 async fn list_orders(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    call: Call,
     OriginalUri(uri): OriginalUri,
     Query(filter): Query<OrderFilter>,
     Query(page): Query<PageParams>,
-) -> Result<axum::Json<Page<Order>>> {
-    let slice = orders::list(&state.ctx, &actor, filter, page.window()?).await?;
-    Ok(paginate(state.config.base_url(), &uri, slice))
+) -> Reply<Page<Order>> {
+    let slice = orders::list(&call.ctx, &call.actor, filter, page.window()?).await?;
+    Ok(paginate(&call.ctx, &uri, slice))
 }
 
 /// A client places an order; the price is copied from the service and a worker is chosen or assigned.
@@ -55,24 +51,19 @@ async fn list_orders(
     responses((status = 201, description = "Created", body = Order), (status = 403, response = Forbidden),
               (status = 429, description = "Too many orders this minute (`throttled`, with `Retry-After`)",
                body = ErrorBody)))]
-async fn create_order(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
-    Json(input): Json<CreateOrderInput>,
-) -> Result<(StatusCode, axum::Json<Order>)> {
-    let order = orders::create(&state.ctx, &actor, input).await?;
-    Ok((StatusCode::CREATED, axum::Json(order)))
+async fn create_order(call: Call, Json(input): Json<CreateOrderInput>) -> Created<Order> {
+    orders::create(&call.ctx, &call.actor, input)
+        .await
+        .map(created)
 }
 
 /// One order, for its parties and admins (404 for anyone else).
 #[utoipa::path(get, path = "/orders/{id}", tag = "orders", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, description = "Success", body = Order), (status = 404, response = NotFound)))]
-async fn get_order(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
-    Id(id): Id,
-) -> Result<axum::Json<Order>> {
-    orders::get(&state.ctx, &actor, id).await.map(axum::Json)
+async fn get_order(call: Call, Id(id): Id) -> Reply<Order> {
+    orders::get(&call.ctx, &call.actor, id)
+        .await
+        .map(axum::Json)
 }
 
 /// Moves an order through the status machine. A move the machine lacks is 409 `invalid_transition`; one the
@@ -84,12 +75,11 @@ async fn get_order(
               (status = 409, description = "The status machine has no such move (`invalid_transition`), or a \
                                             payment in progress holds the order (`conflict`)", body = ErrorBody)))]
 async fn update_order_status(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    call: Call,
     Id(id): Id,
     Json(input): Json<ChangeStatusInput>,
-) -> Result<axum::Json<Order>> {
-    orders::change_status(&state.ctx, &actor, id, input)
+) -> Reply<Order> {
+    orders::change_status(&call.ctx, &call.actor, id, input)
         .await
         .map(axum::Json)
 }
@@ -99,13 +89,8 @@ async fn update_order_status(
     params(("id" = i64, Path)), request_body = AssignInput,
     responses((status = 200, description = "Success", body = Order), (status = 403, response = Forbidden),
               (status = 404, response = NotFound), (status = 409, response = Conflict)))]
-async fn assign_order(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
-    Id(id): Id,
-    Json(input): Json<AssignInput>,
-) -> Result<axum::Json<Order>> {
-    orders::assign(&state.ctx, &actor, id, input)
+async fn assign_order(call: Call, Id(id): Id, Json(input): Json<AssignInput>) -> Reply<Order> {
+    orders::assign(&call.ctx, &call.actor, id, input)
         .await
         .map(axum::Json)
 }
@@ -115,16 +100,15 @@ async fn assign_order(
     params(("id" = i64, Path), PageParams),
     responses((status = 200, description = "Success", body = Page<Notification>), (status = 404, response = NotFound)))]
 async fn list_order_timeline(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    call: Call,
     Language(locale): Language,
     OriginalUri(uri): OriginalUri,
     Id(id): Id,
     Query(page): Query<PageParams>,
-) -> Result<axum::Json<Page<Notification>>> {
-    let mut slice = orders::timeline(&state.ctx, &actor, id, page.window()?).await?;
+) -> Reply<Page<Notification>> {
+    let mut slice = orders::timeline(&call.ctx, &call.actor, id, page.window()?).await?;
     app::domain::notifications::localize(&mut slice.results, locale);
-    Ok(paginate(state.config.base_url(), &uri, slice))
+    Ok(paginate(&call.ctx, &uri, slice))
 }
 
 /// The conversation of an order, oldest first.
@@ -132,14 +116,13 @@ async fn list_order_timeline(
     params(("id" = i64, Path), PageParams),
     responses((status = 200, description = "Success", body = Page<Message>), (status = 404, response = NotFound)))]
 async fn list_order_messages(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    call: Call,
     OriginalUri(uri): OriginalUri,
     Id(id): Id,
     Query(page): Query<PageParams>,
-) -> Result<axum::Json<Page<Message>>> {
-    let slice = messages::list(&state.ctx, &actor, id, page.window()?).await?;
-    Ok(paginate(state.config.base_url(), &uri, slice))
+) -> Reply<Page<Message>> {
+    let slice = messages::list(&call.ctx, &call.actor, id, page.window()?).await?;
+    Ok(paginate(&call.ctx, &uri, slice))
 }
 
 /// Posts a message (1 to 2000 characters) to an order's conversation.
@@ -147,11 +130,10 @@ async fn list_order_messages(
     params(("id" = i64, Path)), request_body = PostMessageInput,
     responses((status = 201, description = "Created", body = Message), (status = 404, response = NotFound)))]
 async fn create_order_message(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    call: Call,
     Id(id): Id,
     Json(input): Json<PostMessageInput>,
 ) -> Result<(StatusCode, axum::Json<Message>)> {
-    let message = messages::post(&state.ctx, &actor, id, input).await?;
+    let message = messages::post(&call.ctx, &call.actor, id, input).await?;
     Ok((StatusCode::CREATED, axum::Json(message)))
 }

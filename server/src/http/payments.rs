@@ -2,21 +2,18 @@
 //! [`app::domain::payments`]. The webhooks always answer HTTP 200 with the provider's own error codes.
 
 use app::{
-    domain::{
-        Result,
-        payments::{self, click, payme},
-    },
+    domain::payments::{self, click, payme},
     models::{CreatePaymentInput, ErrorBody, PaymentCheckout},
 };
 use axum::{
     body::{Body, to_bytes},
     extract::State,
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, header},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    extract::{AuthUser, BODY_LIMIT, Json},
+    extract::{BODY_LIMIT, Call, Created, Json, created},
     openapi::{Forbidden, NotFound},
     state::AppState,
 };
@@ -38,12 +35,12 @@ pub fn router() -> OpenApiRouter<AppState> {
               (status = 409, description = "The order is not pending, or a payment is already in progress",
                body = ErrorBody)))]
 async fn create_payment(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    call: Call,
     Json(input): Json<CreatePaymentInput>,
-) -> Result<(StatusCode, axum::Json<PaymentCheckout>)> {
-    let checkout = payments::checkout(&state.ctx, &actor, input).await?;
-    Ok((StatusCode::CREATED, axum::Json(checkout)))
+) -> Created<PaymentCheckout> {
+    payments::checkout(&call.ctx, &call.actor, input)
+        .await
+        .map(created)
 }
 
 /// The body, or `None` when it is over the limit or broken off.
