@@ -53,6 +53,8 @@ struct Reply {
     status: u16,
     body: Value,
     set_cookies: Vec<String>,
+    /// The seconds of `Retry-After`, if given.
+    retry_after: Option<u64>,
 }
 
 impl Reply {
@@ -131,6 +133,7 @@ impl<'a> Ways<'a> {
         Reply {
             status: answer.status,
             set_cookies: set_cookies(&answer.headers),
+            retry_after: retry_after(&answer.headers),
             body: answer.body,
         }
     }
@@ -156,6 +159,7 @@ impl<'a> Ways<'a> {
         let response = request.send().await.expect("the server answers");
         let status = response.status().as_u16();
         let set_cookies = set_cookies(response.headers());
+        let retry_after = retry_after(response.headers());
         let text = response.text().await.expect("a body");
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         let name = call.function;
@@ -170,6 +174,7 @@ impl<'a> Ways<'a> {
             status,
             body,
             set_cookies,
+            retry_after,
         }
     }
 
@@ -179,6 +184,10 @@ impl<'a> Ways<'a> {
             Form => self.form(user, call).await,
         }
     }
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    headers.get("retry-after")?.to_str().ok()?.parse().ok()
 }
 
 fn set_cookies(headers: &reqwest::header::HeaderMap) -> Vec<String> {
@@ -1322,12 +1331,25 @@ async fn rate_limits_are_the_same_and_counted_together_both_ways(pool: PgPool) {
             // Assert
             match expected {
                 None => assert_eq!(reply.outcome(), Outcome::Done, "{case}: {}", reply.body),
-                Some(code) => assert_eq!(
-                    reply.outcome(),
-                    Outcome::Refused(429, code.to_owned()),
-                    "{case}: {}",
-                    reply.body
-                ),
+                Some(code) => {
+                    assert_eq!(
+                        reply.outcome(),
+                        Outcome::Refused(429, code.to_owned()),
+                        "{case}: {}",
+                        reply.body
+                    );
+                    // When to try again: within the limit's window, told the same way.
+                    let window = if matches!(action, Limited::Register) {
+                        3600
+                    } else {
+                        60
+                    };
+                    assert!(
+                        reply.retry_after.is_some_and(|s| (1..=window).contains(&s)),
+                        "{case}: Retry-After {:?}",
+                        reply.retry_after
+                    );
+                }
             }
         }
     }
