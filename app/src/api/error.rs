@@ -150,6 +150,10 @@ mod http {
                 && !is_form_post()
             {
                 response.set_status(status);
+                // The same rate limit as REST, told the same way: when to try again.
+                if let Error::Throttled { retry_after } = &e {
+                    response.insert_header(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+                }
             }
             let body = e.body();
             Self {

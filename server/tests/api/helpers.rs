@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use app::{
-    domain::{Context, payments::Clock, users},
+    domain::{Context, auth, payments::Clock, users},
     models::{CreateUserInput, Role},
 };
 use leptos::prelude::LeptosOptions;
@@ -338,6 +338,38 @@ impl TestApp {
                 .as_str()
                 .expect("a refresh token")
                 .to_owned(),
+        }
+    }
+
+    /// Creates a user of `role` directly and opens a session for them without the login endpoint (so tests of
+    /// the login rate limit start from a count of zero).
+    pub async fn user_without_login(&self, role: Role) -> TestUser {
+        let username = format!(
+            "{}_{}",
+            role.as_str(),
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        );
+        let password = format!("pw-{}", uuid::Uuid::new_v4());
+        let input = CreateUserInput {
+            username: username.clone(),
+            password: password.clone(),
+            role,
+            email: None,
+            full_name: Some(format!("Test {}", role.as_str())),
+            phone: None,
+        };
+        let user = users::create_unchecked(&self.ctx, input)
+            .await
+            .expect("the user is created");
+        let pair = auth::start_session(&self.ctx, user.id)
+            .await
+            .expect("a session starts");
+        TestUser {
+            id: user.id,
+            username,
+            password,
+            access: pair.access,
+            refresh: pair.refresh,
         }
     }
 

@@ -12,6 +12,7 @@ mod notifications;
 mod openapi;
 mod operations;
 mod orders;
+mod parity;
 mod parsers;
 mod payments;
 mod services;
