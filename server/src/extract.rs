@@ -176,8 +176,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
-/// The client's address, for rate limits: the TCP peer, or the first `X-Forwarded-For` hop when `TRUST_PROXY`
-/// says a proxy in front sets it.
+/// The client's address, for rate limits: the TCP peer, or, when `TRUST_PROXY` says a proxy in front sets it, the
+/// last (rightmost) `X-Forwarded-For` hop: the one the proxy itself added. Hops to its left come from the client
+/// and prove nothing (the shipped nginx overwrites the header with the address it saw, so there is only one).
 pub struct ClientIp(pub String);
 
 impl<S> FromRequestParts<S> for ClientIp
@@ -194,7 +195,7 @@ where
                 .headers
                 .get("x-forwarded-for")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.rsplit(',').next())
                 .map(str::trim)
                 .filter(|v| !v.is_empty());
             if let Some(ip) = forwarded {
@@ -210,7 +211,9 @@ where
 }
 
 /// The authenticated caller: an access token from `Authorization: Bearer` or the `task_access` cookie, whose user
-/// is loaded fresh (deactivated users are refused at once).
+/// is loaded fresh or from the short-lived cache (deactivated users are refused at once), and whose session
+/// epoch must still be the user's (a token issued before a password change, a new role or a deactivation is
+/// refused).
 pub struct AuthUser(pub Actor);
 
 /// The raw access token of a request, if it carries one.
@@ -236,13 +239,19 @@ where
         }
         let state = AppState::from_ref(state);
         let token = access_token(&parts.headers).ok_or(Error::NotAuthenticated)?;
-        let user_id = state.ctx.tokens.verify_access(token)?;
-        let cached = state.feed.actors().get(user_id);
-        let actor = match cached.actor {
+        let access = state.ctx.tokens.verify_access(token)?;
+        let cached = state.feed.actors().get(access.user_id);
+        // A cached user of another session epoch is not trusted either way: the token may be older than a change
+        // that ended its session, or newer than the cached entry (another instance made the change).
+        let actor = match cached
+            .actor
+            .filter(|actor| actor.session_epoch == access.epoch)
+        {
             Some(actor) => actor,
             None => {
-                let actor = auth::load_actor(&state.ctx.db, user_id).await?;
+                let actor = auth::load_actor(&state.ctx.db, access.user_id).await?;
                 state.feed.actors().put(actor.clone(), cached.generation);
+                auth::check_epoch(&actor, &access)?;
                 actor
             }
         };

@@ -97,6 +97,9 @@ mod http {
         }
     }
 
+    /// The `Retry-After` of a 503 `unavailable`, in seconds.
+    const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
     /// The cause of a 5xx answer, put into the response's extensions so the server logs it once, at the boundary.
     #[derive(Debug, Clone)]
     pub struct ErrorCause(pub Arc<String>);
@@ -114,6 +117,13 @@ mod http {
                     headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
                 }
                 _ => {}
+            }
+            // Every 503 (a saturated password hasher, a database out of reach) is worth retrying shortly.
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
+                );
             }
             if status.is_server_error() {
                 response

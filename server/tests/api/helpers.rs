@@ -86,12 +86,17 @@ pub fn test_config() -> ServeConfig {
         cookie_secure: false,
         trust_proxy: false,
         login_rate_limit: 10_000,
+        login_account_rate_limit: 10_000,
+        // No grace for a just-rotated refresh token: a test that wants one sets it.
+        refresh_reuse_grace_secs: 0,
         register_rate_limit: 10_000,
         order_rate_limit: 10_000,
         socket_message_limit: 10_000,
         password: PasswordConfig {
             argon2_memory_kib: 64,
             argon2_iterations: 1,
+            argon2_budget_mib: 256,
+            argon2_wait_ms: 5_000,
         },
         feed_capacity: 4096,
         feed_ping_secs: 20,
