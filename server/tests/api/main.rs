@@ -11,6 +11,7 @@ mod notifications;
 mod openapi;
 mod operations;
 mod orders;
+mod pagination;
 mod payments;
 mod services;
 mod status_machine;
