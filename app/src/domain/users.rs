@@ -7,8 +7,7 @@ use uuid::Uuid;
 use super::{
     Actor, Error, FieldErrors, Result, ResultExt,
     context::{Context, Limits},
-    page::Slice,
-    page::Window,
+    page::{self, Slice, Window},
     parse_column,
     password::Hasher,
     tokens,
@@ -214,19 +213,21 @@ pub async fn list(
     window: Window,
 ) -> Result<Slice<User>> {
     actor.require_admin()?;
-    let db = &ctx.db;
     let role = role.map(Role::as_str);
-    let count = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from users where ($1::text is null or role = $1)"#,
-        role
-    )
-    .fetch_one(db)
-    .await?;
-    let rows = sqlx::query_as!(
-        UserRow,
+    page::counted(window, |window| list_page(&ctx.db, role, window))
+        .await?
+        .try_map(User::try_from)
+}
+
+/// A page of [`list`], each row with the filter's total.
+async fn list_page(db: &PgPool, role: Option<&str>, window: Window) -> Result<Vec<(i64, UserRow)>> {
+    let records = sqlx::query!(
         r#"
-        select id, username, role, email, full_name, phone, is_active, created_at from users
-        where ($1::text is null or role = $1)
+        with hit as not materialized (
+            select id, username, role, email, full_name, phone, is_active, created_at from users
+            where ($1::text is null or role = $1)
+        )
+        select (select count(*) from hit) as "total!", hit.* from hit
         order by id desc limit $2 offset $3
         "#,
         role,
@@ -235,12 +236,9 @@ pub async fn list(
     )
     .fetch_all(db)
     .await?;
-    Slice {
-        count,
-        window,
-        results: rows,
-    }
-    .try_map(User::try_from)
+    Ok(page::counted_rows!(records => UserRow {
+        id, username, role, email, full_name, phone, is_active, created_at
+    }))
 }
 
 /// Head counts by role (admins only).

@@ -76,7 +76,8 @@ fn session_cookies(
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginInput,
     responses((status = 200, description = "Success", body = LoginResponse),
               (status = 401, description = BAD_CREDENTIALS, body = ErrorBody),
-              (status = 429, description = FAILURES, body = ErrorBody), (status = 503, description = BUSY, body = ErrorBody)))]
+              (status = 429, description = FAILURES, body = ErrorBody),
+              (status = 503, description = BUSY, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -93,7 +94,8 @@ async fn login(
 #[utoipa::path(post, path = "/auth/token", tag = "auth", request_body = LoginInput,
     responses((status = 200, description = "Success", body = TokenPair),
               (status = 401, description = BAD_CREDENTIALS, body = ErrorBody),
-              (status = 429, description = FAILURES, body = ErrorBody), (status = 503, description = BUSY, body = ErrorBody)))]
+              (status = 429, description = FAILURES, body = ErrorBody),
+              (status = 503, description = BUSY, body = ErrorBody)))]
 async fn obtain_token(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

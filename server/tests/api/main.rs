@@ -12,6 +12,7 @@ mod notifications;
 mod openapi;
 mod operations;
 mod orders;
+mod pagination;
 mod parity;
 mod parsers;
 mod payments;
