@@ -195,10 +195,20 @@ sandbox_payment_env() {
 lint() {
   step "cargo fmt --check"
   cargo fmt --all --check
+  step "No Rust source line over 120 characters"
+  # rustfmt leaves macro bodies (view!, json!, SQL, utoipa attributes) alone. In the C locale, with UTF-8
+  # continuation bytes dropped, every awk counts characters.
+  local long
+  # shellcheck disable=SC2016 # $0 is awk's
+  long=$(cd "$ROOT" && git ls-files -z '*.rs' | xargs -0 env LC_ALL=C awk \
+    '{ s = $0; gsub(/[\200-\277]/, "", s) } length(s) > 120 { print FILENAME ":" FNR }')
+  [ -z "$long" ] || die "lines over 120 characters:"$'\n'"$long"
   step "clippy: server (ssr) and the bench driver"
   cargo clippy --locked -p server -p bench --all-targets -- -D warnings
   step "clippy: frontend (hydrate, wasm32)"
   cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+  step "Module structure: no import cycles between files, no HTTP in the domain"
+  python3 "$ROOT/scripts/check-imports.py" "$ROOT"
 }
 
 # Run as a script, call the function named by the first argument.

@@ -54,7 +54,7 @@ E2E_LOG="$CACHE_DIR/e2e-server.log"
 DATABASE_URL=$(database_url task_e2e) JWT_SECRET=$(jwt_secret) \
   REDIS_PREFIX="e2e-$$" LEPTOS_SITE_ADDR=127.0.0.1:3300 LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=task \
   LEPTOS_ENV=PROD LEPTOS_HASH_FILES=true COOKIE_SECURE=false RUST_LOG=warn LOGIN_RATE_LIMIT=100000 REGISTER_RATE_LIMIT=100000 \
-  ORDER_RATE_LIMIT=100000 "$CARGO_TARGET_DIR/release/server" serve > "$E2E_LOG" 2>&1 &
+  LOGIN_ACCOUNT_RATE_LIMIT=100000 ORDER_RATE_LIMIT=100000 "$CARGO_TARGET_DIR/release/server" serve > "$E2E_LOG" 2>&1 &
 E2E_SERVER=$!
 trap 'kill $E2E_SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -sf http://127.0.0.1:3300/readyz >/dev/null && break; sleep 0.2; done

@@ -165,13 +165,24 @@ fn group(n: u64, separator: &str) -> String {
     out
 }
 
+/// The thousands separator and the decimal mark of `locale`.
+fn separators(locale: Locale) -> (&'static str, &'static str) {
+    match locale {
+        Locale::en => (",", "."),
+        Locale::ru | Locale::uz => ("\u{a0}", ","),
+    }
+}
+
+/// A whole number with its thousands separated the language's way (`150,000`, `150 000`).
+pub fn number(locale: Locale, n: i64) -> String {
+    let sign = if n < 0 { "-" } else { "" };
+    format!("{sign}{}", group(n.unsigned_abs(), separators(locale).0))
+}
+
 /// An amount in tiyin as so'm: thousands separated the language's way, tiyin shown only when there are some
 /// (`1 250 000 so‘m`, `1 250 000 сум`, `1,250,000 so'm`).
 pub fn money(locale: Locale, tiyin: i64) -> String {
-    let (thousands, decimal) = match locale {
-        Locale::en => (",", "."),
-        Locale::ru | Locale::uz => ("\u{a0}", ","),
-    };
+    let (thousands, decimal) = separators(locale);
     let sign = if tiyin < 0 { "-" } else { "" };
     let abs = tiyin.unsigned_abs();
     let mut amount = format!("{sign}{}", group(abs / 100, thousands));
@@ -249,6 +260,14 @@ mod tests {
         assert_eq!(money(Locale::ru, 125_000_050), "1\u{a0}250\u{a0}000,50 сум");
         assert_eq!(money(Locale::uz, 99_900), "999 so‘m");
         assert_eq!(money(Locale::uz, 0), "0 so‘m");
+    }
+
+    #[test]
+    fn numbers_group_thousands_the_languages_way() {
+        assert_eq!(number(Locale::en, 150_000), "150,000");
+        assert_eq!(number(Locale::ru, 1_500_000), "1\u{a0}500\u{a0}000");
+        assert_eq!(number(Locale::uz, -1_000), "-1\u{a0}000");
+        assert_eq!(number(Locale::en, 999), "999");
     }
 
     #[test]

@@ -486,8 +486,13 @@ macro_rules! profile_change {
 }
 
 profile_change! {
-    /// `PATCH /api/v1/me`: absent fields stay; `null` clears `email` or `phone`.
-    pub struct UpdateMeInput {}
+    /// `PATCH /api/v1/me`: absent fields stay; `null` clears `email` or `phone`. A new `password` needs the
+    /// `current_password`.
+    pub struct UpdateMeInput {
+        /// The caller's current password: required with `password`, ignored otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub current_password: Option<String>,
+    }
 }
 
 /// `POST /api/v1/users` (admin).
@@ -658,3 +663,6 @@ pub struct Session {
     pub unread: i64,
     pub last_id: i64,
 }
+
+#[cfg(test)]
+mod proptests;

@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::Context as _;
 use app::{
-    domain::{Actor, Context, Error, orders, services, users},
+    domain::{Context, Error, auth, orders, services, users},
     models::{
         CreateOrderInput, CreateServiceInput, CreateUserInput, PaymentProvider, Role,
         SetWorkersInput,
@@ -307,7 +307,7 @@ async fn seed_demo(ctx: &Context) -> anyhow::Result<()> {
             .await
             .map_err(explain)?
         {
-            Some((_, user)) => user,
+            Some(found) => found.user,
             None => {
                 let input = CreateUserInput {
                     username: username.to_owned(),
@@ -322,13 +322,12 @@ async fn seed_demo(ctx: &Context) -> anyhow::Result<()> {
         };
         ids.push(user);
     }
-    let as_actor = |i: usize| Actor {
-        id: ids[i].id,
-        role: ids[i].role,
-        username: ids[i].username.clone(),
-        full_name: ids[i].full_name.clone(),
-    };
-    let (admin, client) = (as_actor(0), as_actor(3));
+    let admin = auth::load_actor(&ctx.db, ids[0].id)
+        .await
+        .map_err(explain)?;
+    let client = auth::load_actor(&ctx.db, ids[3].id)
+        .await
+        .map_err(explain)?;
     let existing = services::list(
         ctx,
         &admin,

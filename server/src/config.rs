@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use app::domain::{
-    password::Hasher,
+    password::{Concurrency, Hasher},
     payments::{AddressList, ClickSettings, Clock, PaymeSettings, Settings},
 };
 use clap::Args;
@@ -31,12 +31,32 @@ pub struct PasswordConfig {
     /// Argon2id passes (OWASP: 2).
     #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2)]
     pub argon2_iterations: u32,
+
+    /// The memory, in MiB, that password hashes running at once may take together: at most this over
+    /// `ARGON2_MEMORY_KIB` hashes run at once (and no more than two per core, at least one).
+    #[arg(long, env = "ARGON2_BUDGET_MIB", default_value_t = 256)]
+    pub argon2_budget_mib: u32,
+
+    /// How long, in milliseconds, a sign-in or password change waits for a hashing slot before it is refused with
+    /// 503 `unavailable` and `Retry-After`.
+    #[arg(long, env = "ARGON2_WAIT_MS", default_value_t = 2000)]
+    pub argon2_wait_ms: u64,
 }
 
 impl PasswordConfig {
     /// The password hasher with these parameters.
     pub fn hasher(&self) -> anyhow::Result<Hasher> {
-        Hasher::new(self.argon2_memory_kib, self.argon2_iterations)
+        let concurrency = Concurrency::from_budget(
+            self.argon2_memory_kib,
+            self.argon2_budget_mib,
+            Duration::from_millis(self.argon2_wait_ms),
+        );
+        tracing::info!(
+            password.permits = concurrency.permits,
+            "Hashing at most {} passwords at once",
+            concurrency.permits
+        );
+        Hasher::new(self.argon2_memory_kib, self.argon2_iterations, concurrency)
     }
 }
 
@@ -75,13 +95,24 @@ pub struct ServeConfig {
     #[arg(long, env = "COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set)]
     pub cookie_secure: bool,
 
-    /// Trust the first address of `X-Forwarded-For` as the client's (only behind a proxy that sets it).
+    /// Take the client's address from the last (rightmost) hop of `X-Forwarded-For`: the address the proxy in
+    /// front saw. Only behind one proxy that overwrites the header (as `deploy/nginx/task.conf` does).
     #[arg(long, env = "TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
 
-    /// Login attempts allowed per client address and per username each minute.
+    /// Failed logins allowed per client address each minute (a successful one does not count).
     #[arg(long, env = "LOGIN_RATE_LIMIT", default_value_t = 10)]
     pub login_rate_limit: u32,
+
+    /// Failed logins allowed per account each minute, from all addresses together: a generous ceiling that stops
+    /// guessing spread over many addresses.
+    #[arg(long, env = "LOGIN_ACCOUNT_RATE_LIMIT", default_value_t = 100)]
+    pub login_account_rate_limit: u32,
+
+    /// Seconds during which a just-rotated refresh token may be presented again for a fresh pair of its session
+    /// (two tabs renewing at once); a reuse after it revokes the session. 0 turns the grace off.
+    #[arg(long, env = "REFRESH_REUSE_GRACE_SECS", default_value_t = 10)]
+    pub refresh_reuse_grace_secs: u64,
 
     /// Registrations allowed per client address each hour.
     #[arg(long, env = "REGISTER_RATE_LIMIT", default_value_t = 20)]

@@ -2,7 +2,7 @@
 //! and the authenticated caller.
 
 use app::{
-    domain::{Actor, Error, FieldErrors, auth, users},
+    domain::{Actor, Context, Error, FieldErrors, auth, users},
     i18n::Locale,
     lang,
 };
@@ -176,8 +176,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
-/// The client's address, for rate limits: the TCP peer, or the first `X-Forwarded-For` hop when `TRUST_PROXY`
-/// says a proxy in front sets it.
+/// The client's address, for rate limits: the TCP peer, or, when `TRUST_PROXY` says a proxy in front sets it, the
+/// last (rightmost) `X-Forwarded-For` hop: the one the proxy itself added. Hops to its left come from the client
+/// and prove nothing (the shipped nginx overwrites the header with the address it saw, so there is only one).
 pub struct ClientIp(pub String);
 
 impl<S> FromRequestParts<S> for ClientIp
@@ -194,7 +195,7 @@ where
                 .headers
                 .get("x-forwarded-for")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.rsplit(',').next())
                 .map(str::trim)
                 .filter(|v| !v.is_empty());
             if let Some(ip) = forwarded {
@@ -210,7 +211,9 @@ where
 }
 
 /// The authenticated caller: an access token from `Authorization: Bearer` or the `task_access` cookie, whose user
-/// is loaded fresh (deactivated users are refused at once).
+/// is loaded fresh or from the short-lived cache (deactivated users are refused at once), and whose session
+/// epoch must still be the user's (a token issued before a password change, a new role or a deactivation is
+/// refused).
 pub struct AuthUser(pub Actor);
 
 /// The raw access token of a request, if it carries one.
@@ -236,13 +239,19 @@ where
         }
         let state = AppState::from_ref(state);
         let token = access_token(&parts.headers).ok_or(Error::NotAuthenticated)?;
-        let user_id = state.ctx.tokens.verify_access(token)?;
-        let cached = state.feed.actors().get(user_id);
-        let actor = match cached.actor {
+        let access = state.ctx.tokens.verify_access(token)?;
+        let cached = state.feed.actors().get(access.user_id);
+        // A cached user of another session epoch is not trusted either way: the token may be older than a change
+        // that ended its session, or newer than the cached entry (another instance made the change).
+        let actor = match cached
+            .actor
+            .filter(|actor| actor.session_epoch == access.epoch)
+        {
             Some(actor) => actor,
             None => {
-                let actor = auth::load_actor(&state.ctx.db, user_id).await?;
+                let actor = auth::load_actor(&state.ctx.db, access.user_id).await?;
                 state.feed.actors().put(actor.clone(), cached.generation);
+                auth::check_epoch(&actor, &access)?;
                 actor
             }
         };
@@ -269,6 +278,40 @@ where
             .await
             .map(Some)
     }
+}
+
+/// What an authenticated handler starts from: the application context and the caller.
+pub struct Call {
+    pub ctx: Context,
+    pub actor: Actor,
+}
+
+impl<S> FromRequestParts<S> for Call
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let AuthUser(actor) =
+            <AuthUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        Ok(Self {
+            ctx: AppState::from_ref(state).ctx,
+            actor,
+        })
+    }
+}
+
+/// The answer of a handler that answers JSON.
+pub type Reply<T> = Result<axum::Json<T>, Error>;
+
+/// The answer of a handler that creates something: 201 with it.
+pub type Created<T> = Result<(StatusCode, axum::Json<T>), Error>;
+
+/// 201 with what was created.
+pub fn created<T>(value: T) -> (StatusCode, axum::Json<T>) {
+    (StatusCode::CREATED, axum::Json(value))
 }
 
 /// The language to answer in: the signed-in caller's chosen language (the actor must be extracted first), else

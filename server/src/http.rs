@@ -15,12 +15,16 @@ pub mod transactions;
 pub mod users;
 pub mod web;
 
-use app::{domain::page::Slice, models::Page};
+use app::{
+    domain::{Context, page::Slice},
+    models::Page,
+};
 use axum::http::Uri;
 
-/// Wraps a slice into the DRF-style page, with absolute `next` / `previous` links that keep the other query
-/// parameters.
-pub fn paginate<T>(base_url: &str, uri: &Uri, slice: Slice<T>) -> axum::Json<Page<T>> {
+/// Wraps a slice into the DRF-style page, with absolute `next` / `previous` links (on the deployment's public
+/// address) that keep the other query parameters.
+pub fn paginate<T>(ctx: &Context, uri: &Uri, slice: Slice<T>) -> axum::Json<Page<T>> {
+    let base_url = ctx.payments.public_url.as_str();
     let Slice {
         count,
         window,

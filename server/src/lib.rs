@@ -96,15 +96,19 @@ pub async fn build_state(
     http::metrics::handle();
     let ctx = Context {
         db,
-        tokens: Arc::new(Tokens::new(
-            &config.jwt_secret,
-            config.access_ttl(),
-            config.refresh_ttl(),
-        )),
+        tokens: Arc::new(
+            Tokens::new(
+                &config.jwt_secret,
+                config.access_ttl(),
+                config.refresh_ttl(),
+            )
+            .with_reuse_grace(Duration::from_secs(config.refresh_reuse_grace_secs)),
+        ),
         hasher: config.password.hasher()?,
         limiter: RateLimiter::new(redis.clone(), &config.redis_prefix),
         limits: Limits {
-            login_per_minute: config.login_rate_limit,
+            login_failures_per_minute: config.login_rate_limit,
+            login_failures_per_account: config.login_account_rate_limit,
             register_per_hour: config.register_rate_limit,
             orders_per_minute: config.order_rate_limit,
         },

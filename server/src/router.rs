@@ -155,7 +155,10 @@ pub fn build(state: AppState) -> Router {
             http::web::session_cookie_names,
         ))
         .layer(middleware::from_fn(http::limits::limit_bodies))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(middleware::map_response(envelope_for_timeouts))
         .layer(CatchPanicLayer::custom(|_| {
             Error::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
@@ -171,8 +174,17 @@ pub fn build(state: AppState) -> Router {
         ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
-                let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                tracing::info_span!("request", request.id = %id, method = %request.method(), uri = %request.uri().path())
+                let id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!(
+                    "request",
+                    request.id = %id,
+                    method = %request.method(),
+                    uri = %request.uri().path()
+                )
             }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

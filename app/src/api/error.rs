@@ -97,6 +97,9 @@ mod http {
         }
     }
 
+    /// The `Retry-After` of a 503 `unavailable`, in seconds.
+    const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
     /// The cause of a 5xx answer, put into the response's extensions so the server logs it once, at the boundary.
     #[derive(Debug, Clone)]
     pub struct ErrorCause(pub Arc<String>);
@@ -114,6 +117,13 @@ mod http {
                     headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
                 }
                 _ => {}
+            }
+            // Every 503 (a saturated password hasher, a database out of reach) is worth retrying shortly.
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
+                );
             }
             if status.is_server_error() {
                 response
@@ -150,6 +160,10 @@ mod http {
                 && !is_form_post()
             {
                 response.set_status(status);
+                // The same rate limit as REST, told the same way: when to try again.
+                if let Error::Throttled { retry_after } = &e {
+                    response.insert_header(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+                }
             }
             let body = e.body();
             Self {

@@ -24,7 +24,7 @@ pub async fn list_notifications(
         order_id,
         after_id: None,
     };
-    let slice = notifications::feed(&context()?, &actor()?, filter, window(page)).await?;
+    let slice = notifications::feed(&context()?, &actor()?, filter, window(page)?).await?;
     Ok(listing(page, slice))
 }
 

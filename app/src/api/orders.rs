@@ -41,7 +41,7 @@ pub async fn list_orders(
         status,
         ..Default::default()
     };
-    let slice = orders::list(&context()?, &actor()?, filter, window(page)).await?;
+    let slice = orders::list(&context()?, &actor()?, filter, window(page)?).await?;
     Ok(listing(page, slice))
 }
 

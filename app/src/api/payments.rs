@@ -44,6 +44,6 @@ pub async fn list_transactions(
         provider,
         status,
     };
-    let slice = transactions::list(&context()?, &actor()?, filter, window(page)).await?;
+    let slice = transactions::list(&context()?, &actor()?, filter, window(page)?).await?;
     Ok(listing(page, slice))
 }

@@ -15,14 +15,14 @@ use {
 #[server(prefix = "/_fn", endpoint = "list_services")]
 pub async fn list_services(page: i64, all: bool) -> Result<Listing<Service>, ApiError> {
     let active = (!all).then_some(true);
-    let slice = services::list(&context()?, &actor()?, active, window(page)).await?;
+    let slice = services::list(&context()?, &actor()?, active, window(page)?).await?;
     Ok(listing(page, slice))
 }
 
 /// The catalogue: a page of active services, each with the workers a client may choose from.
 #[server(prefix = "/_fn", endpoint = "list_catalogue")]
 pub async fn list_catalogue(page: i64) -> Result<Listing<Offer>, ApiError> {
-    let slice = services::catalogue(&context()?, &actor()?, window(page)).await?;
+    let slice = services::catalogue(&context()?, &actor()?, window(page)?).await?;
     Ok(listing(page, slice))
 }
 

@@ -14,7 +14,7 @@ use {
 /// Users (admins), optionally of one role.
 #[server(prefix = "/_fn", endpoint = "list_users")]
 pub async fn list_users(page: i64, role: Option<Role>) -> Result<Listing<User>, ApiError> {
-    let slice = users::list(&context()?, &actor()?, role, window(page)).await?;
+    let slice = users::list(&context()?, &actor()?, role, window(page)?).await?;
     Ok(listing(page, slice))
 }
 

@@ -203,12 +203,9 @@ pub fn request_cookie(name: &str) -> Option<String> {
     use_context::<Parts>().and_then(|parts| cookie(&parts.headers, name).map(str::to_owned))
 }
 
-/// The rows of page `page` (from 1).
-pub fn window(page: i64) -> Window {
-    Window {
-        limit: PAGE_SIZE,
-        offset: (page.max(1) - 1).saturating_mul(PAGE_SIZE),
-    }
+/// The rows of page `page` (from 1); a page past [`crate::domain::page::MAX_OFFSET`] is a 400.
+pub fn window(page: i64) -> Result<Window, ApiError> {
+    Ok(Window::page(page, PAGE_SIZE)?)
 }
 
 /// Page `page` of a list, as the UI shows it.

@@ -10,6 +10,9 @@ pub struct Actor {
     pub role: Role,
     pub username: String,
     pub full_name: String,
+    /// The user's session epoch: moved on by every change that ends all their sessions, so an access token of an
+    /// earlier one is refused.
+    pub session_epoch: i64,
 }
 
 impl Actor {

@@ -19,8 +19,12 @@ use super::{
 /// The rate limits the domain applies, whatever way a request comes in.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Sign-in attempts per minute, per client address and per username.
-    pub login_per_minute: u32,
+    /// Failed sign-ins per minute from one client address; past it, that address is refused (429) for the rest
+    /// of the minute, whatever account it names. Failed checks of the current password count here too, per user.
+    pub login_failures_per_minute: u32,
+    /// Failed sign-ins per minute of one account, from all addresses together: a generous ceiling that stops a
+    /// guessing spread over many addresses.
+    pub login_failures_per_account: u32,
     /// Sign-ups per hour, per client address.
     pub register_per_hour: u32,
     /// Orders a client may place per minute.
@@ -93,7 +97,8 @@ impl Context {
             hasher,
             limiter: RateLimiter::off(),
             limits: Limits {
-                login_per_minute: u32::MAX,
+                login_failures_per_minute: u32::MAX,
+                login_failures_per_account: u32::MAX,
                 register_per_hour: u32::MAX,
                 orders_per_minute: u32::MAX,
             },

@@ -9,8 +9,11 @@ use super::{
     events::{FeedEvent, NotificationRow},
 };
 
-/// Whether `viewer` may see an event with this audience — the rule the feed's queries apply in SQL: admins see
-/// every event, a client those of its orders, a worker those that concern it.
+/// Whether `viewer` may see an event with this audience: admins see every event, a client those whose `client_id`
+/// is theirs, a worker those whose `worker_id` is theirs. It mirrors the SQL function `visible_notifications` (the
+/// rule every read of the feed applies, migration `20261124000008_visible_notifications`) for the live socket,
+/// which checks events that are not read back; the integration test
+/// `notifications::the_socket_audience_rule_agrees_with_the_sql_visibility_function` proves that the two agree.
 pub fn audience_includes(viewer: &super::Actor, client_id: i64, worker_id: Option<i64>) -> bool {
     match viewer.role {
         crate::models::Role::Admin => true,

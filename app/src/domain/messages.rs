@@ -2,13 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use sqlx::PgPool;
 
 use super::{
     Actor, Error, Result,
     context::Context,
     notifications::{self, NewEvent},
     orders,
-    page::{Slice, Window},
+    page::{self, Slice, Window},
 };
 use crate::models::{Message, NotificationKind, PostMessageInput, UserSummary};
 
@@ -50,19 +51,22 @@ pub async fn list(
 ) -> Result<Slice<Message>> {
     let db = &ctx.db;
     orders::fetch_visible(db, actor, order_id).await?;
-    let count = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from order_messages where order_id = $1"#,
-        order_id
+    Ok(
+        page::counted(window, |window| list_page(db, order_id, window))
+            .await?
+            .map(Message::from),
     )
-    .fetch_one(db)
-    .await?;
-    let rows = sqlx::query_as!(
-        MessageRow,
+}
+
+/// A page of [`list`], each row with the conversation's length.
+async fn list_page(db: &PgPool, order_id: i64, window: Window) -> Result<Vec<(i64, MessageRow)>> {
+    let records = sqlx::query!(
         r#"
-        select m.id, m.order_id, m.sender_id, u.username as sender_username, u.full_name as sender_full_name,
-               m.text, m.created_at
-        from order_messages m join users u on u.id = m.sender_id
-        where m.order_id = $1 order by m.id asc limit $2 offset $3
+        with hit as not materialized (select * from order_messages where order_id = $1)
+        select (select count(*) from hit) as "total!", m.id, m.order_id, m.sender_id,
+               u.username as sender_username, u.full_name as sender_full_name, m.text, m.created_at
+        from hit m join users u on u.id = m.sender_id
+        order by m.id asc limit $2 offset $3
         "#,
         order_id,
         window.limit,
@@ -70,11 +74,9 @@ pub async fn list(
     )
     .fetch_all(db)
     .await?;
-    Ok(Slice {
-        count,
-        window,
-        results: rows.into_iter().map(Message::from).collect(),
-    })
+    Ok(page::counted_rows!(records => MessageRow {
+        id, order_id, sender_id, sender_username, sender_full_name, text, created_at
+    }))
 }
 
 /// A party of the order (or an admin) posts a message; the other party and the admins are notified.

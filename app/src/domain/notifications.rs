@@ -2,7 +2,9 @@
 //! user's role-scoped feed with per-user read state.
 //!
 //! Visibility: an admin sees every event; a client the events of its orders; a worker the events whose
-//! `worker_id` is theirs (the orders assigned to them at the time, including the event that assigned them).
+//! `worker_id` is theirs (the orders assigned to them at the time, including the event that assigned them). The
+//! rule is written once, as the SQL function `visible_notifications(role, user_id)` (migration
+//! `20261124000008_visible_notifications`), and every read of a user's feed selects from it.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -12,8 +14,7 @@ use super::{
     Actor, Error, Result,
     context::Context,
     events::{FeedEvent, NotificationRow},
-    page::Slice,
-    page::Window,
+    page::{self, Slice, Window},
     watermark,
 };
 use crate::models::{Notification, NotificationKind, UnreadCount};
@@ -96,64 +97,54 @@ pub async fn feed(
         Some(_) => Some(watermark::stable_watermark(db).await?),
         None => None,
     };
-    let unread = filter.unread.unwrap_or(false);
-    let kind = filter.kind.map(NotificationKind::as_str);
-    let count = sqlx::query_scalar!(
+    page::counted(window, |window| feed_page(db, actor, filter, upto, window))
+        .await?
+        .try_map(Notification::try_from)
+}
+
+/// A page of [`feed`] up to `upto`, each row with the filter's total.
+async fn feed_page(
+    db: &PgPool,
+    actor: &Actor,
+    filter: FeedFilter,
+    upto: Option<i64>,
+    window: Window,
+) -> Result<Vec<(i64, NotificationRow)>> {
+    let records = sqlx::query!(
         r#"
-        select count(*) as "n!" from notifications n join users u on u.id = $1
-        where ($2 = 'admin' or ($2 = 'client' and n.client_id = $1) or ($2 = 'worker' and n.worker_id = $1))
-          and ($3::text is null or n.kind = $3)
-          and ($4::bigint is null or n.order_id = $4)
-          and ($5::bigint is null or n.id > $5)
-          and (not $6 or not (n.id <= u.notifications_read_upto
-               or exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)))
-          and ($7::bigint is null or n.id <= $7)
-        "#,
-        actor.id,
-        actor.role.as_str(),
-        kind,
-        filter.order_id,
-        filter.after_id,
-        unread,
-        upto
-    )
-    .fetch_one(db)
-    .await?;
-    let rows = sqlx::query_as!(
-        NotificationRow,
-        r#"
-        select n.id, n.kind, n.order_id, n.actor_id, n.data, n.created_at,
-               (n.id <= u.notifications_read_upto or exists (
-                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)) as "read!"
-        from notifications n join users u on u.id = $1
-        where ($2 = 'admin' or ($2 = 'client' and n.client_id = $1) or ($2 = 'worker' and n.worker_id = $1))
-          and ($3::text is null or n.kind = $3)
-          and ($4::bigint is null or n.order_id = $4)
-          and ($5::bigint is null or n.id > $5)
-          and (not $6 or not (n.id <= u.notifications_read_upto
-               or exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)))
-          and ($9::bigint is null or n.id <= $9)
-        order by case when $5::bigint is null then n.id end desc, n.id asc
+        with hit as not materialized (
+            select n.id, n.kind, n.order_id, n.actor_id, n.data, n.created_at
+            from visible_notifications($2, $1) n join users u on u.id = $1
+            where ($3::text is null or n.kind = $3)
+              and ($4::bigint is null or n.order_id = $4)
+              and ($5::bigint is null or n.id > $5)
+              and (not $6 or not (n.id <= u.notifications_read_upto
+                   or exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)))
+              and ($9::bigint is null or n.id <= $9)
+        )
+        select (select count(*) from hit) as "total!", h.id as "id!", h.kind as "kind!", h.order_id as "order_id!",
+               h.actor_id, h.data as "data!", h.created_at as "created_at!",
+               (h.id <= u.notifications_read_upto or exists (
+                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = h.id)) as "read!"
+        from hit h join users u on u.id = $1
+        order by case when $5::bigint is null then h.id end desc, h.id asc
         limit $7 offset $8
         "#,
         actor.id,
         actor.role.as_str(),
-        kind,
+        filter.kind.map(NotificationKind::as_str),
         filter.order_id,
         filter.after_id,
-        unread,
+        filter.unread.unwrap_or(false),
         window.limit,
         window.offset,
         upto
     )
     .fetch_all(db)
     .await?;
-    Slice {
-        count,
-        window,
-        results: rows,
-    }
-    .try_map(Notification::try_from)
+    Ok(
+        page::counted_rows!(records => NotificationRow { id, kind, order_id, actor_id, data, read, created_at }),
+    )
 }
 
 /// Every event of one order, oldest first, with the viewer's read state. The caller has checked that the
@@ -164,21 +155,26 @@ pub async fn of_order(
     order_id: i64,
     window: Window,
 ) -> Result<Slice<Notification>> {
-    let count = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from notifications where order_id = $1"#,
-        order_id
-    )
-    .fetch_one(db)
-    .await?;
-    let rows = sqlx::query_as!(
-        NotificationRow,
+    page::counted(window, |window| order_page(db, viewer, order_id, window))
+        .await?
+        .try_map(Notification::try_from)
+}
+
+/// A page of [`of_order`], each row with the order's number of events.
+async fn order_page(
+    db: &PgPool,
+    viewer: &Actor,
+    order_id: i64,
+    window: Window,
+) -> Result<Vec<(i64, NotificationRow)>> {
+    let records = sqlx::query!(
         r#"
-        select n.id, n.kind, n.order_id, n.actor_id, n.data, n.created_at,
-               (n.id <= u.notifications_read_upto or exists (
-                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)) as "read!"
-        from notifications n join users u on u.id = $1
-        where n.order_id = $2
-        order by n.id asc limit $3 offset $4
+        with hit as not materialized (select * from notifications where order_id = $2)
+        select (select count(*) from hit) as "total!", h.id, h.kind, h.order_id, h.actor_id, h.data, h.created_at,
+               (h.id <= u.notifications_read_upto or exists (
+                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = h.id)) as "read!"
+        from hit h join users u on u.id = $1
+        order by h.id asc limit $3 offset $4
         "#,
         viewer.id,
         order_id,
@@ -187,12 +183,9 @@ pub async fn of_order(
     )
     .fetch_all(db)
     .await?;
-    Slice {
-        count,
-        window,
-        results: rows,
-    }
-    .try_map(Notification::try_from)
+    Ok(
+        page::counted_rows!(records => NotificationRow { id, kind, order_id, actor_id, data, read, created_at }),
+    )
 }
 
 /// One page of the caller's feed in `(after, upto]`, oldest first, with read state: the live socket's replay,
@@ -207,12 +200,12 @@ pub async fn replay_page(
     let rows = sqlx::query_as!(
         NotificationRow,
         r#"
-        select n.id, n.kind, n.order_id, n.actor_id, n.data, n.created_at,
+        select n.id as "id!", n.kind as "kind!", n.order_id as "order_id!", n.actor_id, n.data as "data!",
+               n.created_at as "created_at!",
                (n.id <= u.notifications_read_upto or exists (
                    select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)) as "read!"
-        from notifications n join users u on u.id = $1
-        where ($2 = 'admin' or ($2 = 'client' and n.client_id = $1) or ($2 = 'worker' and n.worker_id = $1))
-          and n.id > $3 and n.id <= $4
+        from visible_notifications($2, $1) n join users u on u.id = $1
+        where n.id > $3 and n.id <= $4
         order by n.id limit $5
         "#,
         actor.id,
@@ -230,11 +223,7 @@ pub async fn replay_page(
 pub async fn last_visible_id(db: &PgPool, actor: &Actor, upto: i64) -> Result<i64> {
     Ok(sqlx::query_scalar!(
         r#"
-        select coalesce(greatest(
-            (select max(n.id) from notifications n where $2 = 'admin' and n.id <= $3),
-            (select max(n.id) from notifications n where $2 = 'client' and n.client_id = $1 and n.id <= $3),
-            (select max(n.id) from notifications n where $2 = 'worker' and n.worker_id = $1 and n.id <= $3)
-        ), 0) as "id!"
+        select coalesce(max(n.id), 0) as "id!" from visible_notifications($2, $1) n where n.id <= $3
         "#,
         actor.id,
         actor.role.as_str(),
@@ -249,16 +238,9 @@ pub async fn unread_count(ctx: &Context, actor: &Actor) -> Result<UnreadCount> {
     let db = &ctx.db;
     let count = sqlx::query_scalar!(
         r#"
-        with mark as (select notifications_read_upto as upto from users where id = $1),
-        unread as (
-            (select n.id from notifications n, mark where $2 = 'admin' and n.id > mark.upto)
-            union all
-            (select n.id from notifications n, mark where $2 = 'client' and n.client_id = $1 and n.id > mark.upto)
-            union all
-            (select n.id from notifications n, mark where $2 = 'worker' and n.worker_id = $1 and n.id > mark.upto)
-        )
-        select count(*) as "n!" from unread
-        where not exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = unread.id)
+        select count(*) as "n!" from visible_notifications($2, $1) n join users u on u.id = $1
+        where n.id > u.notifications_read_upto
+          and not exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)
         "#,
         actor.id,
         actor.role.as_str()
@@ -289,8 +271,7 @@ pub async fn mark_read(
     let marked = sqlx::query_scalar!(
         r#"
         with visible as (
-            select n.id from notifications n
-            where n.id = any($3) and ($2 = 'admin' or ($2 = 'client' and n.client_id = $1) or ($2 = 'worker' and n.worker_id = $1))
+            select n.id from visible_notifications($2, $1) n where n.id = any($3)
         ), marked as (
             insert into notification_reads (user_id, notification_id)
             select $1, id from visible on conflict do nothing
@@ -344,8 +325,8 @@ pub async fn read_all(ctx: &Context, actor: &Actor) -> Result<Vec<i64>> {
     .await?;
     let ids = sqlx::query_scalar!(
         r#"
-        select n.id from notifications n
-        where ($2 = 'admin' or ($2 = 'client' and n.client_id = $1) or ($2 = 'worker' and n.worker_id = $1)) and n.id > $3 and n.id <= $4
+        select n.id as "id!" from visible_notifications($2, $1) n
+        where n.id > $3 and n.id <= $4
           and not exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)
         order by n.id
         "#,

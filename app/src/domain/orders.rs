@@ -4,14 +4,14 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
-use sqlx::{Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 
 use super::{
     Actor, Error, FieldErrors, Result,
     context::{Context, Limits},
     events::FeedEvent,
     notifications::{self, NewEvent},
-    page::{Slice, Window},
+    page::{self, Slice, Window},
     parse_column,
 };
 use crate::models::{
@@ -85,7 +85,8 @@ pub async fn fetch_visible(db: impl sqlx::PgExecutor<'_>, actor: &Actor, id: i64
         join services s on s.id = o.service_id
         join users c on c.id = o.client_id
         left join users w on w.id = o.worker_id
-        where o.id = $1 and ($3 = 'admin' or ($3 = 'client' and o.client_id = $2) or ($3 = 'worker' and o.worker_id = $2))
+        where o.id = $1
+          and ($3 = 'admin' or ($3 = 'client' and o.client_id = $2) or ($3 = 'worker' and o.worker_id = $2))
         "#,
         id,
         actor.id,
@@ -116,53 +117,40 @@ pub async fn list(
     filter: OrderFilter,
     window: Window,
 ) -> Result<Slice<Order>> {
-    let db = &ctx.db;
-    let status = filter.status.map(OrderStatus::as_str);
-    // One branch per role, each gated by a one-time filter on the role, so that even a cached generic plan walks
-    // the index of the caller's scope ((client_id, id) or (worker_id, id)) in id order and stops at the page.
-    let count = sqlx::query_scalar!(
+    page::counted(window, |window| list_page(&ctx.db, actor, filter, window))
+        .await?
+        .try_map(Order::try_from)
+}
+
+/// A page of [`list`], each row with the filter's total.
+async fn list_page(
+    db: &PgPool,
+    actor: &Actor,
+    filter: OrderFilter,
+    window: Window,
+) -> Result<Vec<(i64, OrderRow)>> {
+    // One branch per role, each gated by a one-time filter on the role, so that even a cached generic plan reads
+    // only the caller's scope, through its index ((client_id, id) or (worker_id, id)); Postgres pushes the
+    // filters below into each branch. The page is cut before the joins.
+    let records = sqlx::query!(
         r#"
-        select
-          (select count(*) from orders o where $2 = 'admin'
-             and ($3::text is null or o.status = $3) and ($4::bigint is null or o.service_id = $4)
-             and ($5::bigint is null or o.client_id = $5) and ($6::bigint is null or o.worker_id = $6))
-        + (select count(*) from orders o where $2 = 'client' and o.client_id = $1
-             and ($3::text is null or o.status = $3) and ($4::bigint is null or o.service_id = $4)
-             and ($5::bigint is null or o.client_id = $5) and ($6::bigint is null or o.worker_id = $6))
-        + (select count(*) from orders o where $2 = 'worker' and o.worker_id = $1
-             and ($3::text is null or o.status = $3) and ($4::bigint is null or o.service_id = $4)
-             and ($5::bigint is null or o.client_id = $5) and ($6::bigint is null or o.worker_id = $6))
-          as "n!"
-        "#,
-        actor.id,
-        actor.role.as_str(),
-        status,
-        filter.service_id,
-        filter.client_id,
-        filter.worker_id
-    )
-    .fetch_one(db)
-    .await?;
-    let rows = sqlx::query_as!(
-        OrderRow,
-        r#"
-        with page as (
-            (select o.id from orders o where $2 = 'admin'
-               and ($3::text is null or o.status = $3) and ($4::bigint is null or o.service_id = $4)
-               and ($5::bigint is null or o.client_id = $5) and ($6::bigint is null or o.worker_id = $6)
-             order by o.id desc limit $7::bigint + $8::bigint)
-            union all
-            (select o.id from orders o where $2 = 'client' and o.client_id = $1
-               and ($3::text is null or o.status = $3) and ($4::bigint is null or o.service_id = $4)
-               and ($5::bigint is null or o.client_id = $5) and ($6::bigint is null or o.worker_id = $6)
-             order by o.id desc limit $7::bigint + $8::bigint)
-            union all
-            (select o.id from orders o where $2 = 'worker' and o.worker_id = $1
-               and ($3::text is null or o.status = $3) and ($4::bigint is null or o.service_id = $4)
-               and ($5::bigint is null or o.client_id = $5) and ($6::bigint is null or o.worker_id = $6)
-             order by o.id desc limit $7::bigint + $8::bigint)
+        with hit as not materialized (
+            select o.id from (
+                (select id, status, service_id, client_id, worker_id from orders where $2 = 'admin')
+                union all
+                (select id, status, service_id, client_id, worker_id from orders
+                 where $2 = 'client' and client_id = $1)
+                union all
+                (select id, status, service_id, client_id, worker_id from orders
+                 where $2 = 'worker' and worker_id = $1)
+            ) o
+            where ($3::text is null or o.status = $3) and ($4::bigint is null or o.service_id = $4)
+              and ($5::bigint is null or o.client_id = $5) and ($6::bigint is null or o.worker_id = $6)
+        ), page as (
+            select id from hit order by id desc limit $7 offset $8
         )
-        select o.id, o.client_id, o.worker_id, o.service_id, s.name as service_name, o.price, o.status,
+        select (select count(*) from hit) as "total!",
+               o.id, o.client_id, o.worker_id, o.service_id, s.name as service_name, o.price, o.status,
                o.description, o.created_at, o.updated_at,
                c.username as client_username, c.full_name as client_full_name,
                w.username as "worker_username?", w.full_name as "worker_full_name?"
@@ -171,11 +159,11 @@ pub async fn list(
         join services s on s.id = o.service_id
         join users c on c.id = o.client_id
         left join users w on w.id = o.worker_id
-        order by o.id desc limit $7 offset $8
+        order by o.id desc
         "#,
         actor.id,
         actor.role.as_str(),
-        status,
+        filter.status.map(OrderStatus::as_str),
         filter.service_id,
         filter.client_id,
         filter.worker_id,
@@ -184,12 +172,10 @@ pub async fn list(
     )
     .fetch_all(db)
     .await?;
-    Slice {
-        count,
-        window,
-        results: rows,
-    }
-    .try_map(Order::try_from)
+    Ok(page::counted_rows!(records => OrderRow {
+        id, client_id, worker_id, service_id, service_name, price, status, description, client_username,
+        client_full_name, worker_username, worker_full_name, created_at, updated_at
+    }))
 }
 
 /// Whether `worker_id` is an active worker of `service_id`; returns their summary.

@@ -166,6 +166,61 @@ async fn live_holders(
         .collect())
 }
 
+/// A provider's attempt to pay an order, as it reserves the order (Payme CreateTransaction, Click Prepare).
+pub(crate) struct Attempt<'a> {
+    pub provider: PaymentProvider,
+    /// Payme's `params.id` or Click's `click_trans_id`.
+    pub provider_transaction_id: &'a str,
+    /// Tiyin.
+    pub amount: i64,
+    /// Payme's `time` of CreateTransaction, in milliseconds.
+    pub provider_time: Option<i64>,
+    /// Click's payment id (`click_paydoc_id`).
+    pub click_paydoc_id: Option<i64>,
+    pub reserved_at: DateTime<Utc>,
+}
+
+/// Records an attempt on a locked order as a reservation (`processing`, state 1). The checkout link's `waiting`
+/// transaction of the same provider (the newest, if several) becomes the attempt; without one, a new row is the
+/// attempt. The caller has checked that the order may be reserved.
+pub(crate) async fn reserve(
+    tx: &mut Transaction<'_, Postgres>,
+    order: &LockedOrder,
+    attempt: Attempt<'_>,
+) -> Result<TxnRow> {
+    Ok(sqlx::query_as!(
+        TxnRow,
+        r#"
+        with adopted as (
+            update transactions set status = 'processing', state = 1, provider_transaction_id = $3,
+                   provider_time = $4, click_paydoc_id = $5, reserved_at = $6
+            where id = (select id from transactions
+                        where order_id = $1 and provider = $2 and status = 'waiting'
+                        order by id desc limit 1)
+            returning *
+        ), inserted as (
+            insert into transactions (order_id, provider, amount, status, state, provider_transaction_id,
+                                      provider_time, click_paydoc_id, reserved_at)
+            select $1, $2, $7, 'processing', 1, $3, $4, $5, $6 where not exists (select 1 from adopted)
+            returning *
+        )
+        select id as "id!", order_id as "order_id!", provider as "provider!", amount as "amount!",
+               status as "status!", provider_transaction_id, state as "state!", reason, provider_time,
+               reserved_at, performed_at, canceled_at
+        from (select * from adopted union all select * from inserted) as t
+        "#,
+        order.id,
+        attempt.provider.as_str(),
+        attempt.provider_transaction_id,
+        attempt.provider_time,
+        attempt.click_paydoc_id,
+        attempt.reserved_at,
+        attempt.amount
+    )
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
 fn payment_data(txn: &TxnRow) -> serde_json::Value {
     json!({ "transaction_id": txn.id, "provider": txn.provider, "amount": txn.amount })
 }
@@ -343,7 +398,10 @@ pub async fn checkout(
     let released = release_expired(&mut tx, settings, &order).await?;
     let provider = input.provider.as_str();
     let existing = sqlx::query_scalar!(
-        r#"select id from transactions where order_id = $1 and provider = $2 and status = 'waiting' order by id desc limit 1"#,
+        r#"
+        select id from transactions where order_id = $1 and provider = $2 and status = 'waiting'
+        order by id desc limit 1
+        "#,
         order.id,
         provider
     )

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::{
-    Actor, Error, FieldErrors, Result, ResultExt, context::Context, page::Slice, page::Window,
+    Actor, Error, FieldErrors, Result, ResultExt,
+    context::Context,
+    page::{self, Slice, Window},
 };
 use crate::models::{
     CreateServiceInput, Offer, Service, SetWorkersInput, UpdateServiceInput, UserSummary, validate,
@@ -78,20 +80,30 @@ pub async fn list(
     } else {
         Some(true)
     };
-    let count = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from services where ($1::bool is null or is_active = $1)"#,
-        is_active
+    Ok(
+        page::counted(window, |window| list_page(db, is_active, window))
+            .await?
+            .map(Service::from),
     )
-    .fetch_one(db)
-    .await?;
-    let rows = sqlx::query_as!(
-        ServiceRow,
+}
+
+/// A page of [`list`], each row with the filter's total.
+async fn list_page(
+    db: &PgPool,
+    is_active: Option<bool>,
+    window: Window,
+) -> Result<Vec<(i64, ServiceRow)>> {
+    let records = sqlx::query!(
         r#"
-        select s.id, s.name, s.description, s.price, s.is_active, s.created_at, s.updated_at,
+        with hit as not materialized (
+            select id, name, description, price, is_active, created_at, updated_at from services
+            where ($1::bool is null or is_active = $1)
+        )
+        select (select count(*) from hit) as "total!", s.id, s.name, s.description, s.price, s.is_active,
+               s.created_at, s.updated_at,
                array(select worker_id from service_workers w where w.service_id = s.id order by worker_id)
                    as "worker_ids!"
-        from services s where ($1::bool is null or s.is_active = $1)
-        order by s.id desc limit $2 offset $3
+        from hit s order by s.id desc limit $2 offset $3
         "#,
         is_active,
         window.limit,
@@ -99,11 +111,9 @@ pub async fn list(
     )
     .fetch_all(db)
     .await?;
-    Ok(Slice {
-        count,
-        window,
-        results: rows.into_iter().map(Service::from).collect(),
-    })
+    Ok(page::counted_rows!(records => ServiceRow {
+        id, name, description, price, is_active, worker_ids, created_at, updated_at
+    }))
 }
 
 /// One service; an inactive one is 404 except for admins.
@@ -304,18 +314,10 @@ pub async fn catalogue(ctx: &Context, actor: &Actor, window: Window) -> Result<S
     let services = list(ctx, actor, Some(true), window).await?;
     let ids: Vec<i64> = services.results.iter().map(|s| s.id).collect();
     let mut workers = workers_of(&ctx.db, &ids).await?;
-    Ok(Slice {
-        count: services.count,
-        window: services.window,
-        results: services
-            .results
-            .into_iter()
-            .map(|service| Offer {
-                workers: workers.remove(&service.id).unwrap_or_default(),
-                service,
-            })
-            .collect(),
-    })
+    Ok(services.map(|service| Offer {
+        workers: workers.remove(&service.id).unwrap_or_default(),
+        service,
+    }))
 }
 
 /// A price typed in whole so'm (spaces and commas as thousands separators allowed), in tiyin.

@@ -2,11 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use sqlx::PgPool;
 
 use super::{
     Actor, Error, Result,
     context::Context,
-    page::{Slice, Window},
+    page::{self, Slice, Window},
     parse_column,
 };
 use crate::models::{FiscalReceipt, PaymentProvider, Role, Transaction, TransactionStatus};
@@ -76,52 +77,46 @@ pub async fn list(
 ) -> Result<Slice<Transaction>> {
     let db = &ctx.db;
     require_reader(actor)?;
-    let provider = filter.provider.map(PaymentProvider::as_str);
-    let status = filter.status.map(TransactionStatus::as_str);
-    let count = sqlx::query_scalar!(
+    page::counted(window, |window| list_page(db, actor, filter, window))
+        .await?
+        .try_map(Transaction::try_from)
+}
+
+/// A page of [`list`], each row with the filter's total.
+async fn list_page(
+    db: &PgPool,
+    actor: &Actor,
+    filter: TransactionFilter,
+    window: Window,
+) -> Result<Vec<(i64, TransactionRow)>> {
+    let records = sqlx::query!(
         r#"
-        select count(*) as "n!" from transactions t join orders o on o.id = t.order_id
-        where ($2 or o.client_id = $1)
-          and ($3::bigint is null or t.order_id = $3)
-          and ($4::text is null or t.provider = $4)
-          and ($5::text is null or t.status = $5)
+        with hit as not materialized (
+            select t.id, t.order_id, t.provider, t.amount, t.status, t.provider_transaction_id, t.state, t.reason,
+                   t.created_at, t.performed_at, t.canceled_at
+            from transactions t join orders o on o.id = t.order_id
+            where ($2 or o.client_id = $1)
+              and ($3::bigint is null or t.order_id = $3)
+              and ($4::text is null or t.provider = $4)
+              and ($5::text is null or t.status = $5)
+        )
+        select (select count(*) from hit) as "total!", hit.* from hit
+        order by id desc limit $6 offset $7
         "#,
         actor.id,
         actor.is_admin(),
         filter.order_id,
-        provider,
-        status
-    )
-    .fetch_one(db)
-    .await?;
-    let rows = sqlx::query_as!(
-        TransactionRow,
-        r#"
-        select t.id, t.order_id, t.provider, t.amount, t.status, t.provider_transaction_id, t.state, t.reason,
-               t.created_at, t.performed_at, t.canceled_at
-        from transactions t join orders o on o.id = t.order_id
-        where ($2 or o.client_id = $1)
-          and ($3::bigint is null or t.order_id = $3)
-          and ($4::text is null or t.provider = $4)
-          and ($5::text is null or t.status = $5)
-        order by t.id desc limit $6 offset $7
-        "#,
-        actor.id,
-        actor.is_admin(),
-        filter.order_id,
-        provider,
-        status,
+        filter.provider.map(PaymentProvider::as_str),
+        filter.status.map(TransactionStatus::as_str),
         window.limit,
         window.offset
     )
     .fetch_all(db)
     .await?;
-    Slice {
-        count,
-        window,
-        results: rows,
-    }
-    .try_map(Transaction::try_from)
+    Ok(page::counted_rows!(records => TransactionRow {
+        id, order_id, provider, amount, status, provider_transaction_id, state, reason, created_at, performed_at,
+        canceled_at
+    }))
 }
 
 /// One transaction, if the caller may see it (404 otherwise).

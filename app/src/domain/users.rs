@@ -2,13 +2,19 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use super::{
-    Actor, Error, FieldErrors, Result, ResultExt, context::Context, page::Slice, page::Window,
-    parse_column, password::Hasher, tokens,
+    Actor, Error, FieldErrors, Result, ResultExt,
+    context::{Context, Limits},
+    page::{self, Slice, Window},
+    parse_column,
+    password::Hasher,
+    tokens,
 };
 use crate::models::{
-    CreateUserInput, RegisterInput, Role, UpdateMeInput, UpdateUserInput, User, UserStats, validate,
+    CreateUserInput, RegisterInput, Role, TokenPair, UpdateMeInput, UpdateUserInput, User,
+    UserStats, validate,
 };
 
 /// The unique index on `lower(username)`.
@@ -140,11 +146,20 @@ pub async fn create_unchecked(ctx: &Context, input: CreateUserInput) -> Result<U
     .await
 }
 
-/// The password hash and user for a login by username (case-insensitive).
-pub async fn find_for_login(db: &PgPool, username: &str) -> Result<Option<(String, User)>> {
+/// What a login by username needs of the user.
+pub struct LoginRow {
+    /// The PHC string of the password.
+    pub password_hash: String,
+    /// The session epoch the new session starts in.
+    pub session_epoch: i64,
+    pub user: User,
+}
+
+/// The password hash, session epoch and user for a login by username (case-insensitive).
+pub async fn find_for_login(db: &PgPool, username: &str) -> Result<Option<LoginRow>> {
     let row = sqlx::query!(
         r#"
-        select id, username, password_hash, role, email, full_name, phone, is_active, created_at
+        select id, username, password_hash, role, email, full_name, phone, is_active, created_at, session_epoch
         from users where lower(username) = lower($1)
         "#,
         username.trim()
@@ -162,7 +177,11 @@ pub async fn find_for_login(db: &PgPool, username: &str) -> Result<Option<(Strin
             is_active: r.is_active,
             created_at: r.created_at,
         })?;
-        Ok((r.password_hash, user))
+        Ok(LoginRow {
+            password_hash: r.password_hash,
+            session_epoch: r.session_epoch,
+            user,
+        })
     })
     .transpose()
 }
@@ -194,19 +213,21 @@ pub async fn list(
     window: Window,
 ) -> Result<Slice<User>> {
     actor.require_admin()?;
-    let db = &ctx.db;
     let role = role.map(Role::as_str);
-    let count = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from users where ($1::text is null or role = $1)"#,
-        role
-    )
-    .fetch_one(db)
-    .await?;
-    let rows = sqlx::query_as!(
-        UserRow,
+    page::counted(window, |window| list_page(&ctx.db, role, window))
+        .await?
+        .try_map(User::try_from)
+}
+
+/// A page of [`list`], each row with the filter's total.
+async fn list_page(db: &PgPool, role: Option<&str>, window: Window) -> Result<Vec<(i64, UserRow)>> {
+    let records = sqlx::query!(
         r#"
-        select id, username, role, email, full_name, phone, is_active, created_at from users
-        where ($1::text is null or role = $1)
+        with hit as not materialized (
+            select id, username, role, email, full_name, phone, is_active, created_at from users
+            where ($1::text is null or role = $1)
+        )
+        select (select count(*) from hit) as "total!", hit.* from hit
         order by id desc limit $2 offset $3
         "#,
         role,
@@ -215,12 +236,9 @@ pub async fn list(
     )
     .fetch_all(db)
     .await?;
-    Slice {
-        count,
-        window,
-        results: rows,
-    }
-    .try_map(User::try_from)
+    Ok(page::counted_rows!(records => UserRow {
+        id, username, role, email, full_name, phone, is_active, created_at
+    }))
 }
 
 /// Head counts by role (admins only).
@@ -303,13 +321,14 @@ impl Change {
         self.password_hash.is_some() || self.role.is_some() || self.is_active == Some(false)
     }
 
-    /// Writes the change. One that ends the user's sessions revokes their refresh tokens in the same transaction,
-    /// and after the commit closes their sockets and drops their cached access on every instance.
-    async fn apply(self, ctx: &Context, id: i64) -> Result<User> {
+    /// Writes the change and answers the user with their session epoch after it. One that ends the user's
+    /// sessions moves their session epoch on (access tokens issued before are refused) and revokes their refresh
+    /// tokens, in the same transaction; after the commit it closes their sockets and drops their cached access on
+    /// every instance.
+    async fn apply(self, ctx: &Context, id: i64) -> Result<(User, i64)> {
         let ends_sessions = self.ends_sessions();
         let mut tx = ctx.db.begin().await?;
-        let row = sqlx::query_as!(
-            UserRow,
+        let row = sqlx::query!(
             r#"
             update users set
                 email = case when $2 then $3 else email end,
@@ -317,9 +336,10 @@ impl Change {
                 phone = case when $5 then $6 else phone end,
                 password_hash = coalesce($7, password_hash),
                 role = coalesce($8, role),
-                is_active = coalesce($9, is_active)
+                is_active = coalesce($9, is_active),
+                session_epoch = session_epoch + case when $10 then 1 else 0 end
             where id = $1
-            returning id, username, role, email, full_name, phone, is_active, created_at
+            returning id, username, role, email, full_name, phone, is_active, created_at, session_epoch
             "#,
             id,
             self.email.is_some(),
@@ -329,7 +349,8 @@ impl Change {
             self.phone.flatten(),
             self.password_hash.as_deref(),
             self.role.map(Role::as_str),
-            self.is_active
+            self.is_active,
+            ends_sessions
         )
         .fetch_optional(&mut *tx)
         .await?
@@ -341,8 +362,26 @@ impl Change {
         if ends_sessions {
             ctx.events.access_changed(id);
         }
-        row.try_into()
+        let user = User::try_from(UserRow {
+            id: row.id,
+            username: row.username,
+            role: row.role,
+            email: row.email,
+            full_name: row.full_name,
+            phone: row.phone,
+            is_active: row.is_active,
+            created_at: row.created_at,
+        })?;
+        Ok((user, row.session_epoch))
     }
+}
+
+/// The outcome of the caller's change to their own profile.
+pub struct UpdatedMe {
+    pub user: User,
+    /// After a password change, which ended every session of the caller: a new session for the one that made the
+    /// change (a browser's adapter puts it into the cookies, so that tab keeps working).
+    pub session: Option<TokenPair>,
 }
 
 /// The caller's own profile.
@@ -350,9 +389,15 @@ pub async fn me(ctx: &Context, actor: &Actor) -> Result<User> {
     fetch(&ctx.db, actor.id).await
 }
 
-/// The caller changes their own profile (never their role or id). A new password ends their sessions.
-pub async fn update_me(ctx: &Context, actor: &Actor, input: UpdateMeInput) -> Result<User> {
-    Change::profile(
+/// The caller changes their own profile (never their role or id). A new password needs the current one (400 on
+/// `current_password` if it is missing or wrong; failed checks are limited like failed sign-ins) and ends every
+/// session of the caller, the answer carrying a new one for the session that made the change.
+pub async fn update_me(ctx: &Context, actor: &Actor, input: UpdateMeInput) -> Result<UpdatedMe> {
+    let changes_password = input.password.is_some();
+    if changes_password {
+        check_current_password(ctx, actor, input.current_password).await?;
+    }
+    let (user, epoch) = Change::profile(
         &ctx.hasher,
         &actor.username,
         input.email,
@@ -362,7 +407,55 @@ pub async fn update_me(ctx: &Context, actor: &Actor, input: UpdateMeInput) -> Re
     )
     .await?
     .apply(ctx, actor.id)
-    .await
+    .await?;
+    let session = if changes_password {
+        tokens::issue_pair(&ctx.db, &ctx.tokens, actor.id, Uuid::new_v4(), epoch).await?
+    } else {
+        None
+    };
+    Ok(UpdatedMe { user, session })
+}
+
+/// `Ok` if `current` is the caller's password; else 400 on `current_password`. Failed checks count against a
+/// limit per user, as failed sign-ins do per address: a stolen access token must not become a way to guess the
+/// password.
+async fn check_current_password(
+    ctx: &Context,
+    actor: &Actor,
+    current: Option<String>,
+) -> Result<()> {
+    let Some(current) = current.filter(|c| !c.is_empty()) else {
+        return Err(Error::field(
+            "current_password",
+            "Give your current password to change it.",
+        ));
+    };
+    let key = format!("password:fail:user:{}", actor.id);
+    let reservation = ctx
+        .limiter
+        .reserve(
+            &[(&key, ctx.limits.login_failures_per_minute)],
+            Limits::MINUTE,
+        )
+        .await?;
+    let hash = sqlx::query_scalar!("select password_hash from users where id = $1", actor.id)
+        .fetch_optional(&ctx.db)
+        .await;
+    let matches = match hash {
+        Ok(hash) => ctx.hasher.verify(current, hash).await,
+        Err(e) => Err(e.into()),
+    };
+    if !matches!(matches, Ok(false)) {
+        ctx.limiter.release(reservation).await;
+    }
+    if matches? {
+        Ok(())
+    } else {
+        Err(Error::field(
+            "current_password",
+            "The current password is not correct.",
+        ))
+    }
 }
 
 /// An admin changes any user, including role and activation. Admins cannot demote or deactivate themselves.
@@ -390,7 +483,7 @@ pub async fn update(ctx: &Context, actor: &Actor, id: i64, input: UpdateUserInpu
     // Only a real change of role ends the user's sessions.
     change.role = input.role.filter(|&role| role != target.role);
     change.is_active = input.is_active;
-    let user = change.apply(ctx, id).await?;
+    let (user, _) = change.apply(ctx, id).await?;
     tracing::info!(
         user.id = id,
         admin.id = actor.id,

@@ -39,15 +39,33 @@ fn DashboardBody() -> impl IntoView {
                     let by_status: Vec<(String, i64, String)> = d.by_status.iter().map(|s| {
                         (lang::status(locale(), s.status), s.count, format!("status-{}", s.status.as_str()))
                     }).collect();
-                    let orders: Vec<(String, i64)> = d.days.iter().map(|x| (lang::day(locale(), x.day), x.orders)).collect();
-                    let revenue: Vec<(String, i64)> = d.days.iter().map(|x| (lang::day(locale(), x.day), x.revenue / 100)).collect();
+                    let orders: Vec<Column> = d.days.iter().map(|x| Column {
+                        label: lang::day(locale(), x.day),
+                        value: x.orders,
+                        shown: lang::number(locale(), x.orders),
+                        title: lang::number(locale(), x.orders),
+                    }).collect();
+                    let revenue: Vec<Column> = d.days.iter().map(|x| Column {
+                        label: lang::day(locale(), x.day),
+                        value: x.revenue,
+                        shown: lang::number(locale(), x.revenue / 100),
+                        title: lang::money(locale(), x.revenue),
+                    }).collect();
                     let total: i64 = d.by_status.iter().map(|s| s.count).sum();
                     view! {
                         <div class="stats">
-                            <div class="stat"><span>{tr!(dashboard.orders)}</span><strong id="stat-orders">{total}</strong></div>
-                            <div class="stat"><span>{tr!(dashboard.revenue)}</span><strong><Money tiyin=d.revenue /></strong></div>
-                            <div class="stat"><span>{tr!(dashboard.clients)}</span><strong>{d.users.clients}</strong></div>
-                            <div class="stat"><span>{tr!(dashboard.workers)}</span><strong>{d.users.workers}</strong></div>
+                            <div class="stat">
+                                <span>{tr!(dashboard.orders)}</span><strong id="stat-orders">{total}</strong>
+                            </div>
+                            <div class="stat">
+                                <span>{tr!(dashboard.revenue)}</span><strong><Money tiyin=d.revenue /></strong>
+                            </div>
+                            <div class="stat">
+                                <span>{tr!(dashboard.clients)}</span><strong>{d.users.clients}</strong>
+                            </div>
+                            <div class="stat">
+                                <span>{tr!(dashboard.workers)}</span><strong>{d.users.workers}</strong>
+                            </div>
                         </div>
                         <div class="charts">
                             <figure class="card chart">
@@ -75,7 +93,9 @@ fn DashboardBody() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || recent.get().and_then(Result::ok).map(|l| l.items.into_iter().take(10).map(|n| view! {
                         <li class="note">
-                            <a href=format!("/orders/{}", n.order_id)>{lang::notification(locale(), n.kind, n.order_id, &n.data)}</a>
+                            <a href=format!("/orders/{}", n.order_id)>
+                                {lang::notification(locale(), n.kind, n.order_id, &n.data)}
+                            </a>
                             <When at=n.created_at />
                         </li>
                     }).collect_view())}
@@ -107,24 +127,37 @@ fn StatusBars(rows: Vec<(String, i64, String)>) -> impl IntoView {
     }
 }
 
-/// Vertical columns, one per day, labelled every other day.
+/// One column of a per-day chart: its day, its height, the figure written above it and its tooltip.
+struct Column {
+    label: String,
+    value: i64,
+    shown: String,
+    title: String,
+}
+
+/// Vertical columns, one per day, labelled every other day. The drawing has a margin on both sides so that the
+/// first and last labels, centred under their columns, are not clipped.
 #[component]
-fn Columns(values: Vec<(String, i64)>, class: &'static str) -> impl IntoView {
-    let max = values.iter().map(|v| v.1).max().unwrap_or(0).max(1);
+fn Columns(values: Vec<Column>, class: &'static str) -> impl IntoView {
+    let max = values.iter().map(|v| v.value).max().unwrap_or(0).max(1);
     let n = i64::try_from(values.len()).unwrap_or(1).max(1);
     let step = 320 / n;
     view! {
-        <svg viewBox="0 0 320 170" role="img" class=format!("columns {class}")>
+        <svg viewBox="-24 0 368 170" role="img" class=format!("columns {class}")>
             <line x1="0" y1="140" x2="320" y2="140" class="axis"></line>
-            {values.into_iter().zip(0..).map(|((label, value), i)| {
-                let h = 120 * value / max;
+            {values.into_iter().zip(0..).map(|(column, i)| {
+                let h = 120 * column.value / max;
                 let x = step * i;
                 view! {
                     <g>
-                        <title>{format!("{label}: {value}")}</title>
+                        <title>{format!("{}: {}", column.label, column.title)}</title>
                         <rect x=x + 2 y=140 - h width=step - 4 height=h rx="2"></rect>
-                        {(value > 0).then(|| view! { <text x=x + step / 2 y=136 - h class="value">{value}</text> })}
-                        {(i % 2 == 0).then(|| view! { <text x=x + step / 2 y="158" class="label">{label.clone()}</text> })}
+                        {(column.value > 0).then(|| view! {
+                            <text x=x + step / 2 y=136 - h class="value">{column.shown}</text>
+                        })}
+                        {(i % 2 == 0).then(|| view! {
+                            <text x=x + step / 2 y="158" class="label">{column.label.clone()}</text>
+                        })}
                     </g>
                 }
             }).collect_view()}
@@ -158,9 +191,15 @@ fn UsersBody(me: i64) -> impl IntoView {
             <ActionForm action=create attr:class="form grid-form" attr:id="create-user">
                 <label>{tr!(auth.full_name)}<input name="full_name" required maxlength="150" /></label>
                 <FieldError error field="full_name" />
-                <label>{tr!(auth.username)}<input name="username" required minlength="3" maxlength="150" autocomplete="off" /></label>
+                <label>
+                    {tr!(auth.username)}
+                    <input name="username" required minlength="3" maxlength="150" autocomplete="off" />
+                </label>
                 <FieldError error field="username" />
-                <label>{tr!(auth.password)}<input name="password" type="password" required minlength="8" autocomplete="new-password" /></label>
+                <label>
+                    {tr!(auth.password)}
+                    <input name="password" type="password" required minlength="8" autocomplete="new-password" />
+                </label>
                 <FieldError error field="password" />
                 <label>
                     {tr!(users.role)}
@@ -180,7 +219,9 @@ fn UsersBody(me: i64) -> impl IntoView {
                 <select name="role">
                     <option value="">{tr!(common.all)}</option>
                     {Role::ALL.iter().map(|&r| view! {
-                        <option value=r.as_str() selected=move || role.get().as_deref() == Some(r.as_str())>{lang::role(locale(), r)}</option>
+                        <option value=r.as_str() selected=move || role.get().as_deref() == Some(r.as_str())>
+                            {lang::role(locale(), r)}
+                        </option>
                     }).collect_view()}
                 </select>
             </label>
@@ -208,11 +249,21 @@ fn UsersBody(me: i64) -> impl IntoView {
                                                 <td>{u.full_name.clone()}</td>
                                                 <td>{u.username.clone()}</td>
                                                 <td>{lang::role(locale(), u.role)}</td>
-                                                <td>{if u.is_active { view! { <span class="ok">{tr!(users.active)}</span> }.into_any() } else { view! { <span class="muted">{tr!(users.inactive)}</span> }.into_any() }}</td>
+                                                <td>
+                                                    {if u.is_active {
+                                                        view! { <span class="ok">{tr!(users.active)}</span> }.into_any()
+                                                    } else {
+                                                        view! {
+                                                            <span class="muted">{tr!(users.inactive)}</span>
+                                                        }.into_any()
+                                                    }}
+                                                </td>
                                                 <td>{(u.is_active && id != me).then(|| view! {
                                                     <form method="post" action=DeactivateUser::url() class="inline">
                                                         <input type="hidden" name="id" value=id />
-                                                        <button type="submit" class="link danger">{tr!(users.deactivate)}</button>
+                                                        <button type="submit" class="link danger">
+                                                            {tr!(users.deactivate)}
+                                                        </button>
                                                     </form>
                                                 })}</td>
                                             </tr>
@@ -247,9 +298,15 @@ fn ServicesBody() -> impl IntoView {
             <ActionForm action=create attr:class="form grid-form" attr:id="create-service">
                 <label>{tr!(services.name)}<input name="name" required maxlength="200" /></label>
                 <FieldError error field="name" />
-                <label>{tr!(services.price_som)}<input name="price" required inputmode="numeric" pattern="[0-9 ,]+" /></label>
+                <label>
+                    {tr!(services.price_som)}
+                    <input name="price" required inputmode="numeric" pattern="[0-9 ,]+" />
+                </label>
                 <FieldError error field="price" />
-                <label class="wide">{tr!(services.description)}<textarea name="description" rows="3" maxlength="2000"></textarea></label>
+                <label class="wide">
+                    {tr!(services.description)}
+                    <textarea name="description" rows="3" maxlength="2000"></textarea>
+                </label>
                 <FieldError error field="description" />
                 {move || error.get().filter(|e| e.errors.is_empty()).map(|e| view! { <ErrorBox error=e /> })}
                 <button type="submit">{tr!(services.create_button)}</button>
@@ -263,7 +320,10 @@ fn ServicesBody() -> impl IntoView {
                 let all_workers = workers.get().and_then(Result::ok).map(|l| l.items).unwrap_or_default();
                 view! {
                     <div class="grid">
-                        {items.into_iter().map(|s| view! { <ServiceAdmin service=s workers=all_workers.clone() /> }).collect_view()}
+                        {items
+                            .into_iter()
+                            .map(|s| view! { <ServiceAdmin service=s workers=all_workers.clone() /> })
+                            .collect_view()}
                     </div>
                 }
             }}
@@ -283,7 +343,10 @@ fn ServiceAdmin(service: Service, workers: Vec<User>) -> impl IntoView {
         .collect();
     view! {
         <article class="card service" data-service=service.name>
-            <h2>{service.name.clone()} {(!service.is_active).then(|| view! { <small class="muted">" · " {tr!(users.inactive)}</small> })}</h2>
+            <h2>
+                {service.name.clone()}
+                {(!service.is_active).then(|| view! { <small class="muted">" · " {tr!(users.inactive)}</small> })}
+            </h2>
             <p class="price"><Money tiyin=service.price /></p>
             <p>{service.description.clone()}</p>
             <form method="post" action=SetServiceWorkers::url()>
@@ -296,7 +359,12 @@ fn ServiceAdmin(service: Service, workers: Vec<User>) -> impl IntoView {
                     <legend>{tr!(services.workers)}</legend>
                     {workers.iter().filter(|w| shown.contains(&w.id)).map(|w| view! {
                         <label class="check">
-                            <input type="checkbox" name="worker_ids[]" value=w.id checked=service.worker_ids.contains(&w.id) />
+                            <input
+                                type="checkbox"
+                                name="worker_ids[]"
+                                value=w.id
+                                checked=service.worker_ids.contains(&w.id)
+                            />
                             {w.full_name.clone()}
                         </label>
                     }).collect_view()}
@@ -338,7 +406,9 @@ fn TransactionsBody() -> impl IntoView {
                 <select name="provider">
                     <option value="">{tr!(common.all)}</option>
                     {PaymentProvider::ALL.iter().map(|&p| view! {
-                        <option value=p.as_str() selected=move || provider.get().as_deref() == Some(p.as_str())>{p.as_str()}</option>
+                        <option value=p.as_str() selected=move || provider.get().as_deref() == Some(p.as_str())>
+                            {p.as_str()}
+                        </option>
                     }).collect_view()}
                 </select>
             </label>
@@ -347,7 +417,9 @@ fn TransactionsBody() -> impl IntoView {
                 <select name="status">
                     <option value="">{tr!(common.all)}</option>
                     {TransactionStatus::ALL.iter().map(|&s| view! {
-                        <option value=s.as_str() selected=move || status.get().as_deref() == Some(s.as_str())>{status_label(locale(), s)}</option>
+                        <option value=s.as_str() selected=move || status.get().as_deref() == Some(s.as_str())>
+                            {status_label(locale(), s)}
+                        </option>
                     }).collect_view()}
                 </select>
             </label>
@@ -376,7 +448,11 @@ fn TransactionsBody() -> impl IntoView {
                                             <td><a href=format!("/orders/{}", tx.order_id)>"#" {tx.order_id}</a></td>
                                             <td>{tx.provider.as_str()}</td>
                                             <td class="num"><Money tiyin=tx.amount /></td>
-                                            <td><span class=format!("txn txn-{}", tx.status.as_str())>{status_label(locale(), tx.status)}</span></td>
+                                            <td>
+                                                <span class=format!("txn txn-{}", tx.status.as_str())>
+                                                    {status_label(locale(), tx.status)}
+                                                </span>
+                                            </td>
                                             <td><When at=tx.created_at /></td>
                                         </tr>
                                     }).collect_view()}

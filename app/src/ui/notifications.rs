@@ -69,7 +69,13 @@ fn Feed() -> impl IntoView {
             </label>
             <label>
                 {tr!(notifications.order)}
-                <input name="order_id" type="number" min="1" inputmode="numeric" value=move || order.get().unwrap_or_default() />
+                <input
+                    name="order_id"
+                    type="number"
+                    min="1"
+                    inputmode="numeric"
+                    value=move || order.get().unwrap_or_default()
+                />
             </label>
             <label class="check">
                 <input type="checkbox" name="unread" value="1" checked=move || unread_only.get().is_some() />

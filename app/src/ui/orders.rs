@@ -74,7 +74,10 @@ fn CatalogueBody() -> impl IntoView {
             empty=|| view! { <Empty><p>{tr!(services.empty)}</p></Empty> }
             rows={|items: Vec<Offer>| view! {
                 <div class="grid">
-                    {items.into_iter().map(|o| view! { <ServiceCard service=o.service workers=o.workers /> }).collect_view()}
+                    {items
+                        .into_iter()
+                        .map(|o| view! { <ServiceCard service=o.service workers=o.workers /> })
+                        .collect_view()}
                 </div>
             }}
         />
@@ -304,16 +307,26 @@ fn OrderDetail(view: OrderView, role: Role) -> impl IntoView {
                     <dt>{tr!(orders.price)}</dt><dd><Money tiyin=order.price /></dd>
                     <dt>{tr!(orders.client)}</dt><dd>{order.client.full_name.clone()}</dd>
                     <dt>{tr!(orders.worker)}</dt>
-                    <dd id="order-worker">{order.worker.as_ref().map_or_else(|| "—".to_owned(), |w| w.full_name.clone())}</dd>
+                    <dd id="order-worker">
+                        {order.worker.as_ref().map_or_else(|| "—".to_owned(), |w| w.full_name.clone())}
+                    </dd>
                     <dt>{tr!(orders.created)}</dt><dd><When at=order.created_at /></dd>
                 </dl>
-                {(!order.description.is_empty()).then(|| view! { <p class="description">{order.description.clone()}</p> })}
+                {(!order.description.is_empty()).then(|| view! {
+                    <p class="description">{order.description.clone()}</p>
+                })}
                 <div class="actions">
                     {(payable && !providers.is_empty()).then(|| view! {
                         <ActionForm action=pay>
                             <input type="hidden" name="order_id" value=id />
                             {providers.iter().map(|&p| view! {
-                                <button type="submit" name="provider" value=p.as_str() id=format!("pay-{}", p.as_str()) class="pay">
+                                <button
+                                    type="submit"
+                                    name="provider"
+                                    value=p.as_str()
+                                    id=format!("pay-{}", p.as_str())
+                                    class="pay"
+                                >
                                     {match p {
                                         PaymentProvider::Payme => tr!(actions.pay_payme),
                                         PaymentProvider::Click => tr!(actions.pay_click),

@@ -178,9 +178,7 @@ impl SocketsCheck {
         };
         for listener in listeners {
             let expected: Vec<i64> = sqlx::query_scalar(
-                "select id from notifications n where n.id > $1
-                 and ($3 = 'admin' or ($3 = 'client' and n.client_id = $2) or ($3 = 'worker' and n.worker_id = $2))
-                 order by id",
+                "select id from visible_notifications($3, $2) where id > $1 order by id",
             )
             .bind(listener.start)
             .bind(listener.user_id)

@@ -4,21 +4,19 @@
 //! unauthenticated one.
 
 use app::{
-    domain::{
-        Result,
-        payments::{self, click, payme},
-    },
+    domain::payments::{self, click, payme},
     models::{CreatePaymentInput, ErrorBody, PaymentCheckout},
 };
 use axum::{
     body::{Body, to_bytes},
     extract::State,
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, header},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    extract::{AuthUser, BODY_LIMIT, ClientIp, Json},
+    extract::{BODY_LIMIT, Call, ClientIp, Created, Json, created},
+    openapi::{Forbidden, NotFound},
     state::AppState,
 };
 
@@ -38,17 +36,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// checkout link (and, where the deployment enables it, the built-in gateway sandbox's). An open checkout of the
 /// same provider is reused.
 #[utoipa::path(post, path = "/payments", tag = "payments", security(("bearer" = [])), request_body = CreatePaymentInput,
-    responses((status = 201, description = "Created", body = PaymentCheckout), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody),
-              (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 403, description = "The caller's role may not do this", body = ErrorBody),
-              (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody),
-              (status = 409, description = "The order is not pending, or a payment is already in progress", body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = PaymentCheckout), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound),
+              (status = 409, description = "The order is not pending, or a payment is already in progress",
+               body = ErrorBody)))]
 async fn create_payment(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    call: Call,
     Json(input): Json<CreatePaymentInput>,
-) -> Result<(StatusCode, axum::Json<PaymentCheckout>)> {
-    let checkout = payments::checkout(&state.ctx, &actor, input).await?;
-    Ok((StatusCode::CREATED, axum::Json(checkout)))
+) -> Created<PaymentCheckout> {
+    payments::checkout(&call.ctx, &call.actor, input)
+        .await
+        .map(created)
 }
 
 /// The body, or `None` when it is over the limit or broken off.
@@ -61,7 +59,8 @@ async fn read_body(body: Body) -> Option<axum::body::Bytes> {
 /// Always HTTP 200; errors are JSON-RPC errors with Payme's codes and `{ru, uz, en}` messages.
 #[utoipa::path(post, path = "/payment/payme", tag = "payments", security(("payme" = [])),
     request_body(content = Object, description = "A JSON-RPC request `{id, method, params}` (any Content-Type)"),
-    responses((status = 200, description = "A JSON-RPC answer `{jsonrpc, id, result}` or `{jsonrpc, id, error}`", body = Object)))]
+    responses((status = 200, description = "A JSON-RPC answer `{jsonrpc, id, result}` or `{jsonrpc, id, error}`",
+               body = Object)))]
 async fn payme_webhook(
     State(state): State<AppState>,
     ClientIp(from): ClientIp,
@@ -98,8 +97,10 @@ pub async fn click_not_post() -> axum::Json<serde_json::Value> {
 /// merchant_confirm_id, error, error_note}`.
 #[utoipa::path(post, path = "/payment/click", tag = "payments",
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
-                 description = "`click_trans_id, service_id, click_paydoc_id, merchant_trans_id, [merchant_prepare_id,] amount, action, error, error_note, sign_time, sign_string`"),
-    responses((status = 200, description = "Click's answer; `error` 0 is success, negative values are Click's error codes", body = Object)))]
+                 description = "`click_trans_id, service_id, click_paydoc_id, merchant_trans_id, \
+                                [merchant_prepare_id,] amount, action, error, error_note, sign_time, sign_string`"),
+    responses((status = 200, description = "Click's answer; `error` 0 is success, negative values are Click's \
+                                            error codes", body = Object)))]
 async fn click_webhook(
     State(state): State<AppState>,
     ClientIp(from): ClientIp,

@@ -2,21 +2,16 @@
 
 use app::{
     domain::{Result, page::PageParams, services},
-    models::{
-        CreateServiceInput, ErrorBody, Page, Service, SetWorkersInput, UpdateServiceInput,
-        UserSummary,
-    },
+    models::{CreateServiceInput, Page, Service, SetWorkersInput, UpdateServiceInput, UserSummary},
 };
-use axum::{
-    extract::{OriginalUri, State},
-    http::StatusCode,
-};
+use axum::{extract::OriginalUri, http::StatusCode};
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::paginate;
 use crate::{
-    extract::{AuthUser, Id, Json, Query},
+    extract::{Call, Created, Id, Json, Query, Reply, created},
+    openapi::{Conflict, Forbidden, NotFound},
     state::AppState,
 };
 
@@ -37,81 +32,66 @@ struct ServiceFilter {
 
 /// The catalogue, newest first.
 #[utoipa::path(get, path = "/services", tag = "services", security(("bearer" = [])), params(ServiceFilter, PageParams),
-    responses((status = 200, description = "Success", body = Page<Service>), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Page<Service>)))]
 async fn list_services(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    call: Call,
     OriginalUri(uri): OriginalUri,
     Query(filter): Query<ServiceFilter>,
     Query(page): Query<PageParams>,
-) -> Result<axum::Json<Page<Service>>> {
-    let slice = services::list(&state.ctx, &actor, filter.is_active, page.window()?).await?;
-    Ok(paginate(state.config.base_url(), &uri, slice))
-}
-
-/// Adds a service (admin only).
-#[utoipa::path(post, path = "/services", tag = "services", security(("bearer" = [])), request_body = CreateServiceInput,
-    responses((status = 201, description = "Created", body = Service), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody),
-              (status = 403, description = "The caller's role may not do this", body = ErrorBody), (status = 409, description = "The current state does not allow it", body = ErrorBody)))]
-async fn create_service(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
-    Json(input): Json<CreateServiceInput>,
-) -> Result<(StatusCode, axum::Json<Service>)> {
-    let service = services::create(&state.ctx, &actor, input).await?;
-    Ok((StatusCode::CREATED, axum::Json(service)))
+) -> Reply<Page<Service>> {
+    let slice = services::list(&call.ctx, &call.actor, filter.is_active, page.window()?).await?;
+    Ok(paginate(&call.ctx, &uri, slice))
 }
 
 /// One service (inactive ones only for admins).
 #[utoipa::path(get, path = "/services/{id}", tag = "services", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, description = "Success", body = Service), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
-async fn get_service(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
-    Id(id): Id,
-) -> Result<axum::Json<Service>> {
-    services::get(&state.ctx, &actor, id).await.map(axum::Json)
+    responses((status = 200, description = "Success", body = Service), (status = 404, response = NotFound)))]
+async fn get_service(call: Call, Id(id): Id) -> Reply<Service> {
+    services::get(&call.ctx, &call.actor, id)
+        .await
+        .map(axum::Json)
+}
+
+/// Adds a service (admin only).
+#[utoipa::path(post, path = "/services", tag = "services", security(("bearer" = [])), request_body = CreateServiceInput,
+    responses((status = 201, description = "Created", body = Service), (status = 403, response = Forbidden),
+              (status = 409, response = Conflict)))]
+async fn create_service(call: Call, Json(input): Json<CreateServiceInput>) -> Created<Service> {
+    services::create(&call.ctx, &call.actor, input)
+        .await
+        .map(created)
 }
 
 /// Changes a service (admin only). Orders already placed keep their price.
 #[utoipa::path(patch, path = "/services/{id}", tag = "services", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = UpdateServiceInput,
-    responses((status = 200, description = "Success", body = Service), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody),
-              (status = 403, description = "The caller's role may not do this", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody), (status = 409, description = "The current state does not allow it", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Service), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 async fn update_service(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    call: Call,
     Id(id): Id,
     Json(input): Json<UpdateServiceInput>,
-) -> Result<axum::Json<Service>> {
-    services::update(&state.ctx, &actor, id, input)
+) -> Reply<Service> {
+    services::update(&call.ctx, &call.actor, id, input)
         .await
         .map(axum::Json)
 }
 
 /// Withdraws a service from the catalogue (admin only). It is deactivated, not erased: orders refer to it.
 #[utoipa::path(delete, path = "/services/{id}", tag = "services", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 204, description = "Done; no content"), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 403, description = "The caller's role may not do this", body = ErrorBody),
-              (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
-async fn delete_service(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
-    Id(id): Id,
-) -> Result<StatusCode> {
-    services::deactivate(&state.ctx, &actor, id).await?;
+    responses((status = 204, description = "Done; no content"), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound)))]
+async fn delete_service(call: Call, Id(id): Id) -> Result<StatusCode> {
+    services::deactivate(&call.ctx, &call.actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The workers of a service.
 #[utoipa::path(get, path = "/services/{id}/workers", tag = "services", security(("bearer" = [])),
     params(("id" = i64, Path)),
-    responses((status = 200, description = "Success", body = Vec<UserSummary>), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
-async fn list_service_workers(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
-    Id(id): Id,
-) -> Result<axum::Json<Vec<UserSummary>>> {
-    services::workers(&state.ctx, &actor, id)
+    responses((status = 200, description = "Success", body = Vec<UserSummary>), (status = 404, response = NotFound)))]
+async fn list_service_workers(call: Call, Id(id): Id) -> Reply<Vec<UserSummary>> {
+    services::workers(&call.ctx, &call.actor, id)
         .await
         .map(axum::Json)
 }
@@ -119,15 +99,14 @@ async fn list_service_workers(
 /// Replaces the workers of a service (admin only); every id must be an active worker.
 #[utoipa::path(put, path = "/services/{id}/workers", tag = "services", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = SetWorkersInput,
-    responses((status = 200, description = "Success", body = Vec<UserSummary>), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody),
-              (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 403, description = "The caller's role may not do this", body = ErrorBody), (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Vec<UserSummary>), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound)))]
 async fn set_service_workers(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    call: Call,
     Id(id): Id,
     Json(input): Json<SetWorkersInput>,
-) -> Result<axum::Json<Vec<UserSummary>>> {
-    services::set_workers(&state.ctx, &actor, id, input)
+) -> Reply<Vec<UserSummary>> {
+    services::set_workers(&call.ctx, &call.actor, id, input)
         .await
         .map(axum::Json)
 }

@@ -2,18 +2,18 @@
 
 use app::{
     domain::{
-        Result,
         page::PageParams,
         transactions::{self, TransactionFilter},
     },
     models::{ErrorBody, FiscalReceipt, Page, Transaction},
 };
-use axum::extract::{OriginalUri, State};
+use axum::extract::OriginalUri;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::paginate;
 use crate::{
-    extract::{AuthUser, Id, Query},
+    extract::{Call, Id, Query, Reply},
+    openapi::{Forbidden, NotFound},
     state::AppState,
 };
 
@@ -28,30 +28,24 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Payment attempts, newest first: admins all, clients those of their orders; workers are refused.
 #[utoipa::path(get, path = "/transactions", tag = "payments", security(("bearer" = [])),
     params(TransactionFilter, PageParams),
-    responses((status = 200, description = "Success", body = Page<Transaction>), (status = 400, description = "Invalid input (`invalid` or `parse_error`)", body = ErrorBody),
-              (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 403, description = "The caller's role may not do this", body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = Page<Transaction>), (status = 403, response = Forbidden)))]
 async fn list_transactions(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
+    call: Call,
     OriginalUri(uri): OriginalUri,
     Query(filter): Query<TransactionFilter>,
     Query(page): Query<PageParams>,
-) -> Result<axum::Json<Page<Transaction>>> {
-    let slice = transactions::list(&state.ctx, &actor, filter, page.window()?).await?;
-    Ok(paginate(state.config.base_url(), &uri, slice))
+) -> Reply<Page<Transaction>> {
+    let slice = transactions::list(&call.ctx, &call.actor, filter, page.window()?).await?;
+    Ok(paginate(&call.ctx, &uri, slice))
 }
 
 /// One payment attempt (404 unless it is the caller's or the caller is an admin).
 #[utoipa::path(get, path = "/transactions/{id}", tag = "payments", security(("bearer" = [])),
     params(("id" = i64, Path)),
-    responses((status = 200, description = "Success", body = Transaction), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 403, description = "The caller's role may not do this", body = ErrorBody),
-              (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody)))]
-async fn get_transaction(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
-    Id(id): Id,
-) -> Result<axum::Json<Transaction>> {
-    transactions::get(&state.ctx, &actor, id)
+    responses((status = 200, description = "Success", body = Transaction), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound)))]
+async fn get_transaction(call: Call, Id(id): Id) -> Reply<Transaction> {
+    transactions::get(&call.ctx, &call.actor, id)
         .await
         .map(axum::Json)
 }
@@ -60,16 +54,12 @@ async fn get_transaction(
 /// Click's merchant API and kept. 409 for any other transaction; 502 `bad_gateway` when Click cannot be reached.
 #[utoipa::path(get, path = "/transactions/{id}/receipt", tag = "payments", security(("bearer" = [])),
     params(("id" = i64, Path)),
-    responses((status = 200, description = "Success", body = FiscalReceipt), (status = 401, description = "Not authenticated or bad credentials", body = ErrorBody), (status = 403, description = "The caller's role may not do this", body = ErrorBody),
-              (status = 404, description = "No such object, or not visible to the caller", body = ErrorBody),
+    responses((status = 200, description = "Success", body = FiscalReceipt), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound),
               (status = 409, description = "Not a confirmed Click payment", body = ErrorBody),
               (status = 502, description = "Click's merchant API failed or did not answer in time", body = ErrorBody)))]
-async fn get_receipt(
-    State(state): State<AppState>,
-    AuthUser(actor): AuthUser,
-    Id(id): Id,
-) -> Result<axum::Json<FiscalReceipt>> {
-    transactions::receipt(&state.ctx, &actor, id)
+async fn get_receipt(call: Call, Id(id): Id) -> Reply<FiscalReceipt> {
+    transactions::receipt(&call.ctx, &call.actor, id)
         .await
         .map(axum::Json)
 }

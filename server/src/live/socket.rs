@@ -212,7 +212,9 @@ async fn run(
                         }
                     }
                     FeedMessage::Event { .. } => {}
-                    FeedMessage::Read { user_id, ids, origin } if *user_id == actor.id && *origin != Some(socket_id) => {
+                    FeedMessage::Read { user_id, ids, origin }
+                        if *user_id == actor.id && *origin != Some(socket_id) =>
+                    {
                         send_frame(&mut socket, &ServerFrame::Read { ids: ids.clone() }).await?;
                     }
                     FeedMessage::Read { .. } => {}

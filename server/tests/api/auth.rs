@@ -286,7 +286,7 @@ async fn changing_the_password_ends_other_sessions_and_the_new_one_works(pool: P
     app.patch(
         "/api/v1/me",
         &user.access,
-        json!({"password": "a brand new secret"}),
+        json!({"password": "a brand new secret", "current_password": user.password}),
     )
     .await
     .expect(200);

@@ -161,8 +161,8 @@ async fn objects_of_b(app: &TestApp, w: &World) -> (i64, i64) {
         .await
         .expect("B's order has an event");
     let transaction: i64 = sqlx::query_scalar(
-        "insert into transactions (order_id, provider, amount, provider_transaction_id) values ($1, 'click', 100000, md5(random()::text))
-         returning id",
+        "insert into transactions (order_id, provider, amount, provider_transaction_id)
+         values ($1, 'click', 100000, md5(random()::text)) returning id",
     )
     .bind(w.order_b)
     .fetch_one(&app.db)

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use app::{
-    domain::{Context, payments::Clock, users},
+    domain::{Context, auth, payments::Clock, users},
     models::{CreateUserInput, Role},
 };
 use leptos::prelude::LeptosOptions;
@@ -86,12 +86,17 @@ pub fn test_config() -> ServeConfig {
         cookie_secure: false,
         trust_proxy: false,
         login_rate_limit: 10_000,
+        login_account_rate_limit: 10_000,
+        // No grace for a just-rotated refresh token: a test that wants one sets it.
+        refresh_reuse_grace_secs: 0,
         register_rate_limit: 10_000,
         order_rate_limit: 10_000,
         socket_message_limit: 10_000,
         password: PasswordConfig {
             argon2_memory_kib: 64,
             argon2_iterations: 1,
+            argon2_budget_mib: 256,
+            argon2_wait_ms: 5_000,
         },
         feed_capacity: 4096,
         feed_ping_secs: 20,
@@ -345,6 +350,38 @@ impl TestApp {
         }
     }
 
+    /// Creates a user of `role` directly and opens a session for them without the login endpoint (so tests of
+    /// the login rate limit start from a count of zero).
+    pub async fn user_without_login(&self, role: Role) -> TestUser {
+        let username = format!(
+            "{}_{}",
+            role.as_str(),
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        );
+        let password = format!("pw-{}", uuid::Uuid::new_v4());
+        let input = CreateUserInput {
+            username: username.clone(),
+            password: password.clone(),
+            role,
+            email: None,
+            full_name: Some(format!("Test {}", role.as_str())),
+            phone: None,
+        };
+        let user = users::create_unchecked(&self.ctx, input)
+            .await
+            .expect("the user is created");
+        let pair = auth::start_session(&self.ctx, user.id)
+            .await
+            .expect("a session starts");
+        TestUser {
+            id: user.id,
+            username,
+            password,
+            access: pair.access,
+            refresh: pair.refresh,
+        }
+    }
+
     /// An active service served by `workers`, created through the API by `admin`.
     pub async fn service(&self, admin: &TestUser, workers: &[&TestUser]) -> i64 {
         let name = format!("Service {}", uuid::Uuid::new_v4());
@@ -416,7 +453,8 @@ impl TestApp {
         let sql = "select md5(string_agg(t::text, '|' order by t::text)) from (
             select row(u.*)::text as t from users u union all select row(s.*)::text from services s
             union all select row(w.*)::text from service_workers w union all select row(o.*)::text from orders o
-            union all select row(n.*)::text from notifications n union all select row(r.*)::text from notification_reads r
+            union all select row(n.*)::text from notifications n
+            union all select row(r.*)::text from notification_reads r
             union all select row(m.*)::text from order_messages m union all select row(x.*)::text from transactions x
             union all select row(k.*)::text from refresh_tokens k) all_rows";
         let hash: Option<String> = sqlx::query_scalar(sql)

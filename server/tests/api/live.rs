@@ -796,7 +796,8 @@ async fn a_socket_that_stops_reading_is_told_to_resync_and_memory_stays_bounded(
     // 4 000 events of ~4 KiB each: far more than the socket buffers hold and the feed lets a socket lag.
     sqlx::query(
         "insert into notifications (order_id, kind, client_id, worker_id, data)
-         select $1, 'order_message', $2, $3, jsonb_build_object('text', repeat('x', 4000)) from generate_series(1, 4000)",
+         select $1, 'order_message', $2, $3, jsonb_build_object('text', repeat('x', 4000))
+         from generate_series(1, 4000)",
     )
     .bind(w.order_a)
     .bind(w.client_a.id)

@@ -1,9 +1,13 @@
 //! The notification feed: visibility, `after_id`, filters, read state.
 
+use app::{
+    domain::{Actor, feed::audience_includes},
+    models::Role,
+};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{World, spawn_app};
+use crate::helpers::{TestUser, World, spawn_app};
 
 fn order_ids(answer: &crate::helpers::Answer) -> Vec<i64> {
     answer.body["results"]
@@ -31,6 +35,88 @@ async fn each_role_sees_exactly_its_scope_of_events(pool: PgPool) {
     assert_eq!(event["actor_id"], w.client_a.id);
     assert_eq!(event["read"], false);
     assert_eq!(event["message"], format!("New order #{}", w.order_a));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_socket_audience_rule_agrees_with_the_sql_visibility_function(pool: PgPool) {
+    // Arrange: for a viewer of each role, an event of every audience relative to them: their own `client_id`
+    // or another user's, and their own `worker_id`, another user's or none.
+    let app = spawn_app(pool.clone()).await;
+    let w = World::new(&app).await;
+    let (other_client, other_worker) = (w.client_b.id, w.worker_b.id);
+    let viewers = [
+        (Role::Admin, &w.admin),
+        (Role::Client, &w.client_a),
+        (Role::Worker, &w.worker_a),
+    ];
+    for (role, user) in viewers {
+        let viewer = actor(role, user);
+        let mut seen_in_sql = 0;
+        for client_id in [viewer.id, other_client] {
+            for worker_id in [Some(viewer.id), Some(other_worker), None] {
+                let id: i64 = sqlx::query_scalar(
+                    "insert into notifications (order_id, kind, client_id, worker_id)
+                     values ($1, 'order_created', $2, $3) returning id",
+                )
+                .bind(w.order_a)
+                .bind(client_id)
+                .bind(worker_id)
+                .fetch_one(&pool)
+                .await
+                .expect("an event is stored");
+
+                // Act
+                let in_sql: bool = sqlx::query_scalar(
+                    "select exists (select 1 from visible_notifications($1, $2) where id = $3)",
+                )
+                .bind(role.as_str())
+                .bind(viewer.id)
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .expect("the visibility function answers");
+                let in_rust = audience_includes(&viewer, client_id, worker_id);
+
+                // Assert
+                let own = |id: Option<i64>| match id {
+                    Some(id) if id == viewer.id => "own",
+                    Some(_) => "another user's",
+                    None => "no",
+                };
+                assert_eq!(
+                    in_rust,
+                    in_sql,
+                    "a {role:?} and an event with {} client_id and {} worker_id: the socket says {in_rust}, SQL \
+                     says {in_sql}",
+                    own(Some(client_id)),
+                    own(worker_id)
+                );
+                seen_in_sql += usize::from(in_sql);
+            }
+        }
+        // The rule itself: an admin sees all six, a client the three with their client_id, a worker the two with
+        // their worker_id.
+        let expected = match role {
+            Role::Admin => 6,
+            Role::Client => 3,
+            Role::Worker => 2,
+        };
+        assert_eq!(
+            seen_in_sql, expected,
+            "a {role:?} sees {seen_in_sql} of the six"
+        );
+    }
+}
+
+/// `user` as the domain's caller with `role`.
+fn actor(role: Role, user: &TestUser) -> Actor {
+    Actor {
+        id: user.id,
+        role,
+        username: user.username.clone(),
+        full_name: String::new(),
+        session_epoch: 0,
+    }
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]

@@ -1,4 +1,5 @@
-//! The OpenAPI document is served, is 3.1, and lists every REST route of the router.
+//! The OpenAPI document is served, is 3.1, lists every REST route of the router, and documents the errors they
+//! share once, under the status each belongs to.
 
 use serde_json::Value;
 use sqlx::PgPool;
@@ -108,6 +109,94 @@ async fn the_openapi_document_lists_every_route_and_documents_its_errors(pool: P
             doc["components"]["schemas"][schema].is_object(),
             "schema {schema} is missing"
         );
+    }
+}
+
+/// The shared answers of `components/responses` and the one status each may be given under.
+const SHARED: &[(&str, &str)] = &[
+    ("InvalidInput", "400"),
+    ("Unauthorized", "401"),
+    ("Forbidden", "403"),
+    ("NotFound", "404"),
+    ("Conflict", "409"),
+    ("PayloadTooLarge", "413"),
+    ("UnsupportedMediaType", "415"),
+    ("RateLimited", "429"),
+];
+
+#[test]
+fn the_shared_error_answers_are_described_once_and_given_where_they_apply() {
+    // Act
+    let (_, spec) = server::router::api();
+    let doc = serde_json::to_value(&spec).expect("the document serializes");
+
+    // Assert
+    let components = doc["components"]["responses"]
+        .as_object()
+        .expect("components/responses");
+    let mut names: Vec<&str> = components.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let mut declared: Vec<&str> = SHARED.iter().map(|(name, _)| *name).collect();
+    declared.sort_unstable();
+    assert_eq!(names, declared);
+    let shared_descriptions: Vec<&str> = components
+        .values()
+        .map(|r| r["description"].as_str().expect("a description"))
+        .collect();
+
+    for (method, path) in ROUTES {
+        let operation = &doc["paths"][path][method];
+        let responses = operation["responses"].as_object().expect("responses");
+        let statuses: Vec<&str> = responses.keys().map(String::as_str).collect();
+        // The webhooks answer 200 and nothing else.
+        if path.starts_with("/api/v1/payment/") {
+            assert_eq!(statuses, ["200"], "{method} {path}");
+            continue;
+        }
+        for (status, response) in responses {
+            match response["$ref"].as_str() {
+                Some(reference) => {
+                    let name = reference
+                        .strip_prefix("#/components/responses/")
+                        .unwrap_or_else(|| panic!("{method} {path} {status}: {reference}"));
+                    let (_, expected) = SHARED
+                        .iter()
+                        .find(|(shared, _)| *shared == name)
+                        .unwrap_or_else(|| panic!("{method} {path} {status}: no answer {name}"));
+                    assert_eq!(status, expected, "{method} {path}: {name} under {status}");
+                }
+                None => {
+                    let description = response["description"].as_str().unwrap_or_default();
+                    assert!(
+                        !shared_descriptions.contains(&description),
+                        "{method} {path} {status} repeats a shared answer: {description}"
+                    );
+                }
+            }
+        }
+        let bearer = operation["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+        let body = operation["requestBody"].is_object();
+        let params = operation["parameters"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty());
+        let mut expected = Vec::new();
+        if bearer {
+            expected.push("401");
+        }
+        if body || params {
+            expected.push("400");
+        }
+        if body {
+            expected.extend(["413", "415"]);
+        }
+        for status in expected {
+            assert!(
+                statuses.contains(&status),
+                "{method} {path} does not document {status}"
+            );
+        }
     }
 }
 

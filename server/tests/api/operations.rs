@@ -62,7 +62,9 @@ async fn every_migration_reverts_and_applies_again(pool: PgPool) {
         .undo(&pool, 0)
         .await
         .expect("every down migration runs");
-    let tables: i64 = sqlx::query_scalar("select count(*) from pg_tables where schemaname = 'public' and tablename <> '_sqlx_migrations'")
+    let tables: i64 = sqlx::query_scalar(
+        "select count(*) from pg_tables where schemaname = 'public' and tablename <> '_sqlx_migrations'",
+    )
         .fetch_one(&pool)
         .await
         .expect("a count");

@@ -138,8 +138,10 @@ async fn a_pending_order_reserved_by_a_payment_cannot_be_canceled(pool: PgPool) 
     let app = spawn_app(pool.clone()).await;
     let w = World::new(&app).await;
     let transaction: i64 = sqlx::query_scalar(
-        "insert into transactions (order_id, provider, amount, status, provider_transaction_id, state, reserved_at, provider_time)
-         values ($1, 'payme', 100000, 'processing', 'p-1', 1, now(), (extract(epoch from now()) * 1000)::bigint) returning id",
+        "insert into transactions
+           (order_id, provider, amount, status, provider_transaction_id, state, reserved_at, provider_time)
+         values ($1, 'payme', 100000, 'processing', 'p-1', 1, now(), (extract(epoch from now()) * 1000)::bigint)
+         returning id",
     )
     .bind(w.order_a)
     .fetch_one(&pool)

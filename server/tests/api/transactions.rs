@@ -6,8 +6,11 @@ use crate::helpers::{World, spawn_app};
 
 async fn insert_transaction(pool: &PgPool, order: i64, provider: &str) -> i64 {
     sqlx::query_scalar(
-        "insert into transactions (order_id, provider, amount, status, provider_transaction_id, state, reserved_at, provider_time)
-         values ($1, $2, 100000, 'processing', md5(random()::text), 1, now(), (extract(epoch from now()) * 1000)::bigint) returning id",
+        "insert into transactions
+           (order_id, provider, amount, status, provider_transaction_id, state, reserved_at, provider_time)
+         values ($1, $2, 100000, 'processing', md5(random()::text), 1, now(),
+                 (extract(epoch from now()) * 1000)::bigint)
+         returning id",
     )
     .bind(order)
     .bind(provider)

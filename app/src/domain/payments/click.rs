@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{
-    Settings, TxnRow, WEBHOOK_DEADLINE, cancel, commit_expiry, confirm, constant_time_eq, find,
-    live_holders, lock_with_order, release_expired,
+    Attempt, Settings, TxnRow, WEBHOOK_DEADLINE, cancel, commit_expiry, confirm, constant_time_eq,
+    find, live_holders, lock_with_order, release_expired, reserve,
 };
 use crate::{
     domain::{Error, context::Context, events::EventSink, orders},
@@ -419,32 +419,15 @@ impl Shop<'_> {
         request: &Request,
         attempt: &str,
     ) -> Result<i64, Code> {
-        let now = self.settings.clock.now();
-        let id = sqlx::query_scalar!(
-            r#"
-            with adopted as (
-                update transactions set status = 'processing', state = 1, provider_transaction_id = $2,
-                       click_paydoc_id = $3, reserved_at = $4
-                where id = (select id from transactions
-                            where order_id = $1 and provider = 'click' and status = 'waiting'
-                            order by id desc limit 1)
-                returning id
-            ), inserted as (
-                insert into transactions (order_id, provider, amount, status, state, provider_transaction_id,
-                                          click_paydoc_id, reserved_at)
-                select $1, 'click', $5, 'processing', 1, $2, $3, $4 where not exists (select 1 from adopted)
-                returning id
-            )
-            select id as "id!" from adopted union all select id from inserted
-            "#,
-            order.id,
-            attempt,
-            request.click_paydoc_id,
-            now,
-            request.amount
-        )
-        .fetch_one(&mut **tx)
-        .await?;
+        let reservation = Attempt {
+            provider: PaymentProvider::Click,
+            provider_transaction_id: attempt,
+            amount: request.amount,
+            provider_time: None,
+            click_paydoc_id: Some(request.click_paydoc_id),
+            reserved_at: self.settings.clock.now(),
+        };
+        let id = reserve(tx, order, reservation).await?.id;
         tracing::info!(
             transaction.id = id,
             order.id = order.id,
@@ -658,3 +641,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{
-    PAYME_TIMEOUT_MS, Settings, TxnRow, WEBHOOK_DEADLINE, cancel, commit_expiry, confirm,
-    constant_time_eq, find, live_holders, lock_with_order, ms, release_expired,
+    Attempt, PAYME_TIMEOUT_MS, Settings, TxnRow, WEBHOOK_DEADLINE, cancel, commit_expiry, confirm,
+    constant_time_eq, find, live_holders, lock_with_order, ms, release_expired, reserve,
 };
 use crate::{
     domain::{Error, context::Context, events::EventSink, orders, parse_column},
@@ -134,7 +134,8 @@ impl Fault {
         Self::new(
             -31007,
             [
-                "Заказ выполнен. Невозможно отменить транзакцию. Товар или услуга предоставлена покупателю в полном объеме.",
+                "Заказ выполнен. Невозможно отменить транзакцию. \
+                 Товар или услуга предоставлена покупателю в полном объеме.",
                 "Tranzaksiyani bekor qilib bo‘lmaydi — xizmat ko‘rsatilgan",
                 "Could not cancel transaction. Order is delivered/Service is completed.",
             ],
@@ -424,36 +425,15 @@ impl Payme<'_> {
         }
         // An expired reservation still holds Payme's one-active-transaction index: release it first.
         release_expired(&mut tx, self.settings, &order).await?;
-        // The checkout link's `waiting` transaction becomes this attempt; without one, a new row is the attempt.
-        let txn = sqlx::query_as!(
-            TxnRow,
-            r#"
-            with adopted as (
-                update transactions set status = 'processing', state = 1, provider_transaction_id = $2,
-                       provider_time = $3, reserved_at = $4
-                where id = (select id from transactions
-                            where order_id = $1 and provider = 'payme' and status = 'waiting'
-                            order by id desc limit 1)
-                returning *
-            ), inserted as (
-                insert into transactions (order_id, provider, amount, status, state, provider_transaction_id,
-                                          provider_time, reserved_at)
-                select $1, 'payme', $5, 'processing', 1, $2, $3, $4 where not exists (select 1 from adopted)
-                returning *
-            )
-            select id as "id!", order_id as "order_id!", provider as "provider!", amount as "amount!",
-                   status as "status!", provider_transaction_id, state as "state!", reason, provider_time,
-                   reserved_at, performed_at, canceled_at
-            from (select * from adopted union all select * from inserted) as t
-            "#,
-            order.id,
-            payme_id,
-            time,
-            now,
-            amount
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        let attempt = Attempt {
+            provider: PaymentProvider::Payme,
+            provider_transaction_id: payme_id,
+            amount,
+            provider_time: Some(time),
+            click_paydoc_id: None,
+            reserved_at: now,
+        };
+        let txn = reserve(&mut tx, &order, attempt).await?;
         tx.commit().await?;
         self.events.committed(Vec::new());
         tracing::info!(
@@ -472,7 +452,10 @@ impl Payme<'_> {
             .await?
             .ok_or_else(Fault::transaction_not_found)?;
         let (mut tx, order, txn) = lock_with_order(self.db, found.order_id, found.id).await?;
-        let performed = |t: &TxnRow| json!({ "transaction": t.id.to_string(), "perform_time": ms(t.performed_at), "state": 2 });
+        let performed = |t: &TxnRow| {
+            let perform_time = ms(t.performed_at);
+            json!({ "transaction": t.id.to_string(), "perform_time": perform_time, "state": 2 })
+        };
         match txn.state {
             2 => Ok(performed(&txn)),
             1 if txn.expired(self.settings, self.settings.clock.now_ms()) => {
@@ -511,7 +494,10 @@ impl Payme<'_> {
             .await?
             .ok_or_else(Fault::transaction_not_found)?;
         let (mut tx, order, txn) = lock_with_order(self.db, found.order_id, found.id).await?;
-        let canceled = |t: &TxnRow, state: i32| json!({ "transaction": t.id.to_string(), "cancel_time": ms(t.canceled_at), "state": state });
+        let canceled = |t: &TxnRow, state: i32| {
+            let cancel_time = ms(t.canceled_at);
+            json!({ "transaction": t.id.to_string(), "cancel_time": cancel_time, "state": state })
+        };
         let state = match txn.state {
             -1 | -2 => return Ok(canceled(&txn, txn.state)),
             1 => -1,

@@ -1,0 +1,1 @@
+drop function if exists visible_notifications(text, bigint);
