@@ -1062,7 +1062,7 @@ async fn every_change_of_access_ends_the_same_sessions_whichever_way_it_came(poo
                 ways.rest(Some(&admin), &call).await
             }
             AccessChange::NewPassword => {
-                let body = json!({ "password": "Another-long-secret-7" });
+                let body = json!({ "password": "Another-long-secret-7", "current_password": user.password });
                 let call = Call::new(Method::PATCH, "/api/v1/me", Some(body), "");
                 ways.rest(Some(&user), &call).await
             }
@@ -1249,7 +1249,8 @@ async fn signing_in_and_up_come_to_the_same_outcome_both_ways(pool: PgPool) {
 enum Limited {
     /// A client orders (`order:{user}`, per minute).
     Order,
-    /// A user signs in (`login:ip:…` and `login:user:…`, per minute).
+    /// A user signs in with a wrong password (failures are what is counted, per address and per account, per
+    /// minute).
     Login,
     /// A visitor signs up (`register:ip:…`, per hour).
     Register,
@@ -1270,11 +1271,18 @@ async fn rate_limits_are_the_same_and_counted_together_both_ways(pool: PgPool) {
     let service = app.service(&admin, &[&worker]).await;
     let throttled = Some("throttled");
     let after_limit = [None, None, None, throttled, throttled];
+    // Wrong passwords are refused as such until the failures reach the limit.
+    let wrong = Some("bad_credentials");
+    let failures_then_limit = [wrong, wrong, wrong, throttled, throttled];
     // (action, the ways of five attempts in a row, how each must end); each row is a user of its own.
     let cases = [
         (Limited::Order, [Rest, Form, Rest, Form, Rest], after_limit),
         (Limited::Order, [Form, Form, Rest, Rest, Form], after_limit),
-        (Limited::Login, [Rest, Form, Rest, Form, Rest], after_limit),
+        (
+            Limited::Login,
+            [Rest, Form, Rest, Form, Rest],
+            failures_then_limit,
+        ),
         (
             Limited::Register,
             [Form, Rest, Form, Rest, Form],
@@ -1302,10 +1310,10 @@ async fn rate_limits_are_the_same_and_counted_together_both_ways(pool: PgPool) {
                     (Some(&user), call)
                 }
                 Limited::Login => {
-                    let body = json!({ "username": user.username, "password": user.password });
+                    let body = json!({ "username": user.username, "password": "not-the-password" });
                     let call = Call::new(Method::POST, "/api/v1/auth/login", Some(body), "login")
                         .field("username", &user.username)
-                        .field("password", &user.password);
+                        .field("password", "not-the-password");
                     (None, call)
                 }
                 Limited::Register => {
@@ -1331,6 +1339,12 @@ async fn rate_limits_are_the_same_and_counted_together_both_ways(pool: PgPool) {
             // Assert
             match expected {
                 None => assert_eq!(reply.outcome(), Outcome::Done, "{case}: {}", reply.body),
+                Some(code) if code == "bad_credentials" => assert_eq!(
+                    reply.outcome(),
+                    Outcome::Refused(401, code.to_owned()),
+                    "{case}: {}",
+                    reply.body
+                ),
                 Some(code) => {
                     assert_eq!(
                         reply.outcome(),
