@@ -17,9 +17,10 @@ use {
 pub async fn login(username: String, password: String) -> Result<User, ApiError> {
     let (ctx, cookies) = (context()?, cookies()?);
     let input = crate::models::LoginInput { username, password };
-    let response = auth::login(&ctx, &caller().ip, input).await?;
+    let auth::BrowserSignIn { response, language } =
+        auth::login_in_browser(&ctx, &caller().ip, input).await?;
     set_session_cookies(&cookies, Some((&response.access, &response.refresh)));
-    if let Some(tag) = users::language(&ctx, response.user.id).await? {
+    if let Some(tag) = language {
         set_cookie(&cookies.language(&tag));
     }
     leptos_axum::redirect("/");
@@ -43,13 +44,8 @@ pub async fn register(
         full_name: Some(full_name),
         phone: None,
     };
-    let user = auth::register(&ctx, &caller().ip, input).await?;
-    // The password was just set: open the session directly rather than checking it again.
-    let pair = auth::start_session(&ctx, user.id).await?;
+    let (user, pair) = auth::register_in_browser(&ctx, &caller().ip, input, &language).await?;
     set_session_cookies(&cookies, Some((&pair.access, &pair.refresh)));
-    if crate::lang::from_tag(&language).is_some() {
-        users::set_language(&ctx, user.id, &language).await?;
-    }
     leptos_axum::redirect("/services");
     Ok(user)
 }

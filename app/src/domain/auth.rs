@@ -220,3 +220,39 @@ pub async fn logout(ctx: &Context, refresh: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// A browser's sign-in: the session, and the user's remembered UI language (for the language cookie).
+pub struct BrowserSignIn {
+    pub response: LoginResponse,
+    pub language: Option<String>,
+}
+
+/// Signs in from the browser: [`login`], and the language the user chose on any device.
+pub async fn login_in_browser(ctx: &Context, ip: &str, input: LoginInput) -> Result<BrowserSignIn> {
+    let response = login(ctx, ip, input).await?;
+    let language = users::language(ctx, response.user.id).await?;
+    Ok(BrowserSignIn { response, language })
+}
+
+/// Signs up from the browser: [`register`], then the session opens at once (the password was just set, so it is
+/// not checked again), and the language the visitor used is remembered when it is one the app speaks.
+pub async fn register_in_browser(
+    ctx: &Context,
+    ip: &str,
+    input: RegisterInput,
+    language: &str,
+) -> Result<(User, TokenPair)> {
+    let user = register(ctx, ip, input).await?;
+    let pair = start_session(ctx, user.id).await?;
+    if crate::lang::from_tag(language).is_some() {
+        users::set_language(ctx, user.id, language).await?;
+    }
+    Ok((user, pair))
+}
+
+/// Renews a browser session whose access token expired, from its refresh token: the new pair and its user.
+pub async fn renew(ctx: &Context, refresh_token: &str) -> Result<(TokenPair, Actor)> {
+    let pair = refresh(ctx, refresh_token).await?;
+    let actor = authenticate(ctx, &pair.access).await?;
+    Ok((pair, actor))
+}

@@ -36,10 +36,10 @@ pub async fn resolve_caller(
         Ok(AuthUser(actor)) => Some(actor),
         Err(_) => match cookie(&parts.headers, REFRESH_COOKIE).filter(|r| !r.is_empty()) {
             None => None,
-            Some(refresh) => match auth::refresh(&state.ctx, refresh).await {
-                Ok(pair) => {
+            Some(refresh) => match auth::renew(&state.ctx, refresh).await {
+                Ok((pair, actor)) => {
                     renewed = Some(state.cookies.session(Some((&pair.access, &pair.refresh))));
-                    auth::authenticate(&state.ctx, &pair.access).await.ok()
+                    Some(actor)
                 }
                 Err(_) => {
                     renewed = Some(state.cookies.session(None));
