@@ -319,42 +319,39 @@ impl TestApp {
 
     /// Creates a user of `role` directly and signs them in through the API.
     pub async fn user(&self, role: Role) -> TestUser {
-        let username = format!(
-            "{}_{}",
-            role.as_str(),
-            &uuid::Uuid::new_v4().simple().to_string()[..10]
-        );
-        let password = format!("pw-{}", uuid::Uuid::new_v4());
-        let input = CreateUserInput {
-            username: username.clone(),
-            password: password.clone(),
-            role,
-
-            email: None,
-            full_name: Some(format!("Test {}", role.as_str())),
-            phone: None,
-        };
-        let user = users::create_unchecked(&self.ctx, input)
-            .await
-            .expect("the user is created");
-        let login = self.login(&username, &password).await;
-        let body = login.expect(200);
+        let (id, username, password) = self.new_user(role).await;
+        let body = self.login(&username, &password).await;
+        let body = body.expect(200);
         TestUser {
-            id: user.id,
-            username,
-            password,
-
+            id,
             access: body["access"].as_str().expect("an access token").to_owned(),
             refresh: body["refresh"]
                 .as_str()
                 .expect("a refresh token")
                 .to_owned(),
+            username,
+            password,
         }
     }
 
     /// Creates a user of `role` directly and opens a session for them without the login endpoint (so tests of
     /// the login rate limit start from a count of zero).
     pub async fn user_without_login(&self, role: Role) -> TestUser {
+        let (id, username, password) = self.new_user(role).await;
+        let pair = auth::start_session(&self.ctx, id)
+            .await
+            .expect("a session starts");
+        TestUser {
+            id,
+            username,
+            password,
+            access: pair.access,
+            refresh: pair.refresh,
+        }
+    }
+
+    /// Creates a user of `role` with a random username and password, directly: its id, username and password.
+    async fn new_user(&self, role: Role) -> (i64, String, String) {
         let username = format!(
             "{}_{}",
             role.as_str(),
@@ -372,16 +369,7 @@ impl TestApp {
         let user = users::create_unchecked(&self.ctx, input)
             .await
             .expect("the user is created");
-        let pair = auth::start_session(&self.ctx, user.id)
-            .await
-            .expect("a session starts");
-        TestUser {
-            id: user.id,
-            username,
-            password,
-            access: pair.access,
-            refresh: pair.refresh,
-        }
+        (user.id, username, password)
     }
 
     /// An active service served by `workers`, created through the API by `admin`.
