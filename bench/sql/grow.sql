@@ -329,15 +329,16 @@ analyze notifications;
 -- Read state ----------------------------------------------------------------------------------------------------
 
 -- Each user last read everything some time ago (clients within 30 days, and one in seven never; workers within 10
--- days; admins within 2), then opened some of what came after: 30 % (admins 2 %).
+-- days; the admins a week apart: the first a week ago, the next two weeks ago, and so on), then opened some of what
+-- came after: 30 % (admins 2 %).
 create temp table grow_marks on commit drop as
 select u.id, u.role,
        case when u.role = 'client' and u.i % 7 = 3 then 0
             else coalesce((select h.last_id from grow_hours h where h.hour <= u.cutoff
                            order by h.hour desc limit 1), 0) end as mark
 from (
-    select u.*, p.now - random() * case u.role when 'client' then 30 when 'worker' then 10 else 2 end
-                      * interval '1 day' as cutoff
+    select u.*, p.now - case u.role when 'client' then random() * 30 when 'worker' then random() * 10
+                                    else 7 * (1 + u.i) end * interval '1 day' as cutoff
     from grow_users u, grow_params p
 ) u;
 

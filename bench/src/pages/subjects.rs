@@ -1,5 +1,5 @@
-//! Who the pages are read as: the grown population's busiest client and busiest worker and one of its admins,
-//! with the orders and feed positions their reads name.
+//! Who the pages are read as: the grown population's busiest client and busiest worker and its first admin (who
+//! last read everything a week ago), with the orders and feed positions their reads name.
 
 use anyhow::Context as _;
 use sqlx::PgPool;
