@@ -196,8 +196,9 @@ impl Report {
             self.text,
             "- **{name}**: {} clients, {} workers, {} admins, {} services and {} orders over {} days, grown in \
              {load_seconds:.1} s (then `vacuum analyze`: {vacuum_seconds:.1} s). The database then held {} \
-             ({} confirmed transactions): {:.0} MiB. Read as its busiest client ({} orders, {} notifications), \
-             its busiest worker ({} orders, {} notifications) and an admin (all {} orders, {} notifications).",
+             ({} confirmed transactions): {:.0} MiB. Read as its busiest client ({} orders, {} notifications of \
+             which {} unread), its busiest worker ({} orders, {} notifications, {} unread) and its first admin, who \
+             last read everything a week ago (all {} orders, {} notifications, {} unread).",
             grouped(i64::from(scale.clients)),
             grouped(i64::from(scale.workers)),
             scale.admins,
@@ -209,10 +210,13 @@ impl Report {
             *bytes as f64 / 1_048_576.0,
             grouped(s.client.orders),
             grouped(s.client.notifications),
+            grouped(s.client.unread),
             grouped(s.worker.orders),
             grouped(s.worker.notifications),
+            grouped(s.worker.unread),
             grouped(s.admin.orders),
             grouped(s.admin.notifications),
+            grouped(s.admin.unread),
         )
     }
 }

@@ -11,7 +11,8 @@ const GROW_SQL: &str = include_str!("../../sql/grow.sql");
 
 /// The tables the growth step writes, analyzed and vacuumed after it (the visibility map lets index-only scans
 /// skip the heap, as autovacuum would have arranged on a live database).
-const GROWN_TABLES: &str = "users, services, service_workers, orders, transactions, order_messages, notifications, notification_reads";
+const GROWN_TABLES: &str = "users, services, service_workers, orders, transactions, order_messages, \
+                            notifications, notification_reads";
 
 /// A population to load: the script's parameters (`grow.*` settings).
 #[derive(Debug, Clone)]

@@ -231,6 +231,7 @@ mod tests {
             token: format!("token{id}"),
             orders: 0,
             notifications: 0,
+            unread: 0,
             after_id,
             order,
         }

@@ -19,6 +19,8 @@ pub struct Subject {
     pub orders: i64,
     /// The notifications in their feed.
     pub notifications: i64,
+    /// Of those, the unread ones (their badge).
+    pub unread: i64,
     /// The id before the newest 20 of their feed: where a socket that missed 20 events catches up from.
     pub after_id: i64,
     /// The order whose page they open: their newest one with a conversation, if any, else their newest.
@@ -118,6 +120,12 @@ async fn subject(
         "select count(*) from notifications where {visible}"
     ))
     .await?;
+    let unread = scalar(format!(
+        "select count(*) from notifications n where {visible}
+           and n.id > (select notifications_read_upto from users where id = $1)
+           and not exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)"
+    ))
+    .await?;
     let after_id = scalar(format!(
         "select coalesce((select id from notifications where {visible} order by id desc offset 20 limit 1), 0)"
     ))
@@ -142,6 +150,7 @@ async fn subject(
         token: sign(secret, id)?,
         orders,
         notifications,
+        unread,
         after_id,
         order,
     })
