@@ -86,7 +86,7 @@ impl World {
 }
 
 /// A six-hour access token for user `id`, as the server signs one.
-fn sign(secret: &str, id: i64) -> anyhow::Result<String> {
+pub fn sign(secret: &str, id: i64) -> anyhow::Result<String> {
     let now = chrono::Utc::now().timestamp();
     let claims = json!({"sub": id.to_string(), "typ": "access", "iat": now, "exp": now + 6 * 3600});
     Ok(jsonwebtoken::encode(

@@ -6,7 +6,9 @@
 //! - live feed: with N authenticated sockets open (10 % admins), the server's RSS per idle socket, then orders at
 //!   a fixed rate, the latency from the order's HTTP request to its frame's arrival on every socket that should
 //!   see it (p50/p99, by the kernel's receive timestamp; also to when this process read it), the frames fanned out
-//!   per second, and lost frames.
+//!   per second, and lost frames;
+//! - pages (only when asked for, with `--phases pages`): every page and list a user opens, timed on a small
+//!   database and again after the growth step (`bench/sql/grow.sql`) has made it a large one.
 //!
 //! Users are created directly in the database and their tokens signed with the server's secret, so setting up
 //! ten thousand sockets does not spend minutes hashing passwords.
@@ -14,6 +16,7 @@
 mod feed;
 mod fixtures;
 mod listener;
+mod pages;
 mod plot;
 mod report;
 mod rest;
@@ -22,12 +25,23 @@ mod stats;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use sqlx::PgPool;
 
 use fixtures::World;
 use report::{Ceiling, Report};
 use rest::Operation;
+
+/// A part of the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Phase {
+    /// Order creation and listing at each concurrency.
+    Rest,
+    /// The live feed with each number of sockets.
+    Feed,
+    /// Every page and list on a small database, then on a large one (grows the server's database: run it last).
+    Pages,
+}
 
 /// Measures a running Task server.
 #[derive(Debug, Parser)]
@@ -65,11 +79,22 @@ struct Args {
     /// Where to write the latency plot (SVG), if anywhere.
     #[arg(long)]
     plot: Option<std::path::PathBuf>,
+    /// The phases to run, in this order.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "rest,feed")]
+    phases: Vec<Phase>,
+    /// The pages phase's large database, relative to the (1.0: a million orders, three million
+    /// notifications); smaller for trying the phase out.
+    #[arg(long, default_value_t = 1.0)]
+    large_scale: f64,
+    /// Timed runs of each read in the pages phase.
+    #[arg(long, default_value_t = 15)]
+    page_runs: usize,
 }
 
 /// What the phases share: the settings, the HTTP client, the fixtures and the report so far.
 struct Bench {
     args: Args,
+    db: PgPool,
     http: reqwest::Client,
     world: Arc<World>,
     ceiling: Ceiling,
@@ -78,9 +103,16 @@ struct Bench {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut bench = Bench::prepare(Args::parse()).await?;
-    bench.rest_phase().await?;
-    bench.feed_phase().await?;
+    let args = Args::parse();
+    let phases = args.phases.clone();
+    let mut bench = Bench::prepare(args).await?;
+    for phase in phases {
+        match phase {
+            Phase::Rest => bench.rest_phase().await?,
+            Phase::Feed => bench.feed_phase().await?,
+            Phase::Pages => bench.pages_phase().await?,
+        }
+    }
     bench.write_report()
 }
 
@@ -97,6 +129,7 @@ impl Bench {
         let ceiling = Ceiling::parse(&args.ceiling);
         Ok(Self {
             args,
+            db,
             http,
             world,
             ceiling,
@@ -136,9 +169,29 @@ impl Bench {
         Ok(())
     }
 
+    /// Every page and list on a small database, then on a large one.
+    async fn pages_phase(&mut self) -> anyhow::Result<()> {
+        let settings = pages::Settings {
+            http: &self.http,
+            base: &self.args.base,
+            db: &self.db,
+            secret: &self.args.jwt_secret,
+            large_scale: self.args.large_scale,
+            runs: self.args.page_runs,
+        };
+        let run = pages::run(&settings).await?;
+        self.report.pages(&run)?;
+        Ok(())
+    }
+
     /// Writes the plot, if asked for, and prints the tables (`scripts/bench.sh` puts them in `docs/benchmarks.md`).
     fn write_report(&self) -> anyhow::Result<()> {
-        if let Some(path) = &self.args.plot {
+        if let Some(path) = self
+            .args
+            .plot
+            .as_ref()
+            .filter(|_| !self.report.curves.is_empty())
+        {
             std::fs::write(path, plot::plot(&self.report.curves))
                 .with_context(|| format!("Failed to write {}", path.display()))?;
         }

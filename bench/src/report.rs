@@ -5,10 +5,17 @@ use std::{collections::HashMap, fmt::Write as _};
 
 use crate::{
     feed::FeedRun,
+    pages::{Growth, Measured, PagesRun, Timing},
     plot::Curve,
     rest::{Operation, RestRun},
     stats::percentiles,
 };
+
+/// The pages phase's targets on the large database: the median and the slowest run of each read (ms), and its
+/// median against its own on the small database.
+const PAGE_MEDIAN_MS: f64 = 30.0;
+const PAGE_SLOWEST_MS: f64 = 60.0;
+const PAGE_GROWTH: f64 = 2.0;
 
 /// The PostgreSQL ceiling for order creation's transaction, in transactions per second by concurrency.
 pub struct Ceiling(HashMap<usize, f64>);
@@ -123,6 +130,138 @@ impl Report {
     }
 }
 
+impl Report {
+    /// Adds the pages phase: how each database was grown, who read it, and a row per read with both databases'
+    /// figures side by side and whether the large one meets the targets.
+    pub fn pages(&mut self, run: &PagesRun) -> std::fmt::Result {
+        writeln!(
+            self.text,
+            "\n### Pages and lists on a small and a large database\n"
+        )?;
+        writeln!(
+            self.text,
+            "Each read made one at a time as a browser or an API client does (pages with the session cookie and \
+             `Accept: text/html`, REST with the bearer token), once untimed, then {} times: median and slowest. \
+             The large database is the small one after the growth step (`bench/sql/grow.sql`).\n",
+            run.runs
+        )?;
+        for (name, measured) in [("small", &run.small), ("large", &run.large)] {
+            self.growth_line(name, measured)?;
+        }
+        writeln!(
+            self.text,
+            "\n| read | small median (ms) | small slowest (ms) | large median (ms) | large slowest (ms) | \
+             large / small | meets the target |"
+        )?;
+        writeln!(self.text, "|---|---:|---:|---:|---:|---:|---|")?;
+        let mut met = 0;
+        for large in &run.large.timings {
+            let small = run.small.timings.iter().find(|t| t.label == large.label);
+            let (row, meets) = page_row(large, small);
+            met += usize::from(meets);
+            writeln!(self.text, "{row}")?;
+        }
+        let mut slowest: Vec<&Timing> = run.large.timings.iter().collect();
+        slowest.sort_by(|a, b| b.median.total_cmp(&a.median));
+        let names: Vec<String> = slowest
+            .iter()
+            .take(3)
+            .map(|t| format!("{} ({:.0} ms)", t.label, t.median))
+            .collect();
+        writeln!(
+            self.text,
+            "\n{met} of {} reads meet the target on the large database (median ≤ {PAGE_MEDIAN_MS} ms, slowest ≤ \
+             {PAGE_SLOWEST_MS} ms, median ≤ {PAGE_GROWTH}× its own on the small one). Slowest medians: {}.",
+            run.large.timings.len(),
+            names.join("; ")
+        )
+    }
+
+    /// A list item: the population grown, how long it took, what the database then held, and who read it.
+    fn growth_line(&mut self, name: &str, measured: &Measured) -> std::fmt::Result {
+        let Growth {
+            scale,
+            load_seconds,
+            vacuum_seconds,
+            rows,
+            confirmed,
+            bytes,
+        } = &measured.growth;
+        let held: Vec<String> = rows
+            .iter()
+            .map(|(what, n)| format!("{} {what}", grouped(*n)))
+            .collect();
+        let s = &measured.subjects;
+        writeln!(
+            self.text,
+            "- **{name}**: {} clients, {} workers, {} admins, {} services and {} orders over {} days, grown in \
+             {load_seconds:.1} s (then `vacuum analyze`: {vacuum_seconds:.1} s). The database then held {} \
+             ({} confirmed transactions): {:.0} MiB. Read as its busiest client ({} orders, {} notifications of \
+             which {} unread), its busiest worker ({} orders, {} notifications, {} unread) and its first admin, who \
+             last read everything a week ago (all {} orders, {} notifications, {} unread).",
+            grouped(i64::from(scale.clients)),
+            grouped(i64::from(scale.workers)),
+            scale.admins,
+            scale.services,
+            grouped(i64::from(scale.orders)),
+            scale.days,
+            held.join(", "),
+            grouped(*confirmed),
+            *bytes as f64 / 1_048_576.0,
+            grouped(s.client.orders),
+            grouped(s.client.notifications),
+            grouped(s.client.unread),
+            grouped(s.worker.orders),
+            grouped(s.worker.notifications),
+            grouped(s.worker.unread),
+            grouped(s.admin.orders),
+            grouped(s.admin.notifications),
+            grouped(s.admin.unread),
+        )
+    }
+}
+
+/// A read's row (large figures against small ones) and whether it meets every target.
+fn page_row(large: &Timing, small: Option<&Timing>) -> (String, bool) {
+    let (small_median, small_slowest) =
+        small.map_or((f64::NAN, f64::NAN), |t| (t.median, t.slowest));
+    let ratio = large.median / small_median;
+    let mut missed = Vec::new();
+    if large.median > PAGE_MEDIAN_MS {
+        missed.push("median");
+    }
+    if large.slowest > PAGE_SLOWEST_MS {
+        missed.push("slowest");
+    }
+    // A ratio that is not a number (no small figure) does not meet the target either.
+    if ratio.is_nan() || ratio > PAGE_GROWTH {
+        missed.push("growth");
+    }
+    let verdict = if missed.is_empty() {
+        "yes".to_owned()
+    } else {
+        format!("no ({})", missed.join(", "))
+    };
+    let row = format!(
+        "| {} | {small_median:.1} | {small_slowest:.1} | {:.1} | {:.1} | {ratio:.1}× | {verdict} |",
+        large.label, large.median, large.slowest
+    );
+    (row, missed.is_empty())
+}
+
+/// `n` with its thousands separated by spaces (`1 000 000`).
+fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +365,73 @@ mod tests {
         assert_eq!(cells(rows[3]), cells(rows[5]), "header and row");
         assert_eq!(cells(rows[4]), cells(rows[5]), "alignment and row");
         assert_eq!(report.curves[0].0, "feed delivery, 1000 sockets");
+    }
+
+    fn timing(label: &str, median: f64, slowest: f64) -> Timing {
+        Timing {
+            label: label.to_owned(),
+            median,
+            slowest,
+        }
+    }
+
+    #[test]
+    fn a_page_row_meets_the_target_only_under_every_bound() {
+        let small = timing("admin: page `/admin`", 10.0, 14.0);
+        for (large, verdict, description) in [
+            (
+                timing("admin: page `/admin`", 12.0, 20.0),
+                "yes",
+                "fast and flat",
+            ),
+            (
+                timing("admin: page `/admin`", 31.0, 40.0),
+                "no (median, growth)",
+                "median over 30 ms",
+            ),
+            (
+                timing("admin: page `/admin`", 18.0, 61.0),
+                "no (slowest)",
+                "slowest over 60 ms",
+            ),
+            (
+                timing("admin: page `/admin`", 21.0, 30.0),
+                "no (growth)",
+                "more than twice the small",
+            ),
+        ] {
+            let (row, meets) = page_row(&large, Some(&small));
+            assert!(
+                row.ends_with(&format!("| {verdict} |")),
+                "{description}: {row}"
+            );
+            assert_eq!(meets, verdict == "yes", "{description}");
+        }
+        let (row, meets) = page_row(&timing("a", 1.0, 1.0), None);
+        assert!(
+            !meets && row.contains("no (growth)"),
+            "no small figure: {row}"
+        );
+        let (row, _) = page_row(
+            &timing("admin: page `/admin`", 6709.0, 7012.5),
+            Some(&small),
+        );
+        assert_eq!(
+            row,
+            "| admin: page `/admin` | 10.0 | 14.0 | 6709.0 | 7012.5 | 670.9× | no (median, slowest, growth) |"
+        );
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        for (n, shown) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1 000"),
+            (3_050_123, "3 050 123"),
+            (-1200, "-1 200"),
+        ] {
+            assert_eq!(grouped(n), shown);
+        }
     }
 }
