@@ -238,8 +238,9 @@ pub async fn unread_count(ctx: &Context, actor: &Actor) -> Result<UnreadCount> {
     let db = &ctx.db;
     let count = sqlx::query_scalar!(
         r#"
-        select count(*) as "n!" from visible_notifications($2, $1) n join users u on u.id = $1
-        where n.id > u.notifications_read_upto
+        select count(*) as "n!" from visible_notifications($2, $1) n
+        -- The read mark as a scalar, so the bound reaches each branch's index (a join would not push it down).
+        where n.id > (select notifications_read_upto from users where id = $1)
           and not exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)
         "#,
         actor.id,
