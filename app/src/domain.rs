@@ -21,6 +21,7 @@ pub mod payments;
 pub mod ratelimit;
 pub mod services;
 pub mod session;
+pub mod tallies;
 pub mod tokens;
 pub mod transactions;
 pub mod users;

@@ -344,6 +344,8 @@ from (
 
 analyze grow_marks;
 update users set notifications_read_upto = m.mark from grow_marks m where users.id = m.id and m.mark > 0;
+-- Every mark's ordinal, as "read all" keeps it (migration 20261217000001_tallies).
+select recount_read_ordinals();
 
 insert into notification_reads (user_id, notification_id, read_at)
 select m.id, n.id, least(p.now, n.created_at + (1 + random() * 47) * interval '1 hour')

@@ -22,7 +22,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use app::{
     api::web::CookiePolicy,
-    domain::{Context, context::Limits, payments, ratelimit::RateLimiter, tokens::Tokens},
+    domain::{Context, context::Limits, payments, ratelimit::RateLimiter, tallies, tokens::Tokens},
 };
 use axum::serve::ListenerExt as _;
 use leptos::prelude::LeptosOptions;
@@ -120,6 +120,7 @@ pub async fn build_state(
         )?),
     };
     tokio::spawn(sweep_payments(ctx.clone()));
+    tokio::spawn(fold_tallies(ctx.clone()));
     let cookies = CookiePolicy {
         secure: config.cookie_secure,
         access_ttl: config.access_ttl(),
@@ -170,6 +171,19 @@ async fn sweep_payments(ctx: Context) {
             Ok(0) => {}
             Ok(n) => tracing::info!("Released {n} expired payment reservations"),
             Err(e) => tracing::warn!(error = %e, "Payment sweep failed"),
+        }
+    }
+}
+
+/// Folds the tallies' deltas every second, so a maintained count reads its row and at most a second's deltas
+/// (see `domain::tallies`). Several instances may fold at once.
+async fn fold_tallies(ctx: Context) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = tallies::fold(&ctx).await {
+            tracing::warn!(error = %e, "Folding the tallies failed");
         }
     }
 }

@@ -80,6 +80,12 @@ pub trait EventSink: Send + Sync {
     fn read(&self, user_id: i64, ids: Vec<i64>, origin: Option<u64>) {
         let _ = (user_id, ids, origin);
     }
+
+    /// A stable watermark the feed keeps current (every id at or below it is committed or gone for good), if it
+    /// keeps one: a page starts its live feed there without taking the watermark's lock. `None`: ask the database.
+    fn delivered(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// For callers without a live feed (the CLI): events are still stored; nobody is told.

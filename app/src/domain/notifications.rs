@@ -15,7 +15,7 @@ use super::{
     context::Context,
     events::{FeedEvent, NotificationRow},
     page::{self, Slice, Window},
-    watermark,
+    tallies, watermark,
 };
 use crate::models::{Notification, NotificationKind, UnreadCount};
 
@@ -97,38 +97,85 @@ pub async fn feed(
         Some(_) => Some(watermark::stable_watermark(db).await?),
         None => None,
     };
-    page::counted(window, |window| feed_page(db, actor, filter, upto, window))
-        .await?
-        .try_map(Notification::try_from)
+    let known = known_count(ctx, actor, filter).await?;
+    page::counted_from_nearer_end(window, known, |window, from_tail| {
+        feed_page(db, actor, filter, upto, window, from_tail, known)
+    })
+    .await?
+    .try_map(Notification::try_from)
 }
 
-/// A page of [`feed`] up to `upto`, each row with the filter's total.
+/// The size of an admin's feed from the tallies, when its filter is one they answer (none, a kind, or unread
+/// alone); `None` otherwise (the feed then counts its rows: one user's, one order's, or those after an id).
+async fn known_count(ctx: &Context, actor: &Actor, filter: FeedFilter) -> Result<Option<i64>> {
+    if !actor.is_admin() || filter.order_id.is_some() || filter.after_id.is_some() {
+        return Ok(None);
+    }
+    let unread = filter.unread.unwrap_or(false);
+    Ok(match (unread, filter.kind) {
+        (true, None) => Some(unread_count(ctx, actor).await?.count),
+        (true, Some(_)) => None,
+        (false, kind) => {
+            let kind = kind.map(NotificationKind::as_str);
+            let total = tallies::sum(&ctx.db, "notifications:", |rest| {
+                kind.is_none_or(|k| k == rest)
+            })
+            .await?;
+            Some(total.n)
+        }
+    })
+}
+
+/// A page of [`feed`] up to `upto`, each row with the filter's total (`known` where given). The feed's order is
+/// newest first, or oldest first after `after_id`; `from_tail` reads it from its other end.
 async fn feed_page(
     db: &PgPool,
     actor: &Actor,
     filter: FeedFilter,
     upto: Option<i64>,
     window: Window,
+    from_tail: bool,
+    known: Option<i64>,
 ) -> Result<Vec<(i64, NotificationRow)>> {
+    let oldest_first = filter.after_id.is_some() != from_tail;
+    // The page is read in one of two gated branches, each from the twin of `visible_notifications` ordered its
+    // way, so both merge the viewer's branch down its index and stop after the page; the count runs only when no
+    // tally gave it. The read mark is a scalar, so the unread filter's bound reaches that index too.
     let records = sqlx::query!(
         r#"
-        with hit as not materialized (
+        with mark as materialized (
+            select notifications_read_upto as upto from users where id = $1
+        ), hit as not materialized (
             select n.id, n.kind, n.order_id, n.actor_id, n.data, n.created_at
-            from visible_notifications($2, $1) n join users u on u.id = $1
+            from visible_notifications($2, $1) n
             where ($3::text is null or n.kind = $3)
               and ($4::bigint is null or n.order_id = $4)
               and ($5::bigint is null or n.id > $5)
-              and (not $6 or not (n.id <= u.notifications_read_upto
-                   or exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)))
+              and (not $6 or (n.id > (select upto from mark) and not exists (
+                  select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)))
               and ($9::bigint is null or n.id <= $9)
+        ), hit_oldest_first as not materialized (
+            -- `hit` again, from the twin ordered oldest first: keep the two filters the same.
+            select n.id, n.kind, n.order_id, n.actor_id, n.data, n.created_at
+            from visible_notifications_oldest_first($2, $1) n
+            where ($3::text is null or n.kind = $3)
+              and ($4::bigint is null or n.order_id = $4)
+              and ($5::bigint is null or n.id > $5)
+              and (not $6 or (n.id > (select upto from mark) and not exists (
+                  select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)))
+              and ($9::bigint is null or n.id <= $9)
+        ), page as (
+            (select * from hit where not $10 order by id desc limit $7 offset $8)
+            union all
+            (select * from hit_oldest_first where $10 order by id asc limit $7 offset $8)
         )
-        select (select count(*) from hit) as "total!", h.id as "id!", h.kind as "kind!", h.order_id as "order_id!",
-               h.actor_id, h.data as "data!", h.created_at as "created_at!",
-               (h.id <= u.notifications_read_upto or exists (
-                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = h.id)) as "read!"
-        from hit h join users u on u.id = $1
-        order by case when $5::bigint is null then h.id end desc, h.id asc
-        limit $7 offset $8
+        select coalesce($11::bigint, (select count(*) from hit)) as "total!",
+               p.id as "id!", p.kind as "kind!", p.order_id as "order_id!", p.actor_id, p.data as "data!",
+               p.created_at as "created_at!",
+               (p.id <= (select upto from mark) or exists (
+                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = p.id)) as "read!"
+        from page p
+        order by case when $10 then p.id end, p.id desc
         "#,
         actor.id,
         actor.role.as_str(),
@@ -138,7 +185,9 @@ async fn feed_page(
         filter.unread.unwrap_or(false),
         window.limit,
         window.offset,
-        upto
+        upto,
+        oldest_first,
+        known
     )
     .fetch_all(db)
     .await?;
@@ -233,21 +282,39 @@ pub async fn last_visible_id(db: &PgPool, actor: &Actor, upto: i64) -> Result<i6
     .await?)
 }
 
-/// How many of the caller's notifications are unread.
+/// How many of the caller's notifications are unread. An admin's is counted from the tallies (every
+/// notification, less those at or below the read mark, less those marked read one by one above it); a client's or
+/// a worker's from their own notifications above the mark.
 pub async fn unread_count(ctx: &Context, actor: &Actor) -> Result<UnreadCount> {
     let db = &ctx.db;
-    let count = sqlx::query_scalar!(
-        r#"
-        select count(*) as "n!" from visible_notifications($2, $1) n
-        -- The read mark as a scalar, so the bound reaches each branch's index (a join would not push it down).
-        where n.id > (select notifications_read_upto from users where id = $1)
-          and not exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)
-        "#,
-        actor.id,
-        actor.role.as_str()
-    )
-    .fetch_one(db)
-    .await?;
+    let count = if actor.is_admin() {
+        sqlx::query_scalar!(
+            r#"
+            select (select coalesce(sum(n), 0) from tally_values('notifications:'))::bigint
+                   - u.notifications_read_ordinal
+                   - (select count(*) from notification_reads r
+                      where r.user_id = u.id and r.notification_id > u.notifications_read_upto) as "n!"
+            from users u where u.id = $1
+            "#,
+            actor.id
+        )
+        .fetch_optional(db)
+        .await?
+        .unwrap_or(0)
+    } else {
+        sqlx::query_scalar!(
+            r#"
+            select count(*) as "n!" from visible_notifications($2, $1) n
+            -- The read mark as a scalar, so the bound reaches each branch's index (a join would not push it down).
+            where n.id > (select notifications_read_upto from users where id = $1)
+              and not exists (select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)
+            "#,
+            actor.id,
+            actor.role.as_str()
+        )
+        .fetch_one(db)
+        .await?
+    };
     Ok(UnreadCount { count })
 }
 
@@ -339,8 +406,15 @@ pub async fn read_all(ctx: &Context, actor: &Actor) -> Result<Vec<i64>> {
     .fetch_all(&mut *tx)
     .await?;
     if stable > upto {
+        // The mark's ordinal (how many notifications have an id at or below it), in one snapshot: every id at or
+        // below a stable watermark is committed, so it is the tally less the ones above the mark.
         sqlx::query!(
-            r#"update users set notifications_read_upto = $2 where id = $1"#,
+            r#"
+            update users set notifications_read_upto = $2,
+                notifications_read_ordinal = (select coalesce(sum(n), 0) from tally_values('notifications:'))::bigint
+                    - (select count(*) from notifications where id > $2)
+            where id = $1
+            "#,
             actor.id,
             stable
         )

@@ -12,7 +12,7 @@ use super::{
     events::FeedEvent,
     notifications::{self, NewEvent},
     page::{self, Slice, Window},
-    parse_column,
+    parse_column, tallies,
 };
 use crate::models::{
     AssignInput, ChangeStatusInput, CreateOrderInput, NotificationKind, Order, OrderStatus, Role,
@@ -117,21 +117,44 @@ pub async fn list(
     filter: OrderFilter,
     window: Window,
 ) -> Result<Slice<Order>> {
-    page::counted(window, |window| list_page(&ctx.db, actor, filter, window))
-        .await?
-        .try_map(Order::try_from)
+    let db = &ctx.db;
+    let known = known_count(db, actor, filter).await?;
+    page::counted_from_nearer_end(window, known, |window, from_tail| {
+        list_page(db, actor, filter, window, from_tail, known)
+    })
+    .await?
+    .try_map(Order::try_from)
 }
 
-/// A page of [`list`], each row with the filter's total.
+/// The number of orders an admin's list shows, from the tallies, when its filter is one they keep (none, or a
+/// status); `None` otherwise (the list then counts its rows: one client's, worker's or service's orders).
+async fn known_count(db: &PgPool, actor: &Actor, filter: OrderFilter) -> Result<Option<i64>> {
+    let tallied = actor.is_admin()
+        && filter.service_id.is_none()
+        && filter.client_id.is_none()
+        && filter.worker_id.is_none();
+    if !tallied {
+        return Ok(None);
+    }
+    let status = filter.status.map(OrderStatus::as_str);
+    let total = tallies::sum(db, "orders:", |rest| status.is_none_or(|s| s == rest)).await?;
+    Ok(Some(total.n))
+}
+
+/// A page of [`list`] (read from the oldest end when `from_tail`), each row with the filter's total (`known`
+/// where given).
 async fn list_page(
     db: &PgPool,
     actor: &Actor,
     filter: OrderFilter,
     window: Window,
+    from_tail: bool,
+    known: Option<i64>,
 ) -> Result<Vec<(i64, OrderRow)>> {
     // One branch per role, each gated by a one-time filter on the role, so that even a cached generic plan reads
     // only the caller's scope, through its index ((client_id, id) or (worker_id, id)); Postgres pushes the
-    // filters below into each branch. The page is cut before the joins.
+    // filters below into each branch. The page is cut before the joins, in one of two gated branches by the end
+    // it is read from; the count runs only when no tally gave it.
     let records = sqlx::query!(
         r#"
         with hit as not materialized (
@@ -147,9 +170,11 @@ async fn list_page(
             where ($3::text is null or o.status = $3) and ($4::bigint is null or o.service_id = $4)
               and ($5::bigint is null or o.client_id = $5) and ($6::bigint is null or o.worker_id = $6)
         ), page as (
-            select id from hit order by id desc limit $7 offset $8
+            (select id from hit where not $9 order by id desc limit $7 offset $8)
+            union all
+            (select id from hit where $9 order by id asc limit $7 offset $8)
         )
-        select (select count(*) from hit) as "total!",
+        select coalesce($10::bigint, (select count(*) from hit)) as "total!",
                o.id, o.client_id, o.worker_id, o.service_id, s.name as service_name, o.price, o.status,
                o.description, o.created_at, o.updated_at,
                c.username as client_username, c.full_name as client_full_name,
@@ -159,7 +184,7 @@ async fn list_page(
         join services s on s.id = o.service_id
         join users c on c.id = o.client_id
         left join users w on w.id = o.worker_id
-        order by o.id desc
+        order by case when $9 then o.id end, o.id desc
         "#,
         actor.id,
         actor.role.as_str(),
@@ -168,7 +193,9 @@ async fn list_page(
         filter.client_id,
         filter.worker_id,
         window.limit,
-        window.offset
+        window.offset,
+        from_tail,
+        known
     )
     .fetch_all(db)
     .await?;

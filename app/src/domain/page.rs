@@ -127,6 +127,54 @@ where
     })
 }
 
+/// A list's page when its count may be known before the page is read (from a maintained tally): `fetch(window,
+/// from_tail)` reads `window` of the list in its own order, or, with `from_tail`, of the list read from its other
+/// end, and returns each row with the total (`known` where given). With the count known, a page past the end costs
+/// nothing and a page in the list's far half is read from the far end, so the last page of a million rows costs
+/// what the first does; without it, the page is read as [`counted`] reads it.
+pub async fn counted_from_nearer_end<R, F, Fut>(
+    window: Window,
+    known: Option<i64>,
+    fetch: F,
+) -> Result<Slice<R>>
+where
+    F: Fn(Window, bool) -> Fut,
+    Fut: Future<Output = Result<Vec<(i64, R)>>>,
+{
+    let Some(count) = known else {
+        return counted(window, |window| fetch(window, false)).await;
+    };
+    if window.offset >= count {
+        return Ok(Slice {
+            count,
+            window,
+            results: Vec::new(),
+        });
+    }
+    let left = count - window.offset;
+    let take = window.limit.min(left);
+    let from_tail = left - take;
+    let results = if from_tail < window.offset {
+        let mut rows = fetch(
+            Window {
+                limit: take,
+                offset: from_tail,
+            },
+            true,
+        )
+        .await?;
+        rows.reverse();
+        rows
+    } else {
+        fetch(window, false).await?
+    };
+    Ok(Slice {
+        count,
+        window,
+        results: results.into_iter().map(|(_, row)| row).collect(),
+    })
+}
+
 /// Splits the records of a list's `query!` into their `total` and a row struct made of the named columns:
 /// `counted_rows!(records => UserRow { id, username })`. (A `query_as!` row type would need a `total` field that
 /// every other query of it would have to fill.)
@@ -183,6 +231,68 @@ mod tests {
             .expect("the list cannot fail");
         assert_eq!((slice.count, slice.results), (5, vec![]));
         assert_eq!(*asked.lock().unwrap(), vec![window(2, 7), window(1, 0)]);
+    }
+
+    /// The same list read through [`counted_from_nearer_end`]: `fetch(window, true)` reads it from its end.
+    fn two_ended(
+        total: i64,
+        asked: &Mutex<Vec<(Window, bool)>>,
+    ) -> impl Fn(Window, bool) -> std::future::Ready<Result<Vec<(i64, i64)>>> {
+        move |window, from_tail| {
+            asked
+                .lock()
+                .expect("no panic while held")
+                .push((window, from_tail));
+            let order: Vec<i64> = if from_tail {
+                (0..total).rev().collect()
+            } else {
+                (0..total).collect()
+            };
+            let rows = order
+                .into_iter()
+                .skip(usize::try_from(window.offset).unwrap_or(usize::MAX))
+                .take(usize::try_from(window.limit).unwrap_or(0));
+            std::future::ready(Ok(rows.map(|row| (total, row)).collect()))
+        }
+    }
+
+    #[tokio::test]
+    async fn with_the_count_known_every_page_equals_the_counted_one_and_reads_at_most_limit_rows_from_its_end()
+     {
+        for total in [0, 1, 2, 5, 6, 7, 40] {
+            for limit in [1, 2, 3, 5, 100] {
+                for offset in 0..=total + 2 {
+                    let w = window(limit, offset);
+                    let plain = counted(w, list(total, &Mutex::new(Vec::new())))
+                        .await
+                        .expect("cannot fail");
+                    let asked = Mutex::new(Vec::new());
+                    let ended = counted_from_nearer_end(w, Some(total), two_ended(total, &asked))
+                        .await
+                        .expect("cannot fail");
+                    assert_eq!(ended, plain, "total {total}, {w:?}");
+                    let asked = asked.into_inner().unwrap();
+                    assert!(asked.len() <= 1, "total {total}, {w:?}: {asked:?}");
+                    for (read, _) in asked {
+                        // Read from the nearer end: never more rows skipped than half the list.
+                        assert!(
+                            read.offset <= total / 2,
+                            "total {total}, {w:?} read {read:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn with_the_count_unknown_a_page_is_read_from_the_head_and_counted() {
+        let asked = Mutex::new(Vec::new());
+        let slice = counted_from_nearer_end(window(2, 3), None, two_ended(5, &asked))
+            .await
+            .expect("cannot fail");
+        assert_eq!((slice.count, slice.results), (5, vec![3, 4]));
+        assert_eq!(*asked.lock().unwrap(), vec![(window(2, 3), false)]);
     }
 
     #[tokio::test]

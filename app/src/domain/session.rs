@@ -4,9 +4,13 @@ use super::{Actor, Result, context::Context, notifications, users, watermark};
 use crate::models::Session;
 
 /// The session of `actor` as a page starts with it: the user, their unread count and the newest id of their feed
-/// at the stable watermark (where the page's live feed starts).
+/// at a stable watermark (where the page's live feed starts): the live feed's own, which costs nothing, or one
+/// read from the database where there is no live feed.
 pub async fn load(ctx: &Context, actor: &Actor) -> Result<Session> {
-    let mark = watermark::stable_watermark(&ctx.db).await?;
+    let mark = match ctx.events.delivered() {
+        Some(mark) => mark,
+        None => watermark::stable_watermark(&ctx.db).await?,
+    };
     Ok(Session {
         user: users::me(ctx, actor).await?,
         unread: notifications::unread_count(ctx, actor).await?.count,

@@ -8,7 +8,7 @@ use super::{
     Actor, Error, Result,
     context::Context,
     page::{self, Slice, Window},
-    parse_column,
+    parse_column, tallies,
 };
 use crate::models::{FiscalReceipt, PaymentProvider, Role, Transaction, TransactionStatus};
 
@@ -77,31 +77,65 @@ pub async fn list(
 ) -> Result<Slice<Transaction>> {
     let db = &ctx.db;
     require_reader(actor)?;
-    page::counted(window, |window| list_page(db, actor, filter, window))
-        .await?
-        .try_map(Transaction::try_from)
+    let known = known_count(db, actor, filter).await?;
+    page::counted_from_nearer_end(window, known, |window, from_tail| {
+        list_page(db, actor, filter, window, from_tail, known)
+    })
+    .await?
+    .try_map(Transaction::try_from)
 }
 
-/// A page of [`list`], each row with the filter's total.
+/// The number of transactions an admin's list shows, from the tallies (kept per provider and status), unless it
+/// is one order's; `None` otherwise (a client's list counts their own).
+async fn known_count(db: &PgPool, actor: &Actor, filter: TransactionFilter) -> Result<Option<i64>> {
+    if !actor.is_admin() || filter.order_id.is_some() {
+        return Ok(None);
+    }
+    let provider = filter.provider.map(PaymentProvider::as_str);
+    let status = filter.status.map(TransactionStatus::as_str);
+    let total = tallies::sum(db, "transactions:", |rest| {
+        let (p, s) = rest.split_once(':').unwrap_or((rest, ""));
+        provider.is_none_or(|x| x == p) && status.is_none_or(|x| x == s)
+    })
+    .await?;
+    Ok(Some(total.n))
+}
+
+/// A page of [`list`] (read from the oldest end when `from_tail`), each row with the filter's total (`known`
+/// where given).
 async fn list_page(
     db: &PgPool,
     actor: &Actor,
     filter: TransactionFilter,
     window: Window,
+    from_tail: bool,
+    known: Option<i64>,
 ) -> Result<Vec<(i64, TransactionRow)>> {
+    // An admin's branch reads the transactions down their primary key; a client's starts from their own orders.
+    // Each is gated by a one-time filter, so a cached generic plan runs only the caller's; the page is cut in one
+    // of two gated branches by the end it is read from, before the row is fetched whole.
     let records = sqlx::query!(
         r#"
         with hit as not materialized (
-            select t.id, t.order_id, t.provider, t.amount, t.status, t.provider_transaction_id, t.state, t.reason,
-                   t.created_at, t.performed_at, t.canceled_at
-            from transactions t join orders o on o.id = t.order_id
-            where ($2 or o.client_id = $1)
-              and ($3::bigint is null or t.order_id = $3)
+            select t.id from (
+                (select id, order_id, provider, status from transactions where $2)
+                union all
+                (select t.id, t.order_id, t.provider, t.status
+                 from orders o join transactions t on t.order_id = o.id where not $2 and o.client_id = $1)
+            ) t
+            where ($3::bigint is null or t.order_id = $3)
               and ($4::text is null or t.provider = $4)
               and ($5::text is null or t.status = $5)
+        ), page as (
+            (select id from hit where not $8 order by id desc limit $6 offset $7)
+            union all
+            (select id from hit where $8 order by id asc limit $6 offset $7)
         )
-        select (select count(*) from hit) as "total!", hit.* from hit
-        order by id desc limit $6 offset $7
+        select coalesce($9::bigint, (select count(*) from hit)) as "total!",
+               t.id, t.order_id, t.provider, t.amount, t.status, t.provider_transaction_id, t.state, t.reason,
+               t.created_at, t.performed_at, t.canceled_at
+        from page join transactions t on t.id = page.id
+        order by case when $8 then t.id end, t.id desc
         "#,
         actor.id,
         actor.is_admin(),
@@ -109,7 +143,9 @@ async fn list_page(
         filter.provider.map(PaymentProvider::as_str),
         filter.status.map(TransactionStatus::as_str),
         window.limit,
-        window.offset
+        window.offset,
+        from_tail,
+        known
     )
     .fetch_all(db)
     .await?;

@@ -299,6 +299,10 @@ impl Feed {
 }
 
 impl EventSink for Feed {
+    fn delivered(&self) -> Option<i64> {
+        Some(self.inner.delivered.load(Ordering::SeqCst))
+    }
+
     fn committed(&self, recorded: Vec<FeedEvent>) {
         if recorded.is_empty() {
             self.inner.look();

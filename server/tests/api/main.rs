@@ -23,6 +23,7 @@ mod security_headers;
 mod services;
 mod sessions;
 mod status_machine;
+mod tallies;
 mod throttling;
 mod tokens;
 mod transactions;

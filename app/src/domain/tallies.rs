@@ -1,0 +1,61 @@
+//! Maintained counts: how many orders are in each status, notifications of each kind, transactions of each
+//! provider and status, orders and revenue per day. Statement triggers keep them, in the transaction of every
+//! change to those tables (migration `20261217000001_tallies`, which also says why they are written as deltas), so
+//! a list's `count`, an admin's unread badge and the dashboard read a handful of rows instead of the history.
+
+use std::collections::HashMap;
+
+use sqlx::PgPool;
+
+use super::{Result, context::Context};
+
+/// A tally's value: how many, and their amount in tiyin where it counts money.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub n: i64,
+    pub amount: i64,
+}
+
+/// Every tally whose key starts with `prefix` (`"orders:"`), by the rest of its key (`"pending"`). A key without
+/// rows is absent, i.e. zero.
+pub async fn under(db: &PgPool, prefix: &str) -> Result<HashMap<String, Tally>> {
+    let rows = sqlx::query!(
+        r#"select key as "key!", n as "n!", amount as "amount!" from tally_values($1)"#,
+        prefix
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let rest = r.key.strip_prefix(prefix)?.to_owned();
+            Some((
+                rest,
+                Tally {
+                    n: r.n,
+                    amount: r.amount,
+                },
+            ))
+        })
+        .collect())
+}
+
+/// The sum of every tally under `prefix` whose rest of key passes `keep`.
+pub async fn sum(db: &PgPool, prefix: &str, keep: impl Fn(&str) -> bool) -> Result<Tally> {
+    Ok(under(db, prefix)
+        .await?
+        .into_iter()
+        .filter(|(rest, _)| keep(rest))
+        .fold(Tally::default(), |acc, (_, t)| Tally {
+            n: acc.n + t.n,
+            amount: acc.amount + t.amount,
+        }))
+}
+
+/// Folds the deltas written since the last fold into the tallies (the server does it every second, so a tally
+/// reads its row and at most a second's deltas). Returns how many deltas it folded.
+pub async fn fold(ctx: &Context) -> Result<i64> {
+    Ok(sqlx::query_scalar!(r#"select fold_tallies() as "n!""#)
+        .fetch_one(&ctx.db)
+        .await?)
+}

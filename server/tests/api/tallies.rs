@@ -1,0 +1,405 @@
+//! The maintained counts (`domain::tallies`, migration `20261217000001_tallies`) against the same figures counted
+//! from scratch: after many orders placed, paid through both providers, refunded, cancelled and moved on at once,
+//! with the tallies being folded meanwhile, every tally, the admin's unread count, the dashboard and every list's
+//! `count` equal what a plain count of the rows says; and every page of the lists whose count comes from a tally
+//! (read from the nearer end) holds exactly the rows a plain ordered read gives.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use app::{
+    domain::{auth::load_actor, dashboard, tallies},
+    models::OrderStatus,
+};
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::payments::common::{Call, PRICE, account, now_ms, payme, result};
+use crate::helpers::{TestApp, TestUser, World, spawn_app};
+
+/// What happens to each order placed in the test, by its number.
+#[derive(Debug, Clone, Copy)]
+enum Fate {
+    StaysPending,
+    CanceledByClient,
+    PaidWithPayme,
+    RefundedByPayme,
+    PaidWithClick,
+    PaidThenCompleted,
+}
+
+const FATES: [Fate; 6] = [
+    Fate::StaysPending,
+    Fate::CanceledByClient,
+    Fate::PaidWithPayme,
+    Fate::RefundedByPayme,
+    Fate::PaidWithClick,
+    Fate::PaidThenCompleted,
+];
+
+/// Orders each client places.
+const PER_CLIENT: usize = 12;
+
+/// Places an order of `client`'s and takes it to its fate; the worker moves it on, the providers pay for it.
+async fn live_one(
+    app: &TestApp,
+    w: &World,
+    client: &TestUser,
+    worker: &TestUser,
+    fate: Fate,
+    n: usize,
+) {
+    let order = app.order(client, w.service, Some(worker)).await["id"]
+        .as_i64()
+        .expect("an order id");
+    let payme_id = format!("{order:024x}");
+    let pay_with_payme = || async {
+        let created = payme(
+            app,
+            "CreateTransaction",
+            json!({ "id": payme_id, "time": now_ms(app), "amount": PRICE,
+                    "account": account(order) }),
+        )
+        .await;
+        result(&created);
+        result(&Call::perform(&payme_id).send(app, None).await);
+    };
+    match fate {
+        Fate::StaysPending => {}
+        Fate::CanceledByClient => {
+            let path = format!("/api/v1/orders/{order}/status");
+            app.patch(&path, &client.access, json!({ "status": "canceled" }))
+                .await
+                .expect(200);
+        }
+        Fate::PaidWithPayme => pay_with_payme().await,
+        Fate::RefundedByPayme => {
+            pay_with_payme().await;
+            result(&Call::cancel(&payme_id, 5).send(app, None).await);
+        }
+        Fate::PaidWithClick => {
+            let attempt = 5_000_000_000 + i64::try_from(n).expect("small");
+            let prepared = Call::prepare(attempt, order).send(app, None).await;
+            assert_eq!(prepared["error"], 0, "{prepared}");
+            let prepare_id = prepared["merchant_prepare_id"]
+                .as_i64()
+                .expect("a prepare id");
+            let completed = Call::complete(attempt, order)
+                .send(app, Some(prepare_id))
+                .await;
+            assert_eq!(completed["error"], 0, "{completed}");
+        }
+        Fate::PaidThenCompleted => {
+            pay_with_payme().await;
+            let path = format!("/api/v1/orders/{order}/status");
+            for status in ["in_process", "completed"] {
+                app.patch(&path, &worker.access, json!({ "status": status }))
+                    .await
+                    .expect(200);
+            }
+        }
+    }
+}
+
+/// Every tally, counted from the rows.
+async fn from_scratch(db: &PgPool) -> BTreeMap<String, (i64, i64)> {
+    sqlx::query_as::<_, (String, i64, i64)>(
+        r#"
+        select 'orders:' || status, count(*), 0::bigint from orders group by status
+        union all
+        select 'orders_on:' || tally_day(created_at), count(*), 0 from orders group by tally_day(created_at)
+        union all
+        select 'notifications:' || kind, count(*), 0 from notifications group by kind
+        union all
+        select 'transactions:' || provider || ':' || status, count(*), sum(amount)::bigint from transactions
+        group by provider, status
+        union all
+        select 'revenue_on:' || tally_day(performed_at), count(*), sum(amount)::bigint from transactions
+        where status = 'confirmed' group by tally_day(performed_at)
+        "#,
+    )
+    .fetch_all(db)
+    .await
+    .expect("counted")
+    .into_iter()
+    .map(|(k, n, a)| (k, (n, a)))
+    .collect()
+}
+
+/// Every tally as maintained (zero ones left out, as a count from scratch has no row for them).
+async fn maintained(db: &PgPool) -> BTreeMap<String, (i64, i64)> {
+    tallies::under(db, "")
+        .await
+        .expect("read")
+        .into_iter()
+        .filter(|(_, t)| (t.n, t.amount) != (0, 0))
+        .map(|(k, t)| (k, (t.n, t.amount)))
+        .collect()
+}
+
+/// The admin's unread notifications, counted from the rows.
+async fn unread_from_scratch(db: &PgPool, user: i64) -> i64 {
+    sqlx::query_scalar(
+        r#"
+        select count(*) from notifications n, users u
+        where u.id = $1 and n.id > u.notifications_read_upto
+          and not exists (select 1 from notification_reads r where r.user_id = u.id and r.notification_id = n.id)
+        "#,
+    )
+    .bind(user)
+    .fetch_one(db)
+    .await
+    .expect("counted")
+}
+
+/// Every id of a list, walking its pages of `limit` from the first to past the last, and each page's `count`.
+async fn walk(app: &TestApp, token: &str, path: &str, limit: i64) -> (Vec<i64>, Vec<i64>) {
+    let (mut ids, mut counts) = (Vec::new(), Vec::new());
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut offset = 0;
+    loop {
+        let page = app
+            .get(&format!("{path}{sep}limit={limit}&offset={offset}"), token)
+            .await;
+        let body = page.expect(200);
+        counts.push(body["count"].as_i64().expect("a count"));
+        let got = page.ids();
+        if got.is_empty() {
+            return (ids, counts);
+        }
+        ids.extend(got);
+        offset += limit;
+    }
+}
+
+/// The ids a list holds, newest first, as a plain ordered read gives them.
+async fn ids_of(db: &PgPool, sql: &str) -> Vec<i64> {
+    sqlx::query_scalar(sql).fetch_all(db).await.expect("read")
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn every_tally_equals_its_count_from_scratch_after_concurrent_orders_payments_and_cancellations(
+    pool: PgPool,
+) {
+    // Arrange
+    let app = Arc::new(spawn_app(pool).await);
+    let w = World::new(&app).await;
+    let admin = load_actor(&app.db, w.admin.id).await.expect("the admin");
+    let done = Arc::new(AtomicBool::new(false));
+    let folding = {
+        let (app, done) = (app.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut folds = 0;
+            while !done.load(Ordering::Relaxed) {
+                tallies::fold(&app.ctx).await.expect("a fold");
+                folds += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+            }
+            folds
+        })
+    };
+
+    // Act: both clients' orders at once, each to its fate, while the admin reads some and then all.
+    let lives = (0..PER_CLIENT * 2).map(|n| {
+        let (client, worker) = if n % 2 == 0 {
+            (&w.client_a, &w.worker_a)
+        } else {
+            (&w.client_b, &w.worker_b)
+        };
+        live_one(&app, &w, client, worker, FATES[(n / 2) % FATES.len()], n)
+    });
+    let reads = async {
+        let first = app
+            .get("/api/v1/notifications?limit=5", &w.admin.access)
+            .await;
+        for id in first.ids() {
+            app.post(
+                &format!("/api/v1/notifications/{id}/read"),
+                &w.admin.access,
+                json!({}),
+            )
+            .await
+            .expect(204);
+        }
+        app.post("/api/v1/notifications/read-all", &w.admin.access, json!({}))
+            .await
+            .expect(200);
+    };
+    let (_, ()) = tokio::join!(join_all(lives), reads);
+    // A few read one by one after the mark, and one message more.
+    let newest = app
+        .get("/api/v1/notifications?limit=3", &w.admin.access)
+        .await
+        .ids();
+    let path = format!("/api/v1/orders/{}/messages", w.order_a);
+    app.post(&path, &w.client_a.access, json!({ "text": "still there?" }))
+        .await
+        .expect(201);
+    for id in newest.iter().skip(1) {
+        app.post(
+            &format!("/api/v1/notifications/{id}/read"),
+            &w.admin.access,
+            json!({}),
+        )
+        .await
+        .expect(204);
+    }
+    done.store(true, Ordering::Relaxed);
+    assert!(folding.await.expect("the folder ran") > 0);
+
+    // Assert: the tallies, before and after the last fold.
+    let expected = from_scratch(&app.db).await;
+    assert!(
+        expected.contains_key("transactions:payme:canceled"),
+        "{expected:?}"
+    );
+    assert!(
+        expected.contains_key("transactions:click:confirmed"),
+        "{expected:?}"
+    );
+    assert_eq!(maintained(&app.db).await, expected);
+    tallies::fold(&app.ctx).await.expect("a fold");
+    assert_eq!(maintained(&app.db).await, expected);
+
+    // Assert: the admin's unread count.
+    let unread = app
+        .get("/api/v1/notifications/unread-count", &w.admin.access)
+        .await;
+    let want = unread_from_scratch(&app.db, w.admin.id).await;
+    assert!(want > 0);
+    assert_eq!(unread.expect(200)["count"], json!(want));
+
+    // Assert: the dashboard.
+    let board = dashboard::get(&app.ctx, &admin)
+        .await
+        .expect("the dashboard");
+    for figure in &board.by_status {
+        let key = format!("orders:{}", figure.status.as_str());
+        assert_eq!(figure.count, expected.get(&key).map_or(0, |t| t.0), "{key}");
+    }
+    assert_eq!(board.by_status.len(), OrderStatus::ALL.len());
+    let today = board.days.last().expect("today");
+    let day = today.day.format("%Y-%m-%d");
+    assert_eq!(today.orders, expected[&format!("orders_on:{day}")].0);
+    assert_eq!(today.revenue, expected[&format!("revenue_on:{day}")].1);
+    let confirmed: i64 = expected
+        .iter()
+        .filter(|(k, _)| k.ends_with(":confirmed"))
+        .map(|(_, t)| t.1)
+        .sum();
+    assert_eq!(board.revenue, confirmed);
+    assert!(confirmed > 0);
+
+    // Assert: the lists whose count is a tally, page by page from both ends.
+    let lists: [(&str, &str); 8] = [
+        ("/api/v1/orders", "select id from orders order by id desc"),
+        (
+            "/api/v1/orders?status=paid",
+            "select id from orders where status = 'paid' order by id desc",
+        ),
+        (
+            "/api/v1/orders?status=canceled",
+            "select id from orders where status = 'canceled' order by id desc",
+        ),
+        (
+            "/api/v1/notifications",
+            "select id from notifications order by id desc",
+        ),
+        (
+            "/api/v1/notifications?kind=order_status_changed",
+            "select id from notifications where kind = 'order_status_changed' order by id desc",
+        ),
+        (
+            "/api/v1/transactions",
+            "select id from transactions order by id desc",
+        ),
+        (
+            "/api/v1/transactions?provider=payme&status=confirmed",
+            "select id from transactions where provider = 'payme' and status = 'confirmed' order by id desc",
+        ),
+        (
+            "/api/v1/transactions?status=canceled",
+            "select id from transactions where status = 'canceled' order by id desc",
+        ),
+    ];
+    for (path, sql) in lists {
+        let want = ids_of(&app.db, sql).await;
+        let (ids, counts) = walk(&app, &w.admin.access, path, 7).await;
+        assert_eq!(ids, want, "{path}");
+        let n = i64::try_from(want.len()).expect("small");
+        assert!(counts.iter().all(|&c| c == n), "{path}: {counts:?} for {n}");
+    }
+    let unread_ids = ids_of(
+        &app.db,
+        &format!(
+            "select n.id from notifications n, users u where u.id = {} and n.id > u.notifications_read_upto
+             and not exists (select 1 from notification_reads r where r.user_id = u.id and r.notification_id = n.id)
+             order by n.id desc",
+            w.admin.id
+        ),
+    )
+    .await;
+    let (ids, counts) = walk(
+        &app,
+        &w.admin.access,
+        "/api/v1/notifications?unread=true",
+        2,
+    )
+    .await;
+    assert_eq!(ids, unread_ids);
+    assert!(counts.iter().all(|&c| c == want), "{counts:?}");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn deleting_old_notifications_keeps_the_tallies_and_every_unread_count_exact(pool: PgPool) {
+    // Arrange: events, an admin who read all of them, then more events.
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    for status in ["paid", "in_process"] {
+        let path = format!("/api/v1/orders/{}/status", w.order_a);
+        app.patch(&path, &w.worker_a.access, json!({ "status": status }))
+            .await
+            .expect(200);
+    }
+    app.post("/api/v1/notifications/read-all", &w.admin.access, json!({}))
+        .await
+        .expect(200);
+    let path = format!("/api/v1/orders/{}/messages", w.order_b);
+    app.post(&path, &w.client_b.access, json!({ "text": "hello" }))
+        .await
+        .expect(201);
+    let before: Value = app
+        .get("/api/v1/notifications/unread-count", &w.admin.access)
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        before["count"],
+        json!(unread_from_scratch(&app.db, w.admin.id).await)
+    );
+
+    // Act: retention deletes the oldest notifications, some below the admin's mark and some above none.
+    sqlx::query(
+        "delete from notifications where id in (select id from notifications order by id limit 3)",
+    )
+    .execute(&app.db)
+    .await
+    .expect("deleted");
+
+    // Assert
+    assert_eq!(maintained(&app.db).await, from_scratch(&app.db).await);
+    let after = app
+        .get("/api/v1/notifications/unread-count", &w.admin.access)
+        .await;
+    assert_eq!(
+        after.expect(200)["count"],
+        json!(unread_from_scratch(&app.db, w.admin.id).await)
+    );
+    assert_eq!(after.body, before, "the deleted ones had been read");
+}
