@@ -138,16 +138,17 @@ async fn feed_page(
     known: Option<i64>,
 ) -> Result<Vec<(i64, NotificationRow)>> {
     let oldest_first = filter.after_id.is_some() != from_tail;
-    // The page is read in one of two gated branches, each from the twin of `visible_notifications` ordered its
-    // way, so both merge the viewer's branch down its index and stop after the page; the count runs only when no
-    // tally gave it. The read mark is a scalar, so the unread filter's bound reaches that index too.
+    // The page's ids are read in one of two gated branches, each from the twin of `visible_notifications` ordered
+    // its way, so both merge the viewer's branch down its index (index only, when no filter needs the row) and stop
+    // after the page; the rows are fetched for those ids alone, and the count runs only when no tally gave it. The
+    // read mark is a scalar, so the unread filter's bound reaches that index too.
+    let mut tx = page::planned_for_its_parameters(db).await?;
     let records = sqlx::query!(
         r#"
         with mark as materialized (
             select notifications_read_upto as upto from users where id = $1
         ), hit as not materialized (
-            select n.id, n.kind, n.order_id, n.actor_id, n.data, n.created_at
-            from visible_notifications($2, $1) n
+            select n.id from visible_notifications($2, $1) n
             where ($3::text is null or n.kind = $3)
               and ($4::bigint is null or n.order_id = $4)
               and ($5::bigint is null or n.id > $5)
@@ -156,8 +157,7 @@ async fn feed_page(
               and ($9::bigint is null or n.id <= $9)
         ), hit_oldest_first as not materialized (
             -- `hit` again, from the twin ordered oldest first: keep the two filters the same.
-            select n.id, n.kind, n.order_id, n.actor_id, n.data, n.created_at
-            from visible_notifications_oldest_first($2, $1) n
+            select n.id from visible_notifications_oldest_first($2, $1) n
             where ($3::text is null or n.kind = $3)
               and ($4::bigint is null or n.order_id = $4)
               and ($5::bigint is null or n.id > $5)
@@ -165,17 +165,16 @@ async fn feed_page(
                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)))
               and ($9::bigint is null or n.id <= $9)
         ), page as (
-            (select * from hit where not $10 order by id desc limit $7 offset $8)
+            (select id from hit where not $10 order by id desc limit $7 offset $8)
             union all
-            (select * from hit_oldest_first where $10 order by id asc limit $7 offset $8)
+            (select id from hit_oldest_first where $10 order by id asc limit $7 offset $8)
         )
         select coalesce($11::bigint, (select count(*) from hit)) as "total!",
-               p.id as "id!", p.kind as "kind!", p.order_id as "order_id!", p.actor_id, p.data as "data!",
-               p.created_at as "created_at!",
-               (p.id <= (select upto from mark) or exists (
-                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = p.id)) as "read!"
-        from page p
-        order by case when $10 then p.id end, p.id desc
+               n.id, n.kind, n.order_id, n.actor_id, n.data, n.created_at,
+               (n.id <= (select upto from mark) or exists (
+                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)) as "read!"
+        from page p join notifications n on n.id = p.id
+        order by case when $10 then n.id end, n.id desc
         "#,
         actor.id,
         actor.role.as_str(),
@@ -189,8 +188,9 @@ async fn feed_page(
         oldest_first,
         known
     )
-    .fetch_all(db)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(
         page::counted_rows!(records => NotificationRow { id, kind, order_id, actor_id, data, read, created_at }),
     )

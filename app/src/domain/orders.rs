@@ -153,26 +153,41 @@ async fn list_page(
 ) -> Result<Vec<(i64, OrderRow)>> {
     // One branch per role, each gated by a one-time filter on the role, so that even a cached generic plan reads
     // only the caller's scope, through its index ((client_id, id) or (worker_id, id)); Postgres pushes the
-    // filters below into each branch. The page is cut before the joins, in one of two gated branches by the end
-    // it is read from; the count runs only when no tally gave it.
+    // filters below into each branch. Each branch comes ordered (Postgres merges ordered branches, but cannot
+    // pass an outer order into them), so a page stops after its rows; `hit_oldest_first` is `hit` ordered the
+    // other way, for a page read from the far end (keep the two alike). The page is cut before the joins, and the
+    // count runs only when no tally gave it.
+    let mut tx = page::planned_for_its_parameters(db).await?;
     let records = sqlx::query!(
         r#"
         with hit as not materialized (
             select o.id from (
-                (select id, status, service_id, client_id, worker_id from orders where $2 = 'admin')
+                (select id, status, service_id, client_id, worker_id from orders where $2 = 'admin' order by id desc)
                 union all
                 (select id, status, service_id, client_id, worker_id from orders
-                 where $2 = 'client' and client_id = $1)
+                 where $2 = 'client' and client_id = $1 order by id desc)
                 union all
                 (select id, status, service_id, client_id, worker_id from orders
-                 where $2 = 'worker' and worker_id = $1)
+                 where $2 = 'worker' and worker_id = $1 order by id desc)
+            ) o
+            where ($3::text is null or o.status = $3) and ($4::bigint is null or o.service_id = $4)
+              and ($5::bigint is null or o.client_id = $5) and ($6::bigint is null or o.worker_id = $6)
+        ), hit_oldest_first as not materialized (
+            select o.id from (
+                (select id, status, service_id, client_id, worker_id from orders where $2 = 'admin' order by id)
+                union all
+                (select id, status, service_id, client_id, worker_id from orders
+                 where $2 = 'client' and client_id = $1 order by id)
+                union all
+                (select id, status, service_id, client_id, worker_id from orders
+                 where $2 = 'worker' and worker_id = $1 order by id)
             ) o
             where ($3::text is null or o.status = $3) and ($4::bigint is null or o.service_id = $4)
               and ($5::bigint is null or o.client_id = $5) and ($6::bigint is null or o.worker_id = $6)
         ), page as (
             (select id from hit where not $9 order by id desc limit $7 offset $8)
             union all
-            (select id from hit where $9 order by id asc limit $7 offset $8)
+            (select id from hit_oldest_first where $9 order by id asc limit $7 offset $8)
         )
         select coalesce($10::bigint, (select count(*) from hit)) as "total!",
                o.id, o.client_id, o.worker_id, o.service_id, s.name as service_name, o.price, o.status,
@@ -197,8 +212,9 @@ async fn list_page(
         from_tail,
         known
     )
-    .fetch_all(db)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(page::counted_rows!(records => OrderRow {
         id, client_id, worker_id, service_id, service_name, price, status, description, client_username,
         client_full_name, worker_username, worker_full_name, created_at, updated_at

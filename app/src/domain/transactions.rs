@@ -112,16 +112,31 @@ async fn list_page(
     known: Option<i64>,
 ) -> Result<Vec<(i64, TransactionRow)>> {
     // An admin's branch reads the transactions down their primary key; a client's starts from their own orders.
-    // Each is gated by a one-time filter, so a cached generic plan runs only the caller's; the page is cut in one
-    // of two gated branches by the end it is read from, before the row is fetched whole.
+    // Each is gated by a one-time filter, so a cached generic plan runs only the caller's, and comes ordered, so a
+    // page stops after its rows; `hit_oldest_first` is `hit` ordered the other way, for a page read from the far
+    // end (keep the two alike). The page is cut before the row is fetched whole; the count runs only when no
+    // tally gave it.
+    let mut tx = page::planned_for_its_parameters(db).await?;
     let records = sqlx::query!(
         r#"
         with hit as not materialized (
             select t.id from (
-                (select id, order_id, provider, status from transactions where $2)
+                (select id, order_id, provider, status from transactions where $2 order by id desc)
                 union all
                 (select t.id, t.order_id, t.provider, t.status
-                 from orders o join transactions t on t.order_id = o.id where not $2 and o.client_id = $1)
+                 from orders o join transactions t on t.order_id = o.id where not $2 and o.client_id = $1
+                 order by t.id desc)
+            ) t
+            where ($3::bigint is null or t.order_id = $3)
+              and ($4::text is null or t.provider = $4)
+              and ($5::text is null or t.status = $5)
+        ), hit_oldest_first as not materialized (
+            select t.id from (
+                (select id, order_id, provider, status from transactions where $2 order by id)
+                union all
+                (select t.id, t.order_id, t.provider, t.status
+                 from orders o join transactions t on t.order_id = o.id where not $2 and o.client_id = $1
+                 order by t.id)
             ) t
             where ($3::bigint is null or t.order_id = $3)
               and ($4::text is null or t.provider = $4)
@@ -129,7 +144,7 @@ async fn list_page(
         ), page as (
             (select id from hit where not $8 order by id desc limit $6 offset $7)
             union all
-            (select id from hit where $8 order by id asc limit $6 offset $7)
+            (select id from hit_oldest_first where $8 order by id asc limit $6 offset $7)
         )
         select coalesce($9::bigint, (select count(*) from hit)) as "total!",
                t.id, t.order_id, t.provider, t.amount, t.status, t.provider_transaction_id, t.state, t.reason,
@@ -147,8 +162,9 @@ async fn list_page(
         from_tail,
         known
     )
-    .fetch_all(db)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(page::counted_rows!(records => TransactionRow {
         id, order_id, provider, amount, status, provider_transaction_id, state, reason, created_at, performed_at,
         canceled_at
