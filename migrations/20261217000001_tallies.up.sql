@@ -7,6 +7,7 @@
 --   revenue_on:<YYYY-MM-DD>               confirmed payments performed that Tashkent day       (n, amount)
 --   notifications:<kind>                  notifications of that kind
 --   transactions:<provider>:<status>      transactions of that provider in that status         (n, amount)
+--   users:<role>                          users with that role
 --
 -- Statement triggers on the three tables write every change's delta, in the same transaction as the change, as
 -- a new row of `tally_deltas`: an insert that takes no lock another writer waits for, so concurrent orders do not
@@ -151,6 +152,32 @@ create trigger tally_transactions_update after update on transactions
 create trigger tally_transactions_delete after delete on transactions referencing old table as old_rows
     for each statement execute function tally_transactions();
 
+-- users: by role.
+create function tally_users() returns trigger language plpgsql as $$
+begin
+    if tg_op = 'INSERT' then
+        insert into tally_deltas (key, n) select 'users:' || role, count(*) from new_rows group by role;
+    elsif tg_op = 'UPDATE' then
+        insert into tally_deltas (key, n)
+        select key, sum(d)::bigint from (
+            select 'users:' || o.role as key, -1 as d from old_rows o join new_rows w on w.id = o.id
+             where o.role <> w.role
+            union all
+            select 'users:' || w.role, 1 from old_rows o join new_rows w on w.id = o.id where o.role <> w.role
+        ) c group by key having sum(d) <> 0;
+    else
+        insert into tally_deltas (key, n) select 'users:' || role, -count(*) from old_rows group by role;
+    end if;
+    return null;
+end;
+$$;
+create trigger tally_users_insert after insert on users referencing new table as new_rows
+    for each statement execute function tally_users();
+create trigger tally_users_update after update on users referencing old table as old_rows new table as new_rows
+    for each statement execute function tally_users();
+create trigger tally_users_delete after delete on users referencing old table as old_rows
+    for each statement execute function tally_users();
+
 -- Every notification with an id at or below `notifications_read_upto` counts as read; this is how many
 -- notifications there are with such an id (all of them, whoever may see them), kept with the mark. An admin's
 -- unread count is then the tally of all notifications, less this, less the ones marked read one by one above the
@@ -192,7 +219,9 @@ select 'orders:' || status, count(*) from orders group by status
 union all
 select 'orders_on:' || tally_day(created_at), count(*) from orders group by tally_day(created_at)
 union all
-select 'notifications:' || kind, count(*) from notifications group by kind;
+select 'notifications:' || kind, count(*) from notifications group by kind
+union all
+select 'users:' || role, count(*) from users group by role;
 insert into tallies (key, n, amount)
 select 'transactions:' || provider || ':' || status, count(*), sum(amount) from transactions group by provider, status
 union all

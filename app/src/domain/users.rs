@@ -10,7 +10,7 @@ use super::{
     page::{self, Slice, Window},
     parse_column,
     password::Hasher,
-    tokens,
+    tallies, tokens,
 };
 use crate::models::{
     CreateUserInput, RegisterInput, Role, TokenPair, UpdateMeInput, UpdateUserInput, User,
@@ -213,54 +213,65 @@ pub async fn list(
     window: Window,
 ) -> Result<Slice<User>> {
     actor.require_admin()?;
+    let db = &ctx.db;
     let role = role.map(Role::as_str);
-    page::counted(window, |window| list_page(&ctx.db, role, window))
+    let count = tallies::sum(db, "users:", |rest| role.is_none_or(|r| r == rest))
         .await?
-        .try_map(User::try_from)
+        .n;
+    page::counted_from_nearer_end(window, Some(count), |window, from_tail| {
+        list_page(db, role, window, from_tail, count)
+    })
+    .await?
+    .try_map(User::try_from)
 }
 
-/// A page of [`list`], each row with the filter's total.
-async fn list_page(db: &PgPool, role: Option<&str>, window: Window) -> Result<Vec<(i64, UserRow)>> {
+/// A page of [`list`], newest first or, `from_tail`, oldest first; each row with the count the tallies gave.
+async fn list_page(
+    db: &PgPool,
+    role: Option<&str>,
+    window: Window,
+    from_tail: bool,
+    count: i64,
+) -> Result<Vec<(i64, UserRow)>> {
+    let mut tx = page::planned_for_its_parameters(db).await?;
     let records = sqlx::query!(
         r#"
-        with hit as not materialized (
-            select id, username, role, email, full_name, phone, is_active, created_at from users
-            where ($1::text is null or role = $1)
+        with page as (
+            (select id from users where not $4 and ($1::text is null or role = $1)
+             order by id desc limit $2 offset $3)
+            union all
+            (select id from users where $4 and ($1::text is null or role = $1) order by id asc limit $2 offset $3)
         )
-        select (select count(*) from hit) as "total!", hit.* from hit
-        order by id desc limit $2 offset $3
+        select $5::bigint as "total!", u.id, u.username, u.role, u.email, u.full_name, u.phone, u.is_active,
+               u.created_at
+        from page join users u on u.id = page.id
+        order by case when $4 then u.id end, u.id desc
         "#,
         role,
         window.limit,
-        window.offset
+        window.offset,
+        from_tail,
+        count
     )
-    .fetch_all(db)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(page::counted_rows!(records => UserRow {
         id, username, role, email, full_name, phone, is_active, created_at
     }))
 }
 
-/// Head counts by role (admins only).
+/// Head counts by role (admins only), from the tallies.
 pub async fn stats(ctx: &Context, actor: &Actor) -> Result<UserStats> {
     actor.require_admin()?;
-    let db = &ctx.db;
-    let row = sqlx::query!(
-        r#"
-        select count(*) as "total!",
-               count(*) filter (where role = 'client') as "clients!",
-               count(*) filter (where role = 'worker') as "workers!",
-               count(*) filter (where role = 'admin') as "admins!"
-        from users
-        "#
-    )
-    .fetch_one(db)
-    .await?;
+    let by_role = tallies::under(&ctx.db, "users:").await?;
+    let of = |role: Role| by_role.get(role.as_str()).map_or(0, |t| t.n);
+    let (clients, workers, admins) = (of(Role::Client), of(Role::Worker), of(Role::Admin));
     Ok(UserStats {
-        total: row.total,
-        clients: row.clients,
-        workers: row.workers,
-        admins: row.admins,
+        total: clients + workers + admins,
+        clients,
+        workers,
+        admins,
     })
 }
 

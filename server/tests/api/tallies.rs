@@ -122,6 +122,8 @@ async fn from_scratch(db: &PgPool) -> BTreeMap<String, (i64, i64)> {
         union all
         select 'revenue_on:' || tally_day(performed_at), count(*), sum(amount)::bigint from transactions
         where status = 'confirmed' group by tally_day(performed_at)
+        union all
+        select 'users:' || role, count(*), 0 from users group by role
         "#,
     )
     .fetch_all(db)
@@ -231,7 +233,26 @@ async fn every_tally_equals_its_count_from_scratch_after_concurrent_orders_payme
             .await
             .expect(200);
     };
-    let (_, ()) = tokio::join!(join_all(lives), reads);
+    // Meanwhile people join, and one of them is made a worker and then an admin.
+    let staff = async {
+        let mut ids = Vec::new();
+        for n in 0..4 {
+            let body = json!({ "username": format!("joiner{n}"), "password": "a long enough password", "role": "client" });
+            ids.push(
+                app.post("/api/v1/users", &w.admin.access, body)
+                    .await
+                    .expect(201)["id"]
+                    .clone(),
+            );
+        }
+        for role in ["worker", "admin"] {
+            let path = format!("/api/v1/users/{}", ids[1]);
+            app.patch(&path, &w.admin.access, json!({ "role": role }))
+                .await
+                .expect(200);
+        }
+    };
+    let (_, (), ()) = tokio::join!(join_all(lives), reads, staff);
     // A few read one by one after the mark, and one message more.
     let newest = app
         .get("/api/v1/notifications?limit=3", &w.admin.access)
@@ -267,6 +288,21 @@ async fn every_tally_equals_its_count_from_scratch_after_concurrent_orders_payme
     tallies::fold(&app.ctx).await.expect("a fold");
     assert_eq!(maintained(&app.db).await, expected);
 
+    // Assert: the head counts.
+    let stats = app.get("/api/v1/users/stats", &w.admin.access).await;
+    let want: (i64, i64, i64, i64) = sqlx::query_as(
+        "select count(*), count(*) filter (where role = 'client'), count(*) filter (where role = 'worker'),
+                count(*) filter (where role = 'admin') from users",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("counted");
+    assert_eq!(
+        stats.expect(200),
+        &json!({ "total": want.0, "clients": want.1, "workers": want.2, "admins": want.3 })
+    );
+    assert_eq!(want.3, 2, "the joiner made an admin counts");
+
     // Assert: the admin's unread count.
     let unread = app
         .get("/api/v1/notifications/unread-count", &w.admin.access)
@@ -297,7 +333,12 @@ async fn every_tally_equals_its_count_from_scratch_after_concurrent_orders_payme
     assert!(confirmed > 0);
 
     // Assert: the lists whose count is a tally, page by page from both ends.
-    let lists: [(&str, &str); 8] = [
+    let lists: [(&str, &str); 10] = [
+        ("/api/v1/users", "select id from users order by id desc"),
+        (
+            "/api/v1/users?role=client",
+            "select id from users where role = 'client' order by id desc",
+        ),
         ("/api/v1/orders", "select id from orders order by id desc"),
         (
             "/api/v1/orders?status=paid",
