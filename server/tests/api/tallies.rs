@@ -237,7 +237,9 @@ async fn every_tally_equals_its_count_from_scratch_after_concurrent_orders_payme
     let staff = async {
         let mut ids = Vec::new();
         for n in 0..4 {
-            let body = json!({ "username": format!("joiner{n}"), "password": "a long enough password", "role": "client" });
+            let name = format!("joiner{n}");
+            let body =
+                json!({ "username": name, "password": "a long enough password", "role": "client" });
             ids.push(
                 app.post("/api/v1/users", &w.admin.access, body)
                     .await
