@@ -37,11 +37,10 @@ fn DashboardBody() -> impl IntoView {
         // the island to count on, the drawing the same component in the browser.
         <Suspense fallback=|| view! { <Loading /> }>
             {move || figures.get().map(|r| match r {
-                Ok(d) => view! {
-                    <div data-live="figures" data-figures=serde_json::to_string(&d).ok()>
-                        <Figures d />
-                    </div>
-                }.into_any(),
+                Ok(d) => {
+                    let json = serde_json::to_string(&d).ok();
+                    view! { <div data-live="figures" data-figures=json><Figures d /></div> }.into_any()
+                }
                 Err(e) => view! { <ErrorBox error=e /> }.into_any(),
             })}
         </Suspense>

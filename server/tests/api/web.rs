@@ -612,7 +612,9 @@ async fn the_live_parts_read_one_row_each_and_only_what_the_caller_may_see(pool:
         .await
         .expect(201)
         .clone();
-    let txn = checkout["transaction_id"].as_i64().expect("a transaction id");
+    let txn = checkout["transaction_id"]
+        .as_i64()
+        .expect("a transaction id");
     let cases = [
         ("get_order_row", serde_json::json!({ "id": order })),
         (

@@ -77,10 +77,7 @@ pub use self::browser::follow;
 mod browser {
     use std::str::FromStr;
 
-    use leptos::{
-        prelude::*,
-        tachys::view::{Mountable as _, Render as _},
-    };
+    use leptos::prelude::*;
     use web_sys::{Element, Node};
 
     use super::{Change, Feed};
@@ -175,7 +172,7 @@ mod browser {
     /// Puts `view` in place of `old`.
     fn replace(old: &Element, view: impl IntoView) {
         if let Some(parent) = old.parent_element() {
-            insert(&parent, Some(old), view);
+            insert(&parent, Some(old.as_ref()), view);
             old.remove();
         }
     }
@@ -561,12 +558,11 @@ mod browser {
             };
             let id = n.order_id;
             match n.kind {
-                NotificationKind::OrderCreated => {
+                NotificationKind::OrderCreated
                     if self.row(id).is_none()
-                        && self.status.is_none_or(|s| s == OrderStatus::Pending)
-                    {
-                        self.read(id);
-                    }
+                        && self.status.is_none_or(|s| s == OrderStatus::Pending) =>
+                {
+                    self.read(id);
                 }
                 NotificationKind::OrderStatusChanged => {
                     let Some(to) = data_status(n, "to") else {
