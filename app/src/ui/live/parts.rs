@@ -30,6 +30,13 @@ use crate::models::Notification;
 
 /// One thing the socket reported.
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    not(feature = "hydrate"),
+    expect(
+        dead_code,
+        reason = "read by the live parts, which run only in the browser (`hydrate`)"
+    )
+)]
 pub enum Change {
     /// A new event (or one replayed after a reconnect).
     Event(Notification),
