@@ -27,7 +27,7 @@ fmt: ## Format the code
 bench: ## Benchmarks (REST, live feed, then pages on a large database: BENCH_LARGE=0 or only); writes docs/benchmarks.md
 	scripts/bench.sh
 
-bundle: ## Release build of the browser bundle and its size (raw, gzip, brotli) against the 300 KiB budget
+bundle: ## Release build of the browser bundle and its size (raw, gzip, brotli) against the 200 KiB budget
 	cargo leptos build --release --precompress
 	scripts/bundle-size.sh
 

@@ -110,6 +110,37 @@ async function signIn(c, username, password) {
   await Promise.all([c.page.waitForURL(`${base}/`, T), c.page.click('#signin-form button[type=submit]')]);
   await hydrated(c.page);
 }
+// Records the requests a page makes from now on (its socket's frames are not requests).
+function recordRequests(page) {
+  const seen = [];
+  const listener = (r) => seen.push({ url: r.url(), type: r.resourceType(), method: r.method() });
+  page.on('request', listener);
+  return { seen, stop: () => page.off('request', listener) };
+}
+// The live parts follow the socket's frames: after an event, a page may make at most one small JSON read of one
+// row (a server function under /_fn/get_…), never fetch a page (its document or any HTML) again.
+const SMALL_READS = /^\/_fn\/(get_order_row|get_order_message|get_transaction|get_unread_count)$/;
+function assertNoPageFetch(name, rec) {
+  for (const r of rec.seen) {
+    const path = new URL(r.url).pathname;
+    if (r.type === 'document' || !SMALL_READS.test(path)) {
+      throw new Error(`${name} made a request, not a small read, after an event: ${r.method} ${r.url} (${r.type})`);
+    }
+  }
+}
+async function api(method, path, token, body) {
+  const headers = { authorization: `Bearer ${token}` };
+  if (body) headers['content-type'] = 'application/json';
+  const r = await fetch(`${base}/api/v1${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  if (!r.ok) throw new Error(`${method} ${path} answered ${r.status}`);
+  return r.status === 204 ? null : r.json();
+}
+async function token(username, password) {
+  const r = await fetch(`${base}/api/v1/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }),
+  });
+  return (await r.json()).access;
+}
 async function badge(page) {
   const hidden = await page.locator('#unread-badge.hidden').count();
   return hidden ? 0 : Number(await page.locator('#unread-badge').textContent());
@@ -135,7 +166,12 @@ await test('a client signs up; the worker and the admin sign in', async () => {
   await hydrated(admin.page);
 });
 
+const lists = {};
 await test('the client orders; the worker and the admin see it appear without reloading', async () => {
+  for (const c of [worker, admin]) {
+    await c.page.waitForLoadState('networkidle');
+    lists[c.role] = recordRequests(c.page);
+  }
   const card = client.page.locator('article[data-service="Plumbing repair"]');
   await card.locator('.order-open').click();
   await card.locator('select[name=worker_id]').selectOption({ label: 'Bekzod Usta (worker)' });
@@ -147,6 +183,8 @@ await test('the client orders; the worker and the admin see it appear without re
     await c.page.waitForSelector(`tr[data-order="${orderId}"] [data-status=pending]`, T);
   }
   await worker.page.waitForSelector(`.toast:has-text("#${orderId}")`, T);
+  for (const c of [worker, admin]) assertNoPageFetch(`the ${c.role}'s order list`, lists[c.role]);
+  for (const c of [worker, admin]) lists[c.role].stop();
 });
 
 await test('the client pays through the sandbox; everyone sees paid', async () => {
@@ -183,6 +221,62 @@ await test('the client and the worker talk in the order\'s conversation', async 
   await worker.page.fill('#message-text', 'Sure, I will be there at 18:30.');
   await worker.page.click('#send-message');
   await client.page.waitForSelector('.message:not(.mine):has-text("18:30")', T);
+});
+
+await test('the notification page, an order page and the dashboard follow the frames, not fetched again', async () => {
+  // Another order of the client, made through the API; the admin opens its page, the notification page and the
+  // dashboard side by side in one context.
+  const clientToken = await token(clientName, 'e2e-pass-2026');
+  const services = await api('GET', '/services?limit=100', clientToken);
+  const plumbing = services.results.find((x) => x.name === 'Plumbing repair');
+  const other = await api('POST', '/orders', clientToken, { service_id: plumbing.id, description: 'Live check.' });
+  const pages = {};
+  const paths = { notifications: '/notifications', order: `/orders/${other.id}`, dashboard: '/admin' };
+  for (const [name, path] of Object.entries(paths)) {
+    const page = await admin.ctx.newPage();
+    watch(page, `admin (${name})`);
+    await page.goto(`${base}${path}`);
+    await hydrated(page);
+    await page.waitForLoadState('networkidle');
+    pages[name] = page;
+  }
+  const number = async (page, selector) => Number((await page.textContent(selector)).replace(/\D/g, ''));
+  const reaches = (page, selector, n) => page.waitForFunction(
+    ([sel, want]) => Number(document.querySelector(sel)?.textContent.replace(/\D/g, '')) === want, [selector, n], T);
+  const totalBefore = await number(pages.dashboard, '#stat-orders');
+  const canceledBefore = await number(pages.dashboard, 'g.status-canceled text.value');
+  const recorded = Object.fromEntries(Object.entries(pages).map(([name, page]) => [name, recordRequests(page)]));
+
+  // A message from the client: the conversation and the timeline, the notification page, the recent events.
+  await api('POST', `/orders/${other.id}/messages`, clientToken, { text: `Is the plumber free today, ${stamp}?` });
+  await pages.order.waitForSelector(`#messages .message:has-text("free today, ${stamp}")`, T);
+  await pages.order.waitForSelector(`#messages .message:has-text("Aziza E2E")`, T);
+  await pages.order.waitForSelector(`#timeline >> text=New message on order #${other.id}`, T);
+  const feed = pages.notifications;
+  await feed.waitForSelector(`#feed > .note.unread[data-kind=order_message]:has-text("#${other.id}")`, T);
+  await pages.dashboard.waitForSelector(`#recent > li:first-child:has-text("#${other.id}")`, T);
+
+  // A new order: the dashboard's total and the notification page.
+  const third = await api('POST', '/orders', clientToken, { service_id: plumbing.id });
+  await reaches(pages.dashboard, '#stat-orders', totalBefore + 1);
+  await feed.waitForSelector(`#feed > .note:first-child[data-kind=order_created]:has-text("#${third.id}")`, T);
+
+  // The client cancels the first: the order page's status and buttons, the dashboard's counts.
+  await api('PATCH', `/orders/${other.id}/status`, clientToken, { status: 'canceled' });
+  await pages.order.waitForSelector('#order-status [data-status=canceled]', T);
+  await pages.order.waitForSelector('#moves', { ...T, state: 'detached' });
+  await reaches(pages.dashboard, 'g.status-canceled text.value', canceledBefore + 1);
+  await api('PATCH', `/orders/${third.id}/status`, clientToken, { status: 'canceled' });
+  await reaches(pages.dashboard, 'g.status-canceled text.value', canceledBefore + 2);
+
+  for (const [name, rec] of Object.entries(recorded)) {
+    rec.stop();
+    assertNoPageFetch(`the ${name} page`, rec);
+  }
+  for (const [name, page] of Object.entries(pages)) {
+    await page.screenshot({ path: `${out}flow-live-frames-${name}.png`, fullPage: true });
+    await page.close();
+  }
 });
 
 const newWorker = `e2e_worker_${stamp}`;

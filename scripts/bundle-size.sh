@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The browser bundle's size: WASM, JS and CSS of target/site/pkg, raw and as transferred (the precompressed brotli
-# and gzip files the server sends), against the 300 KiB (brotli) budget. Run after `cargo leptos build --release
+# and gzip files the server sends), against the 200 KiB (brotli) budget. Run after `cargo leptos build --release
 # --precompress` (the test command does); `make bundle` builds and runs it.
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-BUDGET=$((300 * 1024))
+BUDGET=$((200 * 1024))
 total_raw=0 total_br=0 total_gz=0
 printf '%-6s %10s %10s %10s\n' file raw gzip brotli
 for kind in wasm js css; do

@@ -198,6 +198,11 @@ fn tashkent() -> FixedOffset {
     FixedOffset::east_opt(5 * 3600).expect("UTC+5 is a valid offset")
 }
 
+/// The Tashkent date of a moment (the dashboard's days).
+pub fn tashkent_day(at: DateTime<Utc>) -> chrono::NaiveDate {
+    at.with_timezone(&tashkent()).date_naive()
+}
+
 /// Month abbreviations for English dates.
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

@@ -1,6 +1,6 @@
 //! Orders, their status, assignment and conversation: server functions over [`crate::domain::orders`].
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::codec::Json};
 
 use super::{ApiError, Listing};
 use crate::models::{Message, Order, OrderStatus, OrderView};
@@ -51,6 +51,13 @@ pub async fn get_order(id: i64) -> Result<OrderView, ApiError> {
     Ok(order_page::load(&context()?, &actor()?, id).await?)
 }
 
+/// One order, as a row of a list shows it: what the page's live parts read when an event's frame cannot carry
+/// enough (a new order in a list, a new worker's name).
+#[server(prefix = "/_fn", endpoint = "get_order_row", input = Json)]
+pub async fn get_order_row(id: i64) -> Result<Order, ApiError> {
+    Ok(orders::get(&context()?, &actor()?, id).await?)
+}
+
 /// Moves an order along the status machine.
 #[server(prefix = "/_fn", endpoint = "update_order_status")]
 pub async fn update_order_status(id: i64, status: OrderStatus) -> Result<Order, ApiError> {
@@ -70,4 +77,11 @@ pub async fn assign_order(id: i64, worker_id: i64) -> Result<Order, ApiError> {
 pub async fn create_order_message(id: i64, text: String) -> Result<Message, ApiError> {
     let input = PostMessageInput { text };
     Ok(messages::post(&context()?, &actor()?, id, input).await?)
+}
+
+/// One message of an order's conversation: what the order page reads live when the message's sender is not
+/// named on it yet.
+#[server(prefix = "/_fn", endpoint = "get_order_message", input = Json)]
+pub async fn get_order_message(order_id: i64, id: i64) -> Result<Message, ApiError> {
+    Ok(messages::get(&context()?, &actor()?, order_id, id).await?)
 }

@@ -1,7 +1,7 @@
 //! Paying and the transactions: server functions over [`crate::domain::payments`] and
 //! [`crate::domain::transactions`].
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::codec::Json};
 
 use super::{ApiError, Listing};
 use crate::models::{PaymentCheckout, PaymentProvider, Transaction, TransactionStatus};
@@ -46,4 +46,10 @@ pub async fn list_transactions(
     };
     let slice = transactions::list(&context()?, &actor()?, filter, window(page)?).await?;
     Ok(listing(page, slice))
+}
+
+/// One transaction (admins any, clients their own): what a page's live parts read when a payment's event arrives.
+#[server(prefix = "/_fn", endpoint = "get_transaction", input = Json)]
+pub async fn get_transaction(id: i64) -> Result<Transaction, ApiError> {
+    Ok(transactions::get(&context()?, &actor()?, id).await?)
 }

@@ -58,6 +58,27 @@ pub async fn list(
     )
 }
 
+/// One message of an order the caller may see (404 otherwise).
+pub async fn get(ctx: &Context, actor: &Actor, order_id: i64, id: i64) -> Result<Message> {
+    let db = &ctx.db;
+    orders::fetch_visible(db, actor, order_id).await?;
+    let row = sqlx::query_as!(
+        MessageRow,
+        r#"
+        select m.id, m.order_id, m.sender_id, u.username as sender_username, u.full_name as sender_full_name,
+               m.text, m.created_at
+        from order_messages m join users u on u.id = m.sender_id
+        where m.id = $1 and m.order_id = $2
+        "#,
+        id,
+        order_id
+    )
+    .fetch_optional(db)
+    .await?
+    .ok_or(Error::NotFound)?;
+    Ok(row.into())
+}
+
 /// A page of [`list`], each row with the conversation's length.
 async fn list_page(db: &PgPool, order_id: i64, window: Window) -> Result<Vec<(i64, MessageRow)>> {
     let records = sqlx::query!(

@@ -1,13 +1,15 @@
-//! The admin pages: the dashboard (charts drawn in SVG, recent events live), users, services and their
-//! workers, and transactions.
+//! The admin pages: the dashboard (charts drawn in SVG; figures and recent events live), users, services and
+//! their workers, and transactions (live).
 
 use leptos::{prelude::*, server_fn::ServerFn as _};
 
 use crate::{
     api::{self, CreateService, CreateUser, DeactivateUser, SetServiceWorkers},
-    i18n::Locale,
     lang,
-    models::{PaymentProvider, Role, Service, TransactionStatus, User},
+    models::{
+        Dashboard, Notification, PaymentProvider, Role, Service, Transaction, TransactionStatus,
+        User,
+    },
     ui::{
         Guard, locale,
         widgets::{
@@ -31,77 +33,111 @@ fn DashboardBody() -> impl IntoView {
     let recent = Resource::new(|| (), |()| api::list_notifications(1, false, None, None));
     view! {
         <h1>{tr!(dashboard.title)}</h1>
-        // Figures and recent events follow the live feed (refreshed from the server).
-        <div data-live="figures">
+        // Figures and recent events follow the socket's frames (see `live/parts.rs`): the figures as data for
+        // the island to count on, the drawing the same component in the browser.
         <Suspense fallback=|| view! { <Loading /> }>
             {move || figures.get().map(|r| match r {
                 Ok(d) => {
-                    let by_status: Vec<(String, i64, String)> = d.by_status.iter().map(|s| {
-                        (lang::status(locale(), s.status), s.count, format!("status-{}", s.status.as_str()))
-                    }).collect();
-                    let orders: Vec<Column> = d.days.iter().map(|x| Column {
-                        label: lang::day(locale(), x.day),
-                        value: x.orders,
-                        shown: lang::number(locale(), x.orders),
-                        title: lang::number(locale(), x.orders),
-                    }).collect();
-                    let revenue: Vec<Column> = d.days.iter().map(|x| Column {
-                        label: lang::day(locale(), x.day),
-                        value: x.revenue,
-                        shown: lang::number(locale(), x.revenue / 100),
-                        title: lang::money(locale(), x.revenue),
-                    }).collect();
-                    let total: i64 = d.by_status.iter().map(|s| s.count).sum();
-                    view! {
-                        <div class="stats">
-                            <div class="stat">
-                                <span>{tr!(dashboard.orders)}</span><strong id="stat-orders">{total}</strong>
-                            </div>
-                            <div class="stat">
-                                <span>{tr!(dashboard.revenue)}</span><strong><Money tiyin=d.revenue /></strong>
-                            </div>
-                            <div class="stat">
-                                <span>{tr!(dashboard.clients)}</span><strong>{d.users.clients}</strong>
-                            </div>
-                            <div class="stat">
-                                <span>{tr!(dashboard.workers)}</span><strong>{d.users.workers}</strong>
-                            </div>
-                        </div>
-                        <div class="charts">
-                            <figure class="card chart">
-                                <figcaption>{tr!(dashboard.by_status)}</figcaption>
-                                <StatusBars rows=by_status />
-                            </figure>
-                            <figure class="card chart">
-                                <figcaption>{tr!(dashboard.per_day)}</figcaption>
-                                <Columns values=orders class="orders" />
-                            </figure>
-                            <figure class="card chart">
-                                <figcaption>{tr!(dashboard.revenue_per_day)}</figcaption>
-                                <Columns values=revenue class="revenue" />
-                            </figure>
-                        </div>
-                    }.into_any()
+                    let json = serde_json::to_string(&d).ok();
+                    view! { <div data-live="figures" data-figures=json><Figures d /></div> }.into_any()
                 }
                 Err(e) => view! { <ErrorBox error=e /> }.into_any(),
             })}
         </Suspense>
-        </div>
         <section class="card">
             <h2>{tr!(dashboard.recent)}</h2>
-            <ul class="feed" id="recent" data-live="recent">
+            <ul class="feed" id="recent">
                 <Suspense fallback=|| ()>
-                    {move || recent.get().and_then(Result::ok).map(|l| l.items.into_iter().take(10).map(|n| view! {
-                        <li class="note">
-                            <a href=format!("/orders/{}", n.order_id)>
-                                {lang::notification(locale(), n.kind, n.order_id, &n.data)}
-                            </a>
-                            <When at=n.created_at />
-                        </li>
-                    }).collect_view())}
+                    {move || recent.get().and_then(Result::ok).map(|l| {
+                        l.items.into_iter().take(RECENT).map(|n| view! { <RecentItem n /> }).collect_view()
+                    })}
                 </Suspense>
             </ul>
         </section>
+    }
+}
+
+/// How many recent events the dashboard shows.
+pub(crate) const RECENT: usize = 10;
+
+/// One recent event of the dashboard.
+#[component]
+pub(crate) fn RecentItem(n: Notification) -> impl IntoView {
+    view! {
+        <li class="note" data-id=n.id>
+            <a href=format!("/orders/{}", n.order_id)>
+                {lang::notification(locale(), n.kind, n.order_id, &n.data)}
+            </a>
+            <When at=n.created_at />
+        </li>
+    }
+}
+
+/// The dashboard's figures: the totals, the orders by status and the per-day charts. Rendered on the server, and
+/// in the browser again after each event changes them.
+#[component]
+pub(crate) fn Figures(d: Dashboard) -> impl IntoView {
+    let by_status: Vec<(String, i64, String)> = d
+        .by_status
+        .iter()
+        .map(|s| {
+            (
+                lang::status(locale(), s.status),
+                s.count,
+                format!("status-{}", s.status.as_str()),
+            )
+        })
+        .collect();
+    let orders: Vec<Column> = d
+        .days
+        .iter()
+        .map(|x| Column {
+            label: lang::day(locale(), x.day),
+            value: x.orders,
+            shown: lang::number(locale(), x.orders),
+            title: lang::number(locale(), x.orders),
+        })
+        .collect();
+    let revenue: Vec<Column> = d
+        .days
+        .iter()
+        .map(|x| Column {
+            label: lang::day(locale(), x.day),
+            value: x.revenue,
+            shown: lang::number(locale(), x.revenue / 100),
+            title: lang::money(locale(), x.revenue),
+        })
+        .collect();
+    let total: i64 = d.by_status.iter().map(|s| s.count).sum();
+    view! {
+        <div class="stats">
+            <div class="stat">
+                <span>{tr!(dashboard.orders)}</span><strong id="stat-orders">{total}</strong>
+            </div>
+            <div class="stat">
+                <span>{tr!(dashboard.revenue)}</span><strong><Money tiyin=d.revenue /></strong>
+            </div>
+            <div class="stat">
+                <span>{tr!(dashboard.clients)}</span><strong>{d.users.clients}</strong>
+            </div>
+            <div class="stat">
+                <span>{tr!(dashboard.workers)}</span><strong>{d.users.workers}</strong>
+            </div>
+        </div>
+        <div class="charts">
+            <figure class="card chart">
+                <figcaption>{tr!(dashboard.by_status)}</figcaption>
+                <StatusBars rows=by_status />
+            </figure>
+            <figure class="card chart">
+                <figcaption>{tr!(dashboard.per_day)}</figcaption>
+                <Columns values=orders class="orders" />
+            </figure>
+            <figure class="card chart">
+                <figcaption>{tr!(dashboard.revenue_per_day)}</figcaption>
+                <Columns values=revenue class="revenue" />
+            </figure>
+        </div>
     }
 }
 
@@ -397,7 +433,6 @@ fn TransactionsBody() -> impl IntoView {
             )
         },
     );
-    let status_label = |l: Locale, s: TransactionStatus| lang::transaction_status(l, s);
     view! {
         <h1>{tr!(nav.transactions)}</h1>
         <form class="filters" method="get">
@@ -418,49 +453,67 @@ fn TransactionsBody() -> impl IntoView {
                     <option value="">{tr!(common.all)}</option>
                     {TransactionStatus::ALL.iter().map(|&s| view! {
                         <option value=s.as_str() selected=move || status.get().as_deref() == Some(s.as_str())>
-                            {status_label(locale(), s)}
+                            {lang::transaction_status(locale(), s)}
                         </option>
                     }).collect_view()}
                 </select>
             </label>
             <button type="submit" class="secondary">{tr!(common.filter)}</button>
         </form>
-        // Payments arrive live (the table is refreshed from the server).
-        <div data-live="transactions">
-        <Listed
-            list
-            empty=|| view! { <Empty><p>{tr!(transactions.empty)}</p></Empty> }
-            rows={move |items: Vec<crate::models::Transaction>| view! {
-                        <div class="table-wrap">
-                            <table>
-                                <thead><tr>
-                                    <th scope="col">"#"</th>
-                                    <th scope="col">{tr!(transactions.order)}</th>
-                                    <th scope="col">{tr!(transactions.provider)}</th>
-                                    <th scope="col" class="num">{tr!(orders.price)}</th>
-                                    <th scope="col">{tr!(orders.status)}</th>
-                                    <th scope="col">{tr!(orders.created)}</th>
-                                </tr></thead>
-                                <tbody>
-                                    {items.into_iter().map(|tx| view! {
-                                        <tr>
-                                            <td>{tx.id}</td>
-                                            <td><a href=format!("/orders/{}", tx.order_id)>"#" {tx.order_id}</a></td>
-                                            <td>{tx.provider.as_str()}</td>
-                                            <td class="num"><Money tiyin=tx.amount /></td>
-                                            <td>
-                                                <span class=format!("txn txn-{}", tx.status.as_str())>
-                                                    {status_label(locale(), tx.status)}
-                                                </span>
-                                            </td>
-                                            <td><When at=tx.created_at /></td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
-            }}
-        />
+        // Payments arrive live: a payment's frame names its transaction, which the island reads (see
+        // `live/parts.rs`).
+        <div
+            data-live="transactions"
+            data-page=page.get_untracked()
+            data-provider=provider.get_untracked()
+            data-status=status.get_untracked()
+        >
+            <Listed
+                list
+                empty=|| view! { <Empty><p>{tr!(transactions.empty)}</p></Empty> }
+                rows={move |items: Vec<Transaction>| view! { <TransactionsTable items /> }}
+            />
         </div>
+    }
+}
+
+/// A page of transactions (rendered on the server, and in the browser when the first of an empty list arrives).
+#[component]
+pub(crate) fn TransactionsTable(items: Vec<Transaction>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table>
+                <thead><tr>
+                    <th scope="col">"#"</th>
+                    <th scope="col">{tr!(transactions.order)}</th>
+                    <th scope="col">{tr!(transactions.provider)}</th>
+                    <th scope="col" class="num">{tr!(orders.price)}</th>
+                    <th scope="col">{tr!(orders.status)}</th>
+                    <th scope="col">{tr!(orders.created)}</th>
+                </tr></thead>
+                <tbody>
+                    {items.into_iter().map(|tx| view! { <TransactionRow tx /> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// One transaction of the list.
+#[component]
+pub(crate) fn TransactionRow(tx: Transaction) -> impl IntoView {
+    view! {
+        <tr data-txn=tx.id>
+            <td>{tx.id}</td>
+            <td><a href=format!("/orders/{}", tx.order_id)>"#" {tx.order_id}</a></td>
+            <td>{tx.provider.as_str()}</td>
+            <td class="num"><Money tiyin=tx.amount /></td>
+            <td>
+                <span class=format!("txn txn-{}", tx.status.as_str())>
+                    {lang::transaction_status(locale(), tx.status)}
+                </span>
+            </td>
+            <td><When at=tx.created_at /></td>
+        </tr>
     }
 }

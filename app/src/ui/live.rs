@@ -1,14 +1,22 @@
 //! The page's one island: the top bar with its live parts. In the browser it opens one WebSocket per page to
 //! `/ws/notifications` (authenticated by the session cookie), reconnecting by itself with `after_id` so nothing
-//! is missed after sleep, network loss or a server restart. Its events drive the unread badge, the connection
-//! indicator and the toasts, and refresh the page's live parts: every element marked `data-live` is replaced by
-//! the same element of the page as the server renders it now (see [`regions`]), so pages stay plain
-//! server-rendered HTML and their code stays out of the WASM.
+//! is missed after sleep, network loss or a server restart.
+//!
+//! The socket feeds the island's signals: the connection state, the unread count, the toasts, and the [`Feed`]
+//! of events and read marks. The unread badge, the indicator and the toasts are views of those signals; the page's
+//! live parts follow the feed through effects ([`parts`]): the pages stay plain server-rendered HTML whose live
+//! parts carry what the island needs in data attributes (the order's id, the list's page and filters, the
+//! dashboard's figures), and the island applies each frame to them — a new row, a status, a count — rendering new
+//! rows with the same components the server renders them with. Where a frame does not carry enough (a new order
+//! in a list, a payment, a message from someone the page does not name yet), the island reads just that one row
+//! through a server function. So an event costs the server one frame per socket, never a page render per tab,
+//! and of the pages' code only those row components are in the WASM.
 
 use leptos::{prelude::*, server_fn::ServerFn as _};
 use leptos_i18n::Locale as _;
 use serde::{Deserialize, Serialize};
 
+use self::parts::{Change, Feed};
 use crate::{
     api::{Logout as SignOut, UpdateLanguage as SetLanguage},
     i18n::{Locale, td_string},
@@ -20,6 +28,7 @@ use crate::{
 /// The signed-in user, as the top bar needs them (the island's props, sent in the page).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Who {
+    pub id: i64,
     pub name: String,
     pub username: String,
     pub role: Role,
@@ -76,7 +85,11 @@ struct Live {
     /// over it.
     changes: StoredValue<u64>,
     toasts: RwSignal<Vec<Notification>>,
+    /// The events and read marks for the page's live parts.
+    feed: RwSignal<Feed>,
 }
+
+mod parts;
 
 /// How many toasts show at once.
 const TOASTS: usize = 4;
@@ -95,6 +108,7 @@ impl Live {
             unread: RwSignal::new(unread),
             changes: StoredValue::new(0),
             toasts: RwSignal::new(Vec::new()),
+            feed: RwSignal::new(Feed::default()),
         }
     }
 
@@ -104,6 +118,7 @@ impl Live {
         if read > 0 {
             self.changes.update_value(|c| *c += 1);
             self.unread.update(|u| *u = u.saturating_sub(read).max(0));
+            self.feed.update(|f| f.push(Change::Read(ids.to_vec())));
         }
     }
 
@@ -124,6 +139,7 @@ impl Live {
             self.unread.update(|u| *u += 1);
         }
         let id = n.id;
+        self.feed.update(|f| f.push(Change::Event(n.clone())));
         self.toasts.update(|t| {
             t.insert(0, n);
             t.truncate(TOASTS);
@@ -144,6 +160,7 @@ pub fn TopBar(who: Option<Who>, here: String) -> impl IntoView {
     let live = Live::new(who.as_ref().map_or(0, |w| w.unread));
     #[cfg(feature = "hydrate")]
     if let Some(w) = &who {
+        parts::follow(live.feed, live.unread, w.id, w.role);
         socket::start(live, w.last_id);
     }
     let role = who.as_ref().map(|w| w.role);
@@ -258,7 +275,7 @@ mod socket {
     use wasm_bindgen::{JsCast as _, prelude::Closure};
     use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-    use super::{Conn, Live, regions};
+    use super::{Conn, Live};
     use crate::models::ServerFrame;
 
     /// The close code of a socket that gave way to the user's newer ones (too many open at once).
@@ -273,18 +290,14 @@ mod socket {
         failures: Cell<u32>,
         /// Whether a reconnect is already scheduled or a socket is open.
         busy: Cell<bool>,
-        /// Whether a connection was up before (a `hello` then means a reconnect).
-        connected_before: Cell<bool>,
     }
 
     pub fn start(live: Live, last_id: i64) {
-        regions::follow_visibility();
         let feed = Rc::new(Feed {
             live,
             after: Cell::new(last_id),
             failures: Cell::new(0),
             busy: Cell::new(false),
-            connected_before: Cell::new(false),
         });
         open(feed);
     }
@@ -323,11 +336,8 @@ mod socket {
                     ServerFrame::Hello { .. } => {
                         feed.failures.set(0);
                         feed.live.state.set(Conn::Online);
-                        // After a reconnect, read states may have changed meanwhile: show the page as it is now.
-                        if feed.connected_before.replace(true) {
-                            regions::refresh();
-                        }
-                        // Settle the badge once the replay is in.
+                        // What happened meanwhile is replayed after `after_id`; read marks made meanwhile are
+                        // not: settle the badge once the replay is in.
                         let live = feed.live;
                         set_timeout(
                             move || leptos::task::spawn_local(live.settle()),
@@ -340,13 +350,9 @@ mod socket {
                         if notification.id > feed.after.get() {
                             feed.after.set(notification.id);
                             feed.live.receive(notification);
-                            regions::refresh();
                         }
                     }
-                    ServerFrame::Read { ids } => {
-                        feed.live.apply_read(&ids);
-                        regions::refresh();
-                    }
+                    ServerFrame::Read { ids } => feed.live.apply_read(&ids),
                     ServerFrame::Resync => {
                         let _ = socket.close();
                     }
@@ -407,177 +413,5 @@ mod socket {
             },
             delay,
         );
-    }
-}
-
-/// The page's live parts: after a change, the page is fetched again (as the server renders it now) and each
-/// element marked `data-live="name"` is replaced by its namesake. Forms being typed into stay outside these
-/// parts, so nothing the reader typed is lost. Changes arriving while a refresh runs lead to one more, so the
-/// last one always starts after the last change.
-#[cfg(feature = "hydrate")]
-mod regions {
-    use std::{cell::Cell, time::Duration};
-
-    use leptos::prelude::*;
-    use wasm_bindgen::{JsCast as _, prelude::Closure};
-    use web_sys::{DomParser, Element, HtmlElement, HtmlSelectElement, SupportedType};
-
-    thread_local! {
-        static RUNNING: Cell<bool> = const { Cell::new(false) };
-        static AGAIN: Cell<bool> = const { Cell::new(false) };
-        /// A change arrived while the tab was hidden.
-        static MISSED: Cell<bool> = const { Cell::new(false) };
-    }
-
-    /// Changes that arrive within this window share one refresh.
-    const SETTLE: Duration = Duration::from_millis(120);
-
-    /// Refreshes the live parts (soon; at most one fetch at a time). A hidden tab waits until it is shown.
-    pub fn refresh() {
-        if document().hidden() {
-            MISSED.with(|m| m.set(true));
-            return;
-        }
-        if RUNNING.with(|r| r.replace(true)) {
-            AGAIN.with(|a| a.set(true));
-            return;
-        }
-        set_timeout(
-            || {
-                leptos::task::spawn_local(async {
-                    swap().await;
-                    RUNNING.with(|r| r.set(false));
-                    if AGAIN.with(|a| a.replace(false)) {
-                        refresh();
-                    }
-                });
-            },
-            SETTLE,
-        );
-    }
-
-    /// Catches up, when the tab is shown again, on changes that arrived while it was hidden.
-    pub fn follow_visibility() {
-        let shown = Closure::<dyn FnMut()>::new(|| {
-            if !document().hidden() && MISSED.with(|m| m.replace(false)) {
-                refresh();
-            }
-        });
-        let _ = document()
-            .add_event_listener_with_callback("visibilitychange", shown.as_ref().unchecked_ref());
-        shown.forget();
-    }
-
-    async fn swap() {
-        let Ok(parts) = document().query_selector_all("[data-live]") else {
-            return;
-        };
-        if parts.length() == 0 {
-            return;
-        }
-        let Ok(href) = window().location().href() else {
-            return;
-        };
-        let Ok(response) = gloo_net::http::Request::get(&href)
-            .header("accept", "text/html")
-            .send()
-            .await
-        else {
-            return;
-        };
-        if !response.ok() {
-            return;
-        }
-        let Ok(html) = response.text().await else {
-            return;
-        };
-        let Ok(fresh) = DomParser::new()
-            .and_then(|parser| parser.parse_from_string(&html, SupportedType::TextHtml))
-        else {
-            return;
-        };
-        for i in 0..parts.length() {
-            let Some(old) = parts.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
-                continue;
-            };
-            let Some(name) = old.get_attribute("data-live") else {
-                continue;
-            };
-            if let Ok(Some(new)) = fresh.query_selector(&format!("[data-live=\"{name}\"]"))
-                && new.outer_html() != old.outer_html()
-            {
-                keep_choices(&old, &new);
-                let focus = document()
-                    .active_element()
-                    .filter(|el| old.contains(Some(el)))
-                    .and_then(|el| focus_place(&old, &el));
-                let _ = old.replace_with_with_node_1(&new);
-                if let Some(el) = focus.and_then(|place| place.find(&new)) {
-                    let _ = el.focus();
-                }
-            }
-        }
-    }
-
-    /// What can hold the keyboard focus in a live part.
-    const FOCUSABLE: &str = "a[href],button,input,select,textarea,[tabindex]";
-
-    /// Where the focused element is in its part: its id, else its place among the focusable elements.
-    enum Place {
-        Id(String),
-        Nth(u32),
-    }
-
-    impl Place {
-        fn find(&self, part: &Element) -> Option<HtmlElement> {
-            let found = match self {
-                Self::Id(id) => part.query_selector(&format!("[id=\"{id}\"]")).ok()?,
-                Self::Nth(n) => part
-                    .query_selector_all(FOCUSABLE)
-                    .ok()?
-                    .item(*n)
-                    .and_then(|n| n.dyn_into().ok()),
-            };
-            found?.dyn_into().ok()
-        }
-    }
-
-    fn focus_place(part: &Element, focused: &Element) -> Option<Place> {
-        if !focused.id().is_empty() {
-            return Some(Place::Id(focused.id()));
-        }
-        let all = part.query_selector_all(FOCUSABLE).ok()?;
-        (0..all.length())
-            .find(|&i| all.item(i).is_some_and(|n| n.is_same_node(Some(focused))))
-            .map(Place::Nth)
-    }
-
-    /// A choice the reader made in a live part and has not sent yet (a select changed from what the page
-    /// rendered) is kept in its replacement.
-    fn keep_choices(old: &Element, new: &Element) {
-        let Ok(selects) = old.query_selector_all("select[id]") else {
-            return;
-        };
-        for i in 0..selects.length() {
-            let Some(select) = selects
-                .item(i)
-                .and_then(|n| n.dyn_into::<HtmlSelectElement>().ok())
-            else {
-                continue;
-            };
-            let rendered = select
-                .query_selector("option[selected]")
-                .ok()
-                .flatten()
-                .and_then(|o| o.get_attribute("value"));
-            if rendered.as_deref() == Some(select.value().as_str()) {
-                continue;
-            }
-            if let Ok(Some(twin)) = new.query_selector(&format!("select[id=\"{}\"]", select.id()))
-                && let Ok(twin) = twin.dyn_into::<HtmlSelectElement>()
-            {
-                twin.set_value(&select.value());
-            }
-        }
     }
 }

@@ -142,6 +142,7 @@ fn Layout() -> impl IntoView {
     let session = SessionCtx::load();
     provide_context(session);
     let who = session.get().map(|s| live::Who {
+        id: s.user.id,
         name: s.user.full_name,
         username: s.user.username,
         role: s.user.role,
@@ -158,8 +159,8 @@ fn Layout() -> impl IntoView {
             <live::TopBar who here=current_path() />
             <main id="main" tabindex="-1">
                 // Every page waits for its data on the server and is sent complete (`SsrMode::Async`), so it reads
-                // the same with JavaScript off. Parts marked `data-live` are refreshed from the server when the
-                // live feed reports a change (see `live::refresh`).
+                // the same with JavaScript off. Their live parts follow the socket's frames in the browser (see
+                // `live.rs`).
                 <Routes fallback=|| view! { <widgets::NotFound /> }>
                     <Route path=path!("/") view=orders::Home ssr=SsrMode::Async />
                     <Route path=path!("/signin") view=auth::SignIn ssr=SsrMode::Async />

@@ -1,5 +1,7 @@
 //! `/notifications` (also `/api/v1/notification-page/`): the caller's role-scoped feed, newest first, with
-//! filters by kind, order and unread. New events and read marks made in any tab refresh it live.
+//! filters by kind, order and unread. New events and read marks made in any tab show live: the list's element
+//! carries the page and its filters, and the top bar's island applies the socket's frames to it (see
+//! `live/parts.rs`).
 
 use leptos::{prelude::*, server_fn::ServerFn as _};
 
@@ -47,13 +49,11 @@ fn Feed() -> impl IntoView {
     view! {
         <div class="heading">
             <h1>{tr!(notifications.title)}</h1>
-            <div data-live="read-all">
-                <ActionForm action=mark attr:class="inline">
-                    <button type="submit" id="read-all" class="secondary" disabled=unread == 0>
-                        {tr!(notifications.read_all)}
-                    </button>
-                </ActionForm>
-            </div>
+            <ActionForm action=mark attr:class="inline">
+                <button type="submit" id="read-all" class="secondary" disabled=unread == 0>
+                    {tr!(notifications.read_all)}
+                </button>
+            </ActionForm>
         </div>
         <form class="filters" method="get">
             <label>
@@ -84,14 +84,20 @@ fn Feed() -> impl IntoView {
             <button type="submit" class="secondary">{tr!(common.filter)}</button>
         </form>
         <FormError error=Signal::derive(move || mark.value().get().and_then(Result::err)) />
-        // New events and read marks (from any tab) refresh the list from the server.
-        <div data-live="feed">
+        // New events and read marks (from any tab) arrive as the socket's frames (see `live/parts.rs`).
+        <div
+            data-live="feed"
+            data-page=page.get_untracked()
+            data-kind=kind.get_untracked()
+            data-order=order.get_untracked()
+            data-unread=unread_only.get_untracked().is_some().then_some("1")
+        >
             <Listed
                 list
                 empty=|| view! { <Empty><p>{tr!(notifications.empty)}</p></Empty> }
                 rows={|items: Vec<Notification>| view! {
                     <ul class="feed" id="feed">
-                        {items.into_iter().map(|n| view! { <Item n /> }).collect_view()}
+                        {items.into_iter().map(|n| view! { <NotificationItem n /> }).collect_view()}
                     </ul>
                 }}
             />
@@ -99,8 +105,9 @@ fn Feed() -> impl IntoView {
     }
 }
 
+/// One notification of the page (rendered on the server, and in the browser for one arriving live).
 #[component]
-fn Item(n: Notification) -> impl IntoView {
+pub(crate) fn NotificationItem(n: Notification) -> impl IntoView {
     let unread = !n.read;
     view! {
         <li class="note" class:unread=unread data-id=n.id data-kind=n.kind.as_str()>

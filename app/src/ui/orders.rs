@@ -11,7 +11,10 @@ use crate::{
     },
     i18n::{td, td_string},
     lang,
-    models::{Offer, Order, OrderStatus, OrderView, PaymentProvider, Role, Service, UserSummary},
+    models::{
+        Notification, Offer, Order, OrderStatus, OrderView, PaymentProvider, Role, Service,
+        Transaction, UserSummary,
+    },
     ui::{
         Guard, SessionCtx, locale,
         widgets::{
@@ -170,8 +173,8 @@ fn OrderListBody(role: Role) -> impl IntoView {
             </label>
             <button type="submit" class="secondary">{tr!(common.filter)}</button>
         </form>
-        // New and changed orders arrive live (the list is refreshed from the server).
-        <div data-live="orders">
+        // New and changed orders arrive live, from the socket's frames (see `live/parts.rs`).
+        <div data-live="orders" data-page=page.get_untracked() data-status=status.get_untracked()>
             <Listed
                 list=orders
                 empty=move || view! {
@@ -186,8 +189,9 @@ fn OrderListBody(role: Role) -> impl IntoView {
     }
 }
 
+/// A page of orders (rendered on the server, and in the browser when the first order of an empty list arrives).
 #[component]
-fn OrdersTable(orders: Vec<Order>, role: Role) -> impl IntoView {
+pub(crate) fn OrdersTable(orders: Vec<Order>, role: Role) -> impl IntoView {
     view! {
         <div class="table-wrap">
             <table class="orders">
@@ -203,22 +207,29 @@ fn OrdersTable(orders: Vec<Order>, role: Role) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {orders.into_iter().map(|o| view! {
-                        <tr data-order=o.id>
-                            <td><a href=format!("/orders/{}", o.id)>"#" {o.id}</a></td>
-                            <td><a href=format!("/orders/{}", o.id)>{o.service_name.clone()}</a></td>
-                            {(role != Role::Client).then(|| view! { <td>{o.client.full_name.clone()}</td> })}
-                            {(role != Role::Worker).then(|| view! {
-                                <td>{o.worker.as_ref().map_or_else(|| "—".to_owned(), |w| w.full_name.clone())}</td>
-                            })}
-                            <td><Status status=o.status /></td>
-                            <td class="num"><Money tiyin=o.price /></td>
-                            <td><When at=o.created_at /></td>
-                        </tr>
-                    }).collect_view()}
+                    {orders.into_iter().map(|o| view! { <OrderRow o role /> }).collect_view()}
                 </tbody>
             </table>
         </div>
+    }
+}
+
+/// One order of a list (rendered on the server, and in the browser for an order arriving live). Its status cell
+/// follows the order's status changes.
+#[component]
+pub(crate) fn OrderRow(o: Order, role: Role) -> impl IntoView {
+    view! {
+        <tr data-order=o.id>
+            <td><a href=format!("/orders/{}", o.id)>"#" {o.id}</a></td>
+            <td><a href=format!("/orders/{}", o.id)>{o.service_name.clone()}</a></td>
+            {(role != Role::Client).then(|| view! { <td>{o.client.full_name.clone()}</td> })}
+            {(role != Role::Worker).then(|| view! {
+                <td>{o.worker.as_ref().map_or_else(|| "—".to_owned(), |w| w.full_name.clone())}</td>
+            })}
+            <td data-cell="status"><Status status=o.status /></td>
+            <td class="num"><Money tiyin=o.price /></td>
+            <td><When at=o.created_at /></td>
+        </tr>
     }
 }
 
@@ -268,9 +279,10 @@ fn move_label(locale: crate::i18n::Locale, to: OrderStatus) -> String {
     .to_owned()
 }
 
-/// The order page's parts. Those marked `data-live` follow the order's events; the message being typed does
-/// not, so nothing typed is lost. Every action is a plain form post that returns to this page (paying goes on
-/// to the provider's checkout), with the server's error when it failed.
+/// The order page's parts. The status (`#order-status`, carrying the order's id), the actions, the worker, the
+/// timeline, the conversation and the payments follow the order's events in the browser (see `live/parts.rs`);
+/// the message being typed is not touched, so nothing typed is lost. Every action is a plain form post that
+/// returns to this page (paying goes on to the provider's checkout), with the server's error when it failed.
 #[component]
 fn OrderDetail(view: OrderView, role: Role) -> impl IntoView {
     let OrderView {
@@ -297,17 +309,18 @@ fn OrderDetail(view: OrderView, role: Role) -> impl IntoView {
     .next();
     let chosen = order.worker_id.or(workers.first().map(|w| w.id));
     view! {
-        <div class="heading" data-live="order-head">
+        <div class="heading">
             <h1>{td!(locale(), order.title, id)} " · " {order.service_name.clone()}</h1>
-            <span id="order-status"><Status status=order.status /></span>
+            <span id="order-status" data-order=id><Status status=order.status /></span>
         </div>
         <div class="order-grid">
-            <section class="card facts" data-live="order-facts">
+            <section class="card facts">
                 <dl>
                     <dt>{tr!(orders.price)}</dt><dd><Money tiyin=order.price /></dd>
-                    <dt>{tr!(orders.client)}</dt><dd>{order.client.full_name.clone()}</dd>
+                    <dt>{tr!(orders.client)}</dt>
+                    <dd data-person=order.client.id>{order.client.full_name.clone()}</dd>
                     <dt>{tr!(orders.worker)}</dt>
-                    <dd id="order-worker">
+                    <dd id="order-worker" data-person=order.worker.as_ref().map(|w| w.id)>
                         {order.worker.as_ref().map_or_else(|| "—".to_owned(), |w| w.full_name.clone())}
                     </dd>
                     <dt>{tr!(orders.created)}</dt><dd><When at=order.created_at /></dd>
@@ -315,9 +328,9 @@ fn OrderDetail(view: OrderView, role: Role) -> impl IntoView {
                 {(!order.description.is_empty()).then(|| view! {
                     <p class="description">{order.description.clone()}</p>
                 })}
-                <div class="actions">
+                <div class="actions" id="order-actions">
                     {(payable && !providers.is_empty()).then(|| view! {
-                        <ActionForm action=pay>
+                        <ActionForm action=pay attr:id="pay-form">
                             <input type="hidden" name="order_id" value=id />
                             {providers.iter().map(|&p| view! {
                                 <button
@@ -335,18 +348,7 @@ fn OrderDetail(view: OrderView, role: Role) -> impl IntoView {
                             }).collect_view()}
                         </ActionForm>
                     })}
-                    {(!next.is_empty()).then(|| view! {
-                        <ActionForm action=change>
-                            <input type="hidden" name="id" value=id />
-                            {next.iter().map(|&to| view! {
-                                <button type="submit" name="status" value=to.as_str()
-                                    class=if to == OrderStatus::Canceled { "danger" } else { "" }
-                                    data-to=to.as_str()>
-                                    {move_label(locale(), to)}
-                                </button>
-                            }).collect_view()}
-                        </ActionForm>
-                    })}
+                    <Moves id next />
                 </div>
                 {(role == Role::Admin && !order.status.is_terminal()).then(|| view! {
                     <ActionForm action=assign attr:class="assign">
@@ -372,34 +374,72 @@ fn OrderDetail(view: OrderView, role: Role) -> impl IntoView {
             </section>
             <section class="card">
                 <h2>{tr!(order.timeline)}</h2>
-                <ol class="timeline" id="timeline" data-live="timeline">
-                    {timeline.into_iter().map(|n| view! {
-                        <li>
-                            <span>{lang::notification(locale(), n.kind, n.order_id, &n.data)}</span>
-                            <When at=n.created_at />
-                        </li>
-                    }).collect_view()}
+                <ol class="timeline" id="timeline">
+                    {timeline.into_iter().map(|n| view! { <TimelineItem n /> }).collect_view()}
                 </ol>
             </section>
-            <div class="card-slot" data-live="transactions">
-                {(!transactions.is_empty()).then(|| view! {
-                    <section class="card">
-                        <h2>{tr!(nav.transactions)}</h2>
-                        <ul class="plain">
-                            {transactions.into_iter().map(|tx| view! {
-                                <li>
-                                    {tx.provider.as_str()} " · " <Money tiyin=tx.amount /> " · "
-                                    <span class=format!("txn txn-{}", tx.status.as_str())>
-                                        {lang::transaction_status(locale(), tx.status)}
-                                    </span>
-                                    " · " <When at=tx.created_at />
-                                </li>
-                            }).collect_view()}
-                        </ul>
-                    </section>
-                })}
+            <div class="card-slot" id="order-transactions">
+                {(!transactions.is_empty()).then(|| view! { <OrderPayments transactions /> })}
             </div>
         </div>
+    }
+}
+
+/// The buttons of the moves the reader may make (a plain form; nothing when there are none). Rendered on the
+/// server, and in the browser when the order's status changes.
+#[component]
+pub(crate) fn Moves(id: i64, next: Vec<OrderStatus>) -> impl IntoView {
+    (!next.is_empty()).then(|| {
+        view! {
+            <form method="post" action=ChangeStatus::url() id="moves">
+                <input type="hidden" name="id" value=id />
+                {next.iter().map(|&to| view! {
+                    <button type="submit" name="status" value=to.as_str()
+                        class=if to == OrderStatus::Canceled { "danger" } else { "" }
+                        data-to=to.as_str()>
+                        {move_label(locale(), to)}
+                    </button>
+                }).collect_view()}
+            </form>
+        }
+    })
+}
+
+/// One event of the order's timeline.
+#[component]
+pub(crate) fn TimelineItem(n: Notification) -> impl IntoView {
+    view! {
+        <li data-id=n.id>
+            <span>{lang::notification(locale(), n.kind, n.order_id, &n.data)}</span>
+            <When at=n.created_at />
+        </li>
+    }
+}
+
+/// The order's payment attempts (for its client and admins).
+#[component]
+pub(crate) fn OrderPayments(transactions: Vec<Transaction>) -> impl IntoView {
+    view! {
+        <section class="card">
+            <h2>{tr!(nav.transactions)}</h2>
+            <ul class="plain" id="order-payments">
+                {transactions.into_iter().map(|tx| view! { <OrderPayment tx /> }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+/// One payment attempt of the order.
+#[component]
+pub(crate) fn OrderPayment(tx: Transaction) -> impl IntoView {
+    view! {
+        <li data-txn=tx.id>
+            {tx.provider.as_str()} " · " <Money tiyin=tx.amount /> " · "
+            <span class=format!("txn txn-{}", tx.status.as_str())>
+                {lang::transaction_status(locale(), tx.status)}
+            </span>
+            " · " <When at=tx.created_at />
+        </li>
     }
 }
 
@@ -410,14 +450,11 @@ fn Conversation(order: i64, messages: Vec<crate::models::Message>, closed: bool)
     let error = Signal::derive(move || send.value().get().and_then(Result::err));
     let empty = messages.is_empty();
     view! {
-        <ol class="messages" id="messages" data-live="messages">
+        <ol class="messages" id="messages">
             {empty.then(|| view! { <li class="empty">{tr!(order.no_messages)}</li> })}
-            {messages.into_iter().map(|m| view! {
-                <li class="message" class:mine=me == Some(m.sender.id)>
-                    <strong>{m.sender.full_name.clone()}</strong>
-                    <p>{m.text.clone()}</p>
-                    <When at=m.created_at />
-                </li>
+            {messages.into_iter().map(|m| {
+                let mine = me == Some(m.sender.id);
+                view! { <MessageItem m mine /> }
             }).collect_view()}
         </ol>
         {(!closed).then(|| view! {
@@ -432,5 +469,17 @@ fn Conversation(order: i64, messages: Vec<crate::models::Message>, closed: bool)
                 <button type="submit" id="send-message">{tr!(order.send)}</button>
             </ActionForm>
         })}
+    }
+}
+
+/// One message of the conversation (rendered on the server, and in the browser for one arriving live).
+#[component]
+pub(crate) fn MessageItem(m: crate::models::Message, mine: bool) -> impl IntoView {
+    view! {
+        <li class="message" class:mine=mine data-id=m.id>
+            <strong data-person=m.sender.id>{m.sender.full_name.clone()}</strong>
+            <p>{m.text.clone()}</p>
+            <When at=m.created_at />
+        </li>
     }
 }

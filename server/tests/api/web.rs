@@ -571,3 +571,125 @@ async fn every_page_says_so_while_the_payment_sandbox_is_on(pool: PgPool) {
         );
     }
 }
+
+/// Calls a server function taking JSON, signed in as `user` through the session cookie, from the site's own page.
+async fn server_fn_json(app: &TestApp, name: &str, user: &TestUser, input: Value) -> (u16, Value) {
+    let response = app
+        .http
+        .post(format!("{}/_fn/{name}", app.base))
+        .header("cookie", format!("task_access={}", user.access))
+        .header("sec-fetch-site", "same-origin")
+        .json(&input)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_live_parts_read_one_row_each_and_only_what_the_caller_may_see(pool: PgPool) {
+    // Arrange: a message on client A's order, and a payment of it.
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let order = w.order_a;
+    let message = app
+        .post(
+            &format!("/api/v1/orders/{order}/messages"),
+            &w.admin.access,
+            serde_json::json!({ "text": "An admin asks." }),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .expect("a message id");
+    let checkout = app
+        .post(
+            "/api/v1/payments",
+            &w.client_a.access,
+            serde_json::json!({ "order_id": order, "provider": "payme" }),
+        )
+        .await
+        .expect(201)
+        .clone();
+    let txn = checkout["transaction_id"]
+        .as_i64()
+        .expect("a transaction id");
+    let cases = [
+        ("get_order_row", serde_json::json!({ "id": order })),
+        (
+            "get_order_message",
+            serde_json::json!({ "order_id": order, "id": message }),
+        ),
+        ("get_transaction", serde_json::json!({ "id": txn })),
+    ];
+
+    for (name, input) in cases {
+        // Act and assert: the order's client reads the row; another client is told it does not exist.
+        let (status, body) = server_fn_json(&app, name, &w.client_a, input.clone()).await;
+        assert_eq!(status, 200, "{name} for the order's client: {body}");
+        assert!(body["id"].is_i64(), "{name} answers one row: {body}");
+        let (status, body) = server_fn_json(&app, name, &w.client_b, input).await;
+        assert_eq!(status, 404, "{name} for another client: {body}");
+    }
+    let (_, row) = server_fn_json(
+        &app,
+        "get_order_row",
+        &w.worker_a,
+        serde_json::json!({ "id": order }),
+    )
+    .await;
+    assert_eq!(row["worker"]["id"], w.worker_a.id, "{row}");
+    let (_, m) = server_fn_json(
+        &app,
+        "get_order_message",
+        &w.worker_a,
+        serde_json::json!({ "order_id": order, "id": message }),
+    )
+    .await;
+    assert_eq!(m["sender"]["id"], w.admin.id, "{m}");
+    assert_eq!(m["text"], "An admin asks.", "{m}");
+    // A message is read only through its own order.
+    let (status, _) = server_fn_json(
+        &app,
+        "get_order_message",
+        &w.client_b,
+        serde_json::json!({ "order_id": w.order_b, "id": message }),
+    )
+    .await;
+    assert_eq!(status, 404, "a message read through another order");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn live_pages_carry_what_their_island_needs_to_follow_the_frames(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let cookie = |u: &TestUser| format!("task_access={}", u.access);
+
+    let order_page = format!("/orders/{}", w.order_a);
+    let order_marker = format!(r#"id="order-status" data-order="{}""#, w.order_a);
+    let cases = [
+        (
+            "/orders?status=pending",
+            &w.admin,
+            r#"data-live="orders" data-page="1" data-status="pending""#,
+        ),
+        (
+            "/notifications?kind=order_created",
+            &w.client_a,
+            r#"data-live="feed" data-page="1" data-kind="order_created""#,
+        ),
+        (order_page.as_str(), &w.client_a, order_marker.as_str()),
+        ("/admin", &w.admin, r#"data-live="figures" data-figures=""#),
+        (
+            "/admin/transactions",
+            &w.admin,
+            r#"data-live="transactions" data-page="1""#,
+        ),
+    ];
+    for (path, user, marker) in cases {
+        let (status, html, _) = page(&app, path, &cookie(user), "en").await;
+        assert_eq!(status, 200, "{path}");
+        assert!(html.contains(marker), "{path} lacks `{marker}`");
+    }
+}
