@@ -209,6 +209,9 @@ pub struct Dashboard {
     /// Confirmed payments ever, in tiyin.
     pub revenue: i64,
     pub users: UserStats,
+    /// The feed's id the figures are exact at: they count every event up to it and none after it, so a page
+    /// counting on from the socket's frames skips the frames up to it.
+    pub as_of: i64,
 }
 
 /// How many orders are in one status.

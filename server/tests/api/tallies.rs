@@ -333,6 +333,15 @@ async fn every_tally_equals_its_count_from_scratch_after_concurrent_orders_payme
         .sum();
     assert_eq!(board.revenue, confirmed);
     assert!(confirmed > 0);
+    let newest: i64 = sqlx::query_scalar("select max(id) from notifications")
+        .fetch_one(&app.db)
+        .await
+        .expect("read");
+    assert!(
+        board.as_of >= newest,
+        "the figures count every committed event: {} < {newest}",
+        board.as_of
+    );
 
     // Assert: the lists whose count is a tally, page by page from both ends.
     let lists: [(&str, &str); 10] = [

@@ -630,7 +630,14 @@ mod browser {
             let Change::Event(n) = change else {
                 return;
             };
-            if let Some(recent) = &self.recent {
+            // The figures already count the events up to `as_of` (a reconnect replays some of them).
+            if n.id <= self.figures.with_untracked(|d| d.as_of) {
+                return;
+            }
+            self.figures.update(|d| d.as_of = n.id);
+            if let Some(recent) = &self.recent
+                && !rows(recent, "data-id").iter().any(|(id, _)| *id == n.id)
+            {
                 let n = n.clone();
                 insert(
                     recent,
