@@ -5,10 +5,12 @@ use std::{collections::HashMap, fmt::Write as _};
 
 use crate::{
     feed::FeedRun,
+    live::LiveRun,
     pages::{Growth, Measured, PagesRun, Timing},
     plot::Curve,
     rest::{Operation, RestRun},
     stats::percentiles,
+    storm::StormRun,
 };
 
 /// The pages phase's targets on the large database: the median and the slowest run of each read (ms), and its
@@ -16,6 +18,12 @@ use crate::{
 const PAGE_MEDIAN_MS: f64 = 30.0;
 const PAGE_SLOWEST_MS: f64 = 60.0;
 const PAGE_GROWTH: f64 = 2.0;
+/// The reconnect storm's targets: the last socket caught up within this many seconds of the storm's start, and
+/// order creation's p99 meanwhile (ms).
+const STORM_CAUGHT_UP_S: f64 = 5.0;
+const STORM_ORDER_P99_MS: f64 = 100.0;
+/// The live pages' target: the server's CPU, in cores.
+const LIVE_CORES: f64 = 0.5;
 
 /// The PostgreSQL ceiling for order creation's transaction, in transactions per second by concurrency.
 pub struct Ceiling(HashMap<usize, f64>);
@@ -126,6 +134,156 @@ impl Report {
             run.read_p99,
             run.slowest_request,
             run.fanout
+        )
+    }
+}
+
+impl Report {
+    /// Adds the reconnect storm: what it was, a row of figures, and whether it meets the targets.
+    pub fn storm(&mut self, run: &StormRun) -> std::fmt::Result {
+        let s = &run.settings;
+        let p = &run.population;
+        writeln!(self.text, "\n### Reconnect storm\n")?;
+        writeln!(
+            self.text,
+            "{} sockets ({} of admins, {} of workers, {} of clients; {} clients, {} workers, {} admins) open and \
+             go away; {} orders are placed meanwhile ({} for each client, so each client's and worker's socket \
+             misses {:.0} events of its own feed, an admin's all {}); then every socket reconnects with \
+             `?after_id=<the last id it saw>`, all starting within {:.1} s, while {:.0} orders/s are placed. Each \
+             socket's ids are checked against its feed in the database after that id.\n",
+            s.sockets,
+            run.by_role[0],
+            run.by_role[1],
+            run.by_role[2],
+            p.clients,
+            p.workers,
+            p.admins,
+            run.events_missed,
+            s.missed,
+            run.missed_median,
+            run.missed_admin,
+            s.spread.as_secs_f64(),
+            s.orders_per_second,
+        )?;
+        writeln!(
+            self.text,
+            "| sockets | frames expected | frames received | lost | duplicated | unexpected | out of order | \
+             sockets failed | last hello (s) | caught up p50 (s) | last caught up (s) | last caught up, read (s) | \
+             orders during the storm | order p50 (ms) | order p99 (ms) | order errors | meets the target |"
+        )?;
+        writeln!(
+            self.text,
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        )?;
+        let mut missed = Vec::new();
+        if !(run.caught_up_last <= STORM_CAUGHT_UP_S) || run.caught_up < s.sockets {
+            missed.push("catch-up");
+        }
+        if run.lost + run.duplicated + run.unexpected + run.out_of_order + run.failed > 0 {
+            missed.push("frames");
+        }
+        if !(run.order_p99 <= STORM_ORDER_P99_MS) || run.order_errors > 0 {
+            missed.push("orders");
+        }
+        let verdict = if missed.is_empty() {
+            "yes".to_owned()
+        } else {
+            format!("no ({})", missed.join(", "))
+        };
+        writeln!(
+            self.text,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.1} | {} | \
+             {verdict} |",
+            s.sockets,
+            run.expected,
+            run.received,
+            run.lost,
+            run.duplicated,
+            run.unexpected,
+            run.out_of_order,
+            run.failed,
+            run.last_hello,
+            run.caught_up_p50,
+            run.caught_up_last,
+            run.caught_up_last_read,
+            run.order_latencies.len(),
+            run.order_p50,
+            run.order_p99,
+            run.order_errors,
+        )?;
+        self.curves.push((
+            format!("create order, storm of {}", s.sockets),
+            percentiles(&run.order_latencies),
+        ));
+        writeln!(
+            self.text,
+            "\nTargets: the last socket caught up within {STORM_CAUGHT_UP_S} s of the storm's start (by the \
+             kernel's receive time; \"read\" is when the load generator read it), no frame lost, duplicated, \
+             unexpected or out of order, order creation p99 ≤ {STORM_ORDER_P99_MS} ms."
+        )
+    }
+
+    /// Starts the live-pages table.
+    pub fn live_header(&mut self) -> std::fmt::Result {
+        writeln!(self.text, "\n### Live admin pages\n")?;
+        writeln!(
+            self.text,
+            "Admin sockets whose clients do what a live island does on each event: apply the frame (parse it), \
+             and, where the islands read, one `GET /api/v1/orders/{{id}}` for each `order_created`. The server's \
+             CPU is its `utime + stime` (`/proc/<pid>/stat`) from the first order until every frame and read is \
+             done, over that time.\n"
+        )?;
+        writeln!(
+            self.text,
+            "| admin sockets | islands | orders/s × s | orders | frames expected | frames received | lost | \
+             duplicated | reads | failed reads | read p50 / p99 (ms) | window (s) | server CPU (cores) | \
+             server CPU per order (ms) | meets the target |"
+        )?;
+        writeln!(
+            self.text,
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        )
+    }
+
+    /// Adds a live-pages run.
+    pub fn live_run(&mut self, run: &LiveRun) -> std::fmt::Result {
+        let s = &run.settings;
+        let mut missed = Vec::new();
+        if !(run.cores() <= LIVE_CORES) {
+            missed.push("CPU");
+        }
+        if run.lost + run.duplicated + run.read_errors + run.order_errors > 0 {
+            missed.push("frames");
+        }
+        let verdict = if missed.is_empty() {
+            "yes".to_owned()
+        } else {
+            format!("no ({})", missed.join(", "))
+        };
+        writeln!(
+            self.text,
+            "| {} | {} | {:.0} × {} | {} | {} | {} | {} | {} | {} | {} | {:.1} / {:.1} | {:.1} | {:.2} | {:.1} | \
+             {verdict} |",
+            s.sockets,
+            if s.reads {
+                "frame + read of each new order"
+            } else {
+                "frame only"
+            },
+            s.orders_per_second,
+            s.seconds,
+            run.orders,
+            run.expected,
+            run.received,
+            run.lost,
+            run.duplicated,
+            run.reads,
+            run.read_errors,
+            run.read_p50,
+            run.read_p99,
+            run.window,
+            run.cores(),
+            1000.0 * run.cpu / run.orders.max(1) as f64,
         )
     }
 }
