@@ -50,7 +50,11 @@ impl World {
     }
 
     /// Admins, workers serving one service, and clients, inserted directly with signed tokens.
-    pub async fn populate(db: &PgPool, secret: &str, population: Population) -> anyhow::Result<Self> {
+    pub async fn populate(
+        db: &PgPool,
+        secret: &str,
+        population: Population,
+    ) -> anyhow::Result<Self> {
         let tag = format!(
             "{}_{}",
             chrono::Utc::now().timestamp_millis(),
@@ -86,11 +90,13 @@ impl World {
         .fetch_one(db)
         .await?;
         let worker_ids: Vec<i64> = workers.iter().map(|w| w.id).collect();
-        sqlx::query("insert into service_workers (service_id, worker_id) select $1, unnest($2::bigint[])")
-            .bind(service)
-            .bind(&worker_ids)
-            .execute(db)
-            .await?;
+        sqlx::query(
+            "insert into service_workers (service_id, worker_id) select $1, unnest($2::bigint[])",
+        )
+        .bind(service)
+        .bind(&worker_ids)
+        .execute(db)
+        .await?;
         Ok(Self {
             admins,
             workers,

@@ -160,7 +160,11 @@ pub async fn run(
     let created = events.iter().filter(|e| e.1 == "order_created").count();
     let (frames_wanted, reads_wanted) = (
         events.len() * settings.sockets,
-        if settings.reads { created * settings.sockets } else { 0 },
+        if settings.reads {
+            created * settings.sockets
+        } else {
+            0
+        },
     );
     let deadline = Instant::now() + DRAIN;
     while (progress.frames.load(Ordering::SeqCst) < frames_wanted
@@ -169,7 +173,10 @@ pub async fn run(
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let (cpu, window) = (cpu_seconds(server_pid)? - cpu_before, started.elapsed().as_secs_f64());
+    let (cpu, window) = (
+        cpu_seconds(server_pid)? - cpu_before,
+        started.elapsed().as_secs_f64(),
+    );
     stop.send(true)?;
 
     let wanted: HashSet<i64> = events.iter().map(|e| e.0).collect();

@@ -91,7 +91,12 @@ struct Args {
     #[arg(long)]
     plot: Option<std::path::PathBuf>,
     /// The phases to run, in this order.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "rest,feed,storm,live")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "rest,feed,storm,live"
+    )]
     phases: Vec<Phase>,
     /// The pages phase's large database, relative to the (1.0: a million orders, three million
     /// notifications); smaller for trying the phase out.
@@ -120,7 +125,12 @@ struct Args {
     live_seconds: u64,
     /// What the islands do in the live-pages runs, one run each: `reads` (apply the frame, read each new order)
     /// and `frames` (apply the frame only).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "reads,frames")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "reads,frames"
+    )]
     live_islands: Vec<Islands>,
 }
 

@@ -525,6 +525,64 @@ mod tests {
         assert_eq!(report.curves[0].0, "feed delivery, 1000 sockets");
     }
 
+    #[test]
+    fn storm_and_live_rows_have_a_cell_for_every_column_and_say_whether_they_meet_the_targets() {
+        let cells = |row: &str| row.matches('|').count();
+        let mut storm = crate::storm::tests::a_run();
+        let mut report = Report::default();
+        report.storm(&storm).unwrap();
+        let rows: Vec<&str> = report.text.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(cells(rows[0]), cells(rows[2]), "header and row");
+        assert_eq!(cells(rows[1]), cells(rows[2]), "alignment and row");
+        assert!(rows[2].ends_with("| yes |"), "{}", rows[2]);
+        storm.caught_up_last = 5.2;
+        storm.order_p99 = 101.0;
+        let mut report = Report::default();
+        report.storm(&storm).unwrap();
+        assert!(
+            report.text.contains("| no (catch-up, orders) |"),
+            "{}",
+            report.text
+        );
+
+        let mut live = LiveRun {
+            settings: crate::live::LiveSettings {
+                sockets: 500,
+                orders_per_second: 20.0,
+                seconds: 60,
+                reads: true,
+            },
+            orders: 1200,
+            order_errors: 0,
+            expected: 600_000,
+            received: 600_000,
+            lost: 0,
+            duplicated: 0,
+            reads: 600_000,
+            read_errors: 0,
+            read_p50: 1.0,
+            read_p99: 4.0,
+            window: 61.0,
+            cpu: 30.5,
+        };
+        let mut report = Report::default();
+        report.live_header().unwrap();
+        report.live_run(&live).unwrap();
+        live.cpu = 30.6;
+        live.lost = 1;
+        report.live_run(&live).unwrap();
+        let rows: Vec<&str> = report.text.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(cells(rows[0]), cells(rows[2]), "header and row");
+        assert_eq!(cells(rows[1]), cells(rows[2]), "alignment and row");
+        assert_eq!(
+            rows[2],
+            "| 500 | frame + read of each new order | 20 × 60 | 1200 | 600000 | 600000 | 0 | 0 | 600000 | 0 | \
+             1.0 / 4.0 | 61.0 | 0.50 | 25.4 | yes |"
+        );
+        assert!(rows[3].ends_with("| no (CPU, frames) |"), "{}", rows[3]);
+    }
+
     fn timing(label: &str, median: f64, slowest: f64) -> Timing {
         Timing {
             label: label.to_owned(),

@@ -203,7 +203,9 @@ async fn place_paced(
     first: usize,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<Paced> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut requests = Vec::new();

@@ -242,7 +242,10 @@ pub async fn run(
                 .reconnect(&host, &path, &token, i as u64 + 1_000_000, stopped)
                 .await;
             // A socket that failed, or was closed before it caught up, will not catch up.
-            if result.as_ref().map_or(true, |r| !r.open && r.caught_up.is_none()) {
+            if result
+                .as_ref()
+                .map_or(true, |r| !r.open && r.caught_up.is_none())
+            {
                 failed.fetch_add(1, Ordering::SeqCst);
             }
             result
@@ -259,8 +262,25 @@ pub async fn run(
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.send(true)?;
     let mut results = Vec::with_capacity(tasks.len());
+    let mut failures: HashMap<String, usize> = HashMap::new();
     for task in tasks {
-        results.push(task.await?.unwrap_or_default());
+        let result = match task.await? {
+            Ok(result) if !result.open => {
+                *failures
+                    .entry("closed by the server".to_owned())
+                    .or_default() += 1;
+                result
+            }
+            Ok(result) => result,
+            Err(e) => {
+                *failures.entry(format!("{e:#}")).or_default() += 1;
+                Reconnected::default()
+            }
+        };
+        results.push(result);
+    }
+    for (why, n) in &failures {
+        eprintln!("storm: {n} sockets failed: {why}");
     }
 
     // Every socket's ids against its feed in the database, after its `after_id`.
@@ -563,8 +583,31 @@ pub fn notification_id(frame: &[u8]) -> Option<i64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
+
+    /// A storm that met every target.
+    pub fn a_run() -> StormRun {
+        let mut run = StormRun::empty();
+        run.settings = StormSettings {
+            sockets: 10_000,
+            admin_sockets: 10,
+            missed: 20,
+            spread: Duration::from_secs(1),
+            orders_per_second: 50.0,
+        };
+        run.by_role = [10, 999, 8991];
+        run.expected = 300_000;
+        run.received = 300_000;
+        run.caught_up = 10_000;
+        run.caught_up_p50 = 1.5;
+        run.caught_up_last = 4.9;
+        run.caught_up_last_read = 5.1;
+        run.order_latencies = vec![3.0, 99.0];
+        run.order_p50 = 3.0;
+        run.order_p99 = 99.0;
+        run
+    }
 
     #[test]
     fn the_layout_keeps_every_user_within_the_servers_sockets_per_user() {
@@ -582,25 +625,37 @@ mod tests {
             assert_eq!(count(Role::Admin), admin_sockets.min(sockets));
             let p = layout.population;
             if sockets > admin_sockets {
-                assert_eq!(count(Role::Client), p.clients, "{sockets}: every client has a socket");
+                assert_eq!(
+                    count(Role::Client),
+                    p.clients,
+                    "{sockets}: every client has a socket"
+                );
             }
             assert_eq!(p.workers, p.clients, "as many workers as clients");
         }
         let layout = Layout::new(10_000, 10);
         let roles: Vec<Role> = (0..10_000).map(|i| layout.owner(i).0).collect();
         let of = |role| roles.iter().filter(|r| **r == role).count();
-        assert_eq!((of(Role::Admin), of(Role::Worker), of(Role::Client)), (10, 999, 8991));
+        assert_eq!(
+            (of(Role::Admin), of(Role::Worker), of(Role::Client)),
+            (10, 999, 8991)
+        );
         assert_eq!(layout.population.clients, 562);
     }
 
     #[test]
     fn ids_are_read_from_hello_and_notification_frames() {
         assert_eq!(
-            number_after(br#"{"type":"hello","user_id":5,"role":"worker","last_id":1043}"#, br#""last_id":"#),
+            number_after(
+                br#"{"type":"hello","user_id":5,"role":"worker","last_id":1043}"#,
+                br#""last_id":"#
+            ),
             Some(1043)
         );
         assert_eq!(
-            notification_id(br#"{"type":"notification","notification":{"id":77,"kind":"order_created"}}"#),
+            notification_id(
+                br#"{"type":"notification","notification":{"id":77,"kind":"order_created"}}"#
+            ),
             Some(77)
         );
         assert_eq!(notification_id(br#"{"type":"read","ids":[1,2]}"#), None);

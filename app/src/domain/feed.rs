@@ -61,7 +61,12 @@ pub async fn events_between(
 /// that catches up from the relay's memory, whose frames say `read: false`, asks this first and replays from the
 /// database when it is so (the integration test
 /// `live::a_catch_up_from_memory_sends_the_frames_of_the_database_replay` proves the two agree).
-pub async fn any_read_between(db: &PgPool, viewer: &super::Actor, after: i64, upto: i64) -> Result<bool> {
+pub async fn any_read_between(
+    db: &PgPool,
+    viewer: &super::Actor,
+    after: i64,
+    upto: i64,
+) -> Result<bool> {
     Ok(sqlx::query_scalar!(
         r#"
         select (u.notifications_read_upto > $2 or exists (

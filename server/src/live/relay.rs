@@ -629,10 +629,14 @@ impl Recent {
                 client_id,
                 worker_id,
                 ..
-            } => (id <= upto && feed::audience_includes(viewer, client_id, worker_id)).then_some(id),
+            } => {
+                (id <= upto && feed::audience_includes(viewer, client_id, worker_id)).then_some(id)
+            }
             _ => None,
         };
-        let first_after = self.events.partition_point(|m| event_id(m).is_some_and(|id| id <= after));
+        let first_after = self
+            .events
+            .partition_point(|m| event_id(m).is_some_and(|id| id <= after));
         let mut catch_up = CatchUp::default();
         for m in self.events.range(first_after..) {
             let FeedMessage::Event { id, frame, .. } = &**m else {
@@ -852,7 +856,10 @@ mod tests {
             "event 11 is no longer kept"
         );
         let c = recent.catch_up(&client, 11, 16).expect("kept");
-        assert_eq!((frames(&c), c.last_id), (vec!["frame 14", "frame 16"], Some(16)));
+        assert_eq!(
+            (frames(&c), c.last_id),
+            (vec!["frame 14", "frame 16"], Some(16))
+        );
         let c = recent.catch_up(&client, 11, 15).expect("kept");
         assert_eq!(
             (frames(&c), c.last_id),
@@ -866,7 +873,11 @@ mod tests {
             "nothing new: the newest of the feed from before the window"
         );
         let c = recent.catch_up(&worker, 11, 13).expect("kept");
-        assert_eq!((frames(&c), c.last_id), (vec![], None), "the newest is not kept");
+        assert_eq!(
+            (frames(&c), c.last_id),
+            (vec![], None),
+            "the newest is not kept"
+        );
         let c = recent.catch_up(&admin, 12, 16).expect("kept");
         assert_eq!(frames(&c), vec!["frame 14", "frame 15", "frame 16"]);
         assert!(

@@ -1064,17 +1064,30 @@ async fn a_catch_up_from_memory_sends_the_frames_of_the_database_replay(pool: Pg
     // Assert: the same hello and frames every way, which are the REST feed's after the same id.
     for (i, (user, &after)) in users.iter().zip(&seen).enumerate() {
         let rest: Vec<Value> = app
-            .get(&format!("/api/v1/notifications?after_id={after}"), &user.access)
+            .get(
+                &format!("/api/v1/notifications?after_id={after}"),
+                &user.access,
+            )
             .await
-            .expect(200)["items"]
+            .expect(200)["results"]
             .as_array()
-            .expect("items")
+            .expect("results")
             .iter()
             .filter(|n| n["id"].as_i64() <= Some(from_memory[i].0))
             .map(|n| json!({"type": "notification", "notification": n}))
             .collect();
-        assert_eq!(from_memory[i].1, rest, "{}: from memory", user_role(&w, user));
-        assert_eq!(from_memory[i], after_restart[i], "{}: after a restart", user_role(&w, user));
+        assert_eq!(
+            from_memory[i].1,
+            rest,
+            "{}: from memory",
+            user_role(&w, user)
+        );
+        assert_eq!(
+            from_memory[i],
+            after_restart[i],
+            "{}: after a restart",
+            user_role(&w, user)
+        );
         assert_eq!(
             from_memory[i].1,
             from_database[i].1,
@@ -1085,14 +1098,23 @@ async fn a_catch_up_from_memory_sends_the_frames_of_the_database_replay(pool: Pg
     let texts = |frames: &[Value]| -> Vec<String> {
         frames
             .iter()
-            .map(|f| f["notification"]["data"]["text"].as_str().unwrap_or_default().to_owned())
+            .map(|f| {
+                f["notification"]["data"]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
             .collect()
     };
     assert_eq!(texts(&from_memory[0].1), ["one", "two"]);
     assert_eq!(texts(&from_memory[1].1), ["one", "two"]);
     assert_eq!(texts(&from_memory[2].1), ["not for A"]);
     assert_eq!(texts(&from_memory[3].1), ["one", "not for A", "two"]);
-    assert_eq!(from_memory[0].0, notification_id(&from_memory[0].1[1]), "hello names the newest");
+    assert_eq!(
+        from_memory[0].0,
+        notification_id(&from_memory[0].1[1]),
+        "hello names the newest"
+    );
     assert_eq!(from_memory[2].0, notification_id(&from_memory[2].1[0]));
 }
 
@@ -1112,7 +1134,10 @@ async fn a_catch_up_from_memory_says_which_of_its_events_were_read(pool: PgPool)
     post_message(&app, &w.worker_b, w.order_b, "three").await;
     post_message(&app, &w.worker_b, w.order_b, "four").await;
     let first = app
-        .get(&format!("/api/v1/notifications?after_id={seen_a}"), &w.client_a.access)
+        .get(
+            &format!("/api/v1/notifications?after_id={seen_a}"),
+            &w.client_a.access,
+        )
         .await
         .ids()[0];
     app.post(
@@ -1122,9 +1147,13 @@ async fn a_catch_up_from_memory_says_which_of_its_events_were_read(pool: PgPool)
     )
     .await
     .expect(204);
-    app.post("/api/v1/notifications/read-all", &w.client_b.access, json!({}))
-        .await
-        .expect(200);
+    app.post(
+        "/api/v1/notifications/read-all",
+        &w.client_b.access,
+        json!({}),
+    )
+    .await
+    .expect(200);
 
     // Act
     let (_, frames_a) = catch_up(&app, &w.client_a, seen_a).await;
@@ -1136,10 +1165,19 @@ async fn a_catch_up_from_memory_says_which_of_its_events_were_read(pool: PgPool)
             .iter()
             .map(|f| {
                 let n = &f["notification"];
-                (n["data"]["text"].as_str().unwrap_or_default().to_owned(), n["read"] == true)
+                (
+                    n["data"]["text"].as_str().unwrap_or_default().to_owned(),
+                    n["read"] == true,
+                )
             })
             .collect()
     };
-    assert_eq!(read(&frames_a), [("one".to_owned(), true), ("two".to_owned(), false)]);
-    assert_eq!(read(&frames_b), [("three".to_owned(), true), ("four".to_owned(), true)]);
+    assert_eq!(
+        read(&frames_a),
+        [("one".to_owned(), true), ("two".to_owned(), false)]
+    );
+    assert_eq!(
+        read(&frames_b),
+        [("three".to_owned(), true), ("four".to_owned(), true)]
+    );
 }
