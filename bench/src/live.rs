@@ -29,6 +29,8 @@ use crate::{
 
 /// Handshakes in flight at once while the sockets open.
 const OPENING_AT_ONCE: usize = 100;
+/// Reads a page makes at once (a browser's connections per host over HTTP/1.1).
+const CONNECTIONS_PER_PAGE: usize = 6;
 /// Admin sockets per admin user (the server allows 20 per user).
 const SOCKETS_PER_ADMIN: usize = 10;
 /// How long the run waits, after the last order, for the last frames and reads.
@@ -196,8 +198,16 @@ pub async fn run(
         cpu,
     };
     let mut latencies = Vec::new();
+    let mut failed = 0;
     for task in islands {
-        let island = task.await??;
+        // An island that failed (its socket closed) received nothing more: its frames count as lost.
+        let island = task.await?.unwrap_or_else(|e| {
+            if failed == 0 {
+                eprintln!("live pages: an island failed: {e:#}");
+            }
+            failed += 1;
+            Island::default()
+        });
         let mut got = HashSet::new();
         for id in island.ids {
             if !got.insert(id) {
@@ -209,6 +219,9 @@ pub async fn run(
         run.lost += wanted.difference(&got).count();
         run.read_errors += island.read_errors;
         latencies.extend(island.reads);
+    }
+    if failed > 0 {
+        eprintln!("live pages: {failed} islands failed");
     }
     latencies.sort_by(f64::total_cmp);
     run.reads = latencies.len();
@@ -244,6 +257,8 @@ async fn island(
     drop(permit);
     let _ = ready.send(());
     let mut island = Island::default();
+    let connections = Arc::new(Semaphore::new(CONNECTIONS_PER_PAGE));
+    let mut reads = Vec::new();
     let stopped = stop.changed();
     tokio::pin!(stopped);
     loop {
@@ -269,30 +284,39 @@ async fn island(
                         }
                     })
                     .await?;
+                // As in a browser, the reads go on beside the socket, a few at a time (HTTP/1.1's six connections
+                // per host), while the socket keeps being read.
                 for order in to_read {
                     let t0 = Instant::now();
-                    let response = ctx
-                        .http
-                        .get(format!("{}/api/v1/orders/{order}", ctx.base))
-                        .bearer_auth(&admin.token)
-                        .send()
-                        .await;
-                    let read = match response {
-                        Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
-                        _ => false,
-                    };
-                    if read {
-                        island.reads.push(t0.elapsed().as_secs_f64() * 1000.0);
-                    } else {
-                        island.read_errors += 1;
-                    }
-                    ctx.progress.reads.fetch_add(1, Ordering::Relaxed);
+                    let (http, url, token) = (
+                        ctx.http.clone(),
+                        format!("{}/api/v1/orders/{order}", ctx.base),
+                        admin.token.clone(),
+                    );
+                    let (progress, connections) = (ctx.progress.clone(), connections.clone());
+                    reads.push(tokio::spawn(async move {
+                        let _connection = connections.acquire_owned().await;
+                        let response = http.get(url).bearer_auth(token).send().await;
+                        let read = match response {
+                            Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                            _ => false,
+                        };
+                        progress.reads.fetch_add(1, Ordering::Relaxed);
+                        read.then(|| t0.elapsed().as_secs_f64() * 1000.0)
+                    }));
                 }
                 if !open {
                     break;
                 }
             }
             _ = &mut stopped => break,
+        }
+    }
+    for read in reads {
+        read.abort();
+        match read.await {
+            Ok(Some(latency)) => island.reads.push(latency),
+            _ => island.read_errors += 1,
         }
     }
     Ok(island)

@@ -236,7 +236,8 @@ impl Report {
         writeln!(
             self.text,
             "| admin sockets | islands | orders/s × s | orders | frames expected | frames received | lost | \
-             duplicated | reads | failed reads | read p50 / p99 (ms) | window (s) | server CPU (cores) | \
+             duplicated | reads | reads failed or still queued at the end | read p50 / p99 (ms) | window (s) | \
+             server CPU (cores) | \
              server CPU per order (ms) | meets the target |"
         )?;
         writeln!(
