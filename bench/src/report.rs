@@ -176,13 +176,16 @@ impl Report {
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
         )?;
         let mut missed = Vec::new();
-        if !(run.caught_up_last <= STORM_CAUGHT_UP_S) || run.caught_up < s.sockets {
+        if run.caught_up_last.is_nan()
+            || run.caught_up_last > STORM_CAUGHT_UP_S
+            || run.caught_up < s.sockets
+        {
             missed.push("catch-up");
         }
         if run.lost + run.duplicated + run.unexpected + run.out_of_order + run.failed > 0 {
             missed.push("frames");
         }
-        if !(run.order_p99 <= STORM_ORDER_P99_MS) || run.order_errors > 0 {
+        if run.order_p99.is_nan() || run.order_p99 > STORM_ORDER_P99_MS || run.order_errors > 0 {
             missed.push("orders");
         }
         let verdict = if missed.is_empty() {
@@ -250,7 +253,7 @@ impl Report {
     pub fn live_run(&mut self, run: &LiveRun) -> std::fmt::Result {
         let s = &run.settings;
         let mut missed = Vec::new();
-        if !(run.cores() <= LIVE_CORES) {
+        if run.cores().is_nan() || run.cores() > LIVE_CORES {
             missed.push("CPU");
         }
         if run.lost + run.duplicated + run.read_errors + run.order_errors > 0 {

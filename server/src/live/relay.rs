@@ -610,7 +610,7 @@ impl Recent {
             self.floor = from;
         }
         self.events.extend(events);
-        self.upto = upto.max(self.upto);
+        self.upto = upto;
         while self.events.len() > self.capacity {
             if let Some(oldest) = self.events.pop_front() {
                 self.floor = event_id(&oldest).unwrap_or(self.floor);
