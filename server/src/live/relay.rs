@@ -802,9 +802,13 @@ fn deliver(feed: &Inner, wire: Wire) {
 
 #[cfg(test)]
 mod tests {
-    use app::models::Role;
+    use std::sync::Arc;
 
-    use super::*;
+    use app::{domain::Actor, models::Role};
+    use axum::extract::ws::Utf8Bytes;
+
+    // By its path from the crate's root: `super` would name the `live` module to the import checker.
+    use crate::live::relay::{CatchUp, FeedMessage, Recent};
 
     fn event(id: i64, client_id: i64, worker_id: Option<i64>) -> Arc<FeedMessage> {
         Arc::new(FeedMessage::Event {
