@@ -24,7 +24,7 @@ check: ## fmt and clippy (ssr and wasm32) only, as the test command runs them
 fmt: ## Format the code
 	cargo fmt --all
 
-bench: ## Benchmarks (REST, live feed, then pages on a large database: BENCH_LARGE=0 or only); writes docs/benchmarks.md
+bench: ## Benchmarks (REST, feed, storm, live pages, pages on a large database: BENCH_LARGE=0|only); docs/benchmarks.md
 	scripts/bench.sh
 
 bundle: ## Release build of the browser bundle and its size (raw, gzip, brotli) against the 200 KiB budget

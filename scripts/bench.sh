@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make bench`: builds the release server and the bench driver, starts the server on a fresh database, measures
-# the PostgreSQL ceiling for the same transaction (shared/bench/pg_ceiling.sh, when present), runs the REST and
-# live-feed benchmarks, and writes the tables to docs/benchmarks.md. Then, on another fresh database
-# (task_bench_large, kept afterwards for looking into plans), times every page and list on a small database and
-# again after the growth step (bench/sql/grow.sql: a million orders, three million notifications) and adds that
-# section. Bounded: about a quarter of an hour in all on two cores, most of it the large database's reads.
+# the PostgreSQL ceiling for the same transaction (shared/bench/pg_ceiling.sh, when present), runs the REST,
+# live-feed, reconnect-storm and live-admin-pages benchmarks, and writes the tables to docs/benchmarks.md. Then,
+# on another fresh database (task_bench_large, kept afterwards for looking into plans), times every page and list
+# on a small database and again after the growth step (bench/sql/grow.sql: a million orders, three million
+# notifications) and adds that section. Bounded: about twenty minutes in all on two cores, most of it the large
+# database's reads (the storm and the live pages take about five).
 #
 # BENCH_LARGE=0 skips the pages on the large database; BENCH_LARGE=only runs only them, replacing just their
 # section of docs/benchmarks.md. Arguments are passed to the bench driver (`--page-runs 5`, `--large-scale 0.1`).

@@ -5,6 +5,9 @@ use jsonwebtoken::{EncodingKey, Header};
 use serde_json::json;
 use sqlx::PgPool;
 
+/// Tells apart the worlds made within one millisecond (their users' names must differ).
+static NEXT_WORLD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A user with a signed access token.
 #[derive(Debug, Clone)]
 pub struct Fixture {
@@ -26,10 +29,37 @@ pub struct World {
     pub service: i64,
 }
 
+/// How many users of each role a [`World`] has.
+#[derive(Debug, Clone, Copy)]
+pub struct Population {
+    pub admins: usize,
+    pub workers: usize,
+    pub clients: usize,
+}
+
 impl World {
-    /// Admins, workers serving one service, and clients, inserted directly with signed tokens.
+    /// The REST and feed phases' world: 100 admins, 50 workers serving one service, 500 clients. Enough admins
+    /// that the feed phase's 1 000 admin sockets (of 10 000) stay within the server's 20 sockets per user.
     pub async fn create(db: &PgPool, secret: &str) -> anyhow::Result<Self> {
-        let tag = chrono::Utc::now().timestamp_millis();
+        let population = Population {
+            admins: 100,
+            workers: 50,
+            clients: 500,
+        };
+        Self::populate(db, secret, population).await
+    }
+
+    /// Admins, workers serving one service, and clients, inserted directly with signed tokens.
+    pub async fn populate(
+        db: &PgPool,
+        secret: &str,
+        population: Population,
+    ) -> anyhow::Result<Self> {
+        let tag = format!(
+            "{}_{}",
+            chrono::Utc::now().timestamp_millis(),
+            NEXT_WORLD.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let make = async |role: &str, n: usize| -> anyhow::Result<Vec<Fixture>> {
             let ids: Vec<i64> = sqlx::query_scalar(
                 "insert into users (username, password_hash, role, full_name)
@@ -37,7 +67,7 @@ impl World {
                  from generate_series(1, $3) g returning id",
             )
             .bind(role)
-            .bind(tag.to_string())
+            .bind(&tag)
             .bind(i64::try_from(n)?)
             .fetch_all(db)
             .await?;
@@ -50,22 +80,23 @@ impl World {
                 })
                 .collect()
         };
-        let admins = make("admin", 10).await?;
-        let workers = make("worker", 50).await?;
-        let clients = make("client", 500).await?;
+        let admins = make("admin", population.admins).await?;
+        let workers = make("worker", population.workers).await?;
+        let clients = make("client", population.clients).await?;
         let service: i64 = sqlx::query_scalar(
             "insert into services (name, price) values ('Bench service ' || $1, 100000) returning id",
         )
-        .bind(tag.to_string())
+        .bind(&tag)
         .fetch_one(db)
         .await?;
-        for w in &workers {
-            sqlx::query("insert into service_workers (service_id, worker_id) values ($1, $2)")
-                .bind(service)
-                .bind(w.id)
-                .execute(db)
-                .await?;
-        }
+        let worker_ids: Vec<i64> = workers.iter().map(|w| w.id).collect();
+        sqlx::query(
+            "insert into service_workers (service_id, worker_id) select $1, unnest($2::bigint[])",
+        )
+        .bind(service)
+        .bind(&worker_ids)
+        .execute(db)
+        .await?;
         Ok(Self {
             admins,
             workers,

@@ -7,6 +7,11 @@
 //!   a fixed rate, the latency from the order's HTTP request to its frame's arrival on every socket that should
 //!   see it (p50/p99, by the kernel's receive timestamp; also to when this process read it), the frames fanned out
 //!   per second, and lost frames;
+//! - reconnect storm: N sockets of many users go away, miss about twenty events each, and all reconnect within a
+//!   second with `after_id` while orders are placed: until the last socket has caught up, lost and duplicated
+//!   frames against each feed in the database, order creation's p99 meanwhile;
+//! - live admin pages: admin sockets whose clients do what a live island does on each event (apply the frame, read
+//!   a new order), orders at a steady rate: the server's CPU and lost frames;
 //! - pages (only when asked for, with `--phases pages`): every page and list a user opens, timed on a small
 //!   database and again after the growth step (`bench/sql/grow.sql`) has made it a large one.
 //!
@@ -16,11 +21,13 @@
 mod feed;
 mod fixtures;
 mod listener;
+mod live;
 mod pages;
 mod plot;
 mod report;
 mod rest;
 mod stats;
+mod storm;
 
 use std::sync::Arc;
 
@@ -39,6 +46,10 @@ enum Phase {
     Rest,
     /// The live feed with each number of sockets.
     Feed,
+    /// The reconnect storm.
+    Storm,
+    /// Live admin pages: the server's CPU while admin islands apply frames (and read new orders).
+    Live,
     /// Every page and list on a small database, then on a large one (grows the server's database: run it last).
     Pages,
 }
@@ -80,7 +91,12 @@ struct Args {
     #[arg(long)]
     plot: Option<std::path::PathBuf>,
     /// The phases to run, in this order.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "rest,feed")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "rest,feed,storm,live"
+    )]
     phases: Vec<Phase>,
     /// The pages phase's large database, relative to the (1.0: a million orders, three million
     /// notifications); smaller for trying the phase out.
@@ -89,6 +105,42 @@ struct Args {
     /// Timed runs of each read in the pages phase.
     #[arg(long, default_value_t = 15)]
     page_runs: usize,
+    /// Sockets in the reconnect storm.
+    #[arg(long, default_value_t = 10_000)]
+    storm_sockets: usize,
+    /// Of those, admins' sockets (an admin's socket misses every event made while it was away).
+    #[arg(long, default_value_t = 10)]
+    storm_admin_sockets: usize,
+    /// Events each client's and worker's socket misses while away.
+    #[arg(long, default_value_t = 20)]
+    storm_missed: usize,
+    /// Orders placed per second during the storm.
+    #[arg(long, default_value_t = 50.0)]
+    storm_orders_per_second: f64,
+    /// Admin sockets in the live-pages runs.
+    #[arg(long, default_value_t = 500)]
+    live_sockets: usize,
+    /// Seconds of orders per live-pages run.
+    #[arg(long, default_value_t = 60)]
+    live_seconds: u64,
+    /// What the islands do in the live-pages runs, one run each: `reads` (apply the frame, read each new order)
+    /// and `frames` (apply the frame only).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "reads,frames"
+    )]
+    live_islands: Vec<Islands>,
+}
+
+/// What a live-pages run's islands do on each event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Islands {
+    /// Apply the frame, and read each new order (`GET /api/v1/orders/{id}`).
+    Reads,
+    /// Apply the frame only.
+    Frames,
 }
 
 /// What the phases share: the settings, the HTTP client, the fixtures and the report so far.
@@ -110,6 +162,8 @@ async fn main() -> anyhow::Result<()> {
         match phase {
             Phase::Rest => bench.rest_phase().await?,
             Phase::Feed => bench.feed_phase().await?,
+            Phase::Storm => bench.storm_phase().await?,
+            Phase::Live => bench.live_phase().await?,
             Phase::Pages => bench.pages_phase().await?,
         }
     }
@@ -164,6 +218,61 @@ impl Bench {
             eprintln!(
                 "feed with {n} sockets: p99 {:.1} ms (read {:.1} ms), {:.1} KiB/socket, lost {}",
                 run.p99, run.read_p99, run.kib_per_socket, run.lost
+            );
+        }
+        Ok(())
+    }
+
+    /// The reconnect storm.
+    async fn storm_phase(&mut self) -> anyhow::Result<()> {
+        let settings = storm::StormSettings {
+            sockets: self.args.storm_sockets,
+            admin_sockets: self.args.storm_admin_sockets,
+            missed: self.args.storm_missed,
+            spread: std::time::Duration::from_secs(1),
+            orders_per_second: self.args.storm_orders_per_second,
+        };
+        let run = storm::run(
+            &self.http,
+            &self.args.base,
+            &self.db,
+            &self.args.jwt_secret,
+            settings,
+        )
+        .await?;
+        self.report.storm(&run)?;
+        eprintln!(
+            "storm of {} sockets: last caught up after {:.2} s, lost {}, duplicated {}, order p99 {:.1} ms",
+            settings.sockets, run.caught_up_last, run.lost, run.duplicated, run.order_p99
+        );
+        Ok(())
+    }
+
+    /// Live admin pages, once per kind of island asked for.
+    async fn live_phase(&mut self) -> anyhow::Result<()> {
+        self.report.live_header()?;
+        for islands in self.args.live_islands.clone() {
+            let settings = live::LiveSettings {
+                sockets: self.args.live_sockets,
+                orders_per_second: f64::from(self.args.orders_per_second),
+                seconds: self.args.live_seconds,
+                reads: islands == Islands::Reads,
+            };
+            let run = live::run(
+                &self.args.base,
+                &self.db,
+                &self.args.jwt_secret,
+                self.args.server_pid,
+                settings,
+            )
+            .await?;
+            self.report.live_run(&run)?;
+            eprintln!(
+                "live pages ({islands:?}): server {:.2} cores, lost {}, {} reads ({} failed)",
+                run.cores(),
+                run.lost,
+                run.reads,
+                run.read_errors
             );
         }
         Ok(())

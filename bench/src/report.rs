@@ -5,10 +5,12 @@ use std::{collections::HashMap, fmt::Write as _};
 
 use crate::{
     feed::FeedRun,
+    live::LiveRun,
     pages::{Growth, Measured, PagesRun, Timing},
     plot::Curve,
     rest::{Operation, RestRun},
     stats::percentiles,
+    storm::StormRun,
 };
 
 /// The pages phase's targets on the large database: the median and the slowest run of each read (ms), and its
@@ -16,6 +18,12 @@ use crate::{
 const PAGE_MEDIAN_MS: f64 = 30.0;
 const PAGE_SLOWEST_MS: f64 = 60.0;
 const PAGE_GROWTH: f64 = 2.0;
+/// The reconnect storm's targets: the last socket caught up within this many seconds of the storm's start, and
+/// order creation's p99 meanwhile (ms).
+const STORM_CAUGHT_UP_S: f64 = 5.0;
+const STORM_ORDER_P99_MS: f64 = 100.0;
+/// The live pages' target: the server's CPU, in cores.
+const LIVE_CORES: f64 = 0.5;
 
 /// The PostgreSQL ceiling for order creation's transaction, in transactions per second by concurrency.
 pub struct Ceiling(HashMap<usize, f64>);
@@ -126,6 +134,160 @@ impl Report {
             run.read_p99,
             run.slowest_request,
             run.fanout
+        )
+    }
+}
+
+impl Report {
+    /// Adds the reconnect storm: what it was, a row of figures, and whether it meets the targets.
+    pub fn storm(&mut self, run: &StormRun) -> std::fmt::Result {
+        let s = &run.settings;
+        let p = &run.population;
+        writeln!(self.text, "\n### Reconnect storm\n")?;
+        writeln!(
+            self.text,
+            "{} sockets ({} of admins, {} of workers, {} of clients; {} clients, {} workers, {} admins) open and \
+             go away; {} orders are placed meanwhile ({} for each client, so each client's and worker's socket \
+             misses {:.0} events of its own feed, an admin's all {}); then every socket reconnects with \
+             `?after_id=<the last id it saw>`, all starting within {:.1} s, while {:.0} orders/s are placed. Each \
+             socket's ids are checked against its feed in the database after that id.\n",
+            s.sockets,
+            run.by_role[0],
+            run.by_role[1],
+            run.by_role[2],
+            p.clients,
+            p.workers,
+            p.admins,
+            run.events_missed,
+            s.missed,
+            run.missed_median,
+            run.missed_admin,
+            s.spread.as_secs_f64(),
+            s.orders_per_second,
+        )?;
+        writeln!(
+            self.text,
+            "| sockets | frames expected | frames received | lost | duplicated | unexpected | out of order | \
+             sockets failed | last hello (s) | caught up p50 (s) | last caught up (s) | last caught up, read (s) | \
+             orders during the storm | order p50 (ms) | order p99 (ms) | order errors | meets the target |"
+        )?;
+        writeln!(
+            self.text,
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        )?;
+        let mut missed = Vec::new();
+        if run.caught_up_last.is_nan()
+            || run.caught_up_last > STORM_CAUGHT_UP_S
+            || run.caught_up < s.sockets
+        {
+            missed.push("catch-up");
+        }
+        if run.lost + run.duplicated + run.unexpected + run.out_of_order + run.failed > 0 {
+            missed.push("frames");
+        }
+        if run.order_p99.is_nan() || run.order_p99 > STORM_ORDER_P99_MS || run.order_errors > 0 {
+            missed.push("orders");
+        }
+        let verdict = if missed.is_empty() {
+            "yes".to_owned()
+        } else {
+            format!("no ({})", missed.join(", "))
+        };
+        writeln!(
+            self.text,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.1} | {} | \
+             {verdict} |",
+            s.sockets,
+            run.expected,
+            run.received,
+            run.lost,
+            run.duplicated,
+            run.unexpected,
+            run.out_of_order,
+            run.failed,
+            run.last_hello,
+            run.caught_up_p50,
+            run.caught_up_last,
+            run.caught_up_last_read,
+            run.order_latencies.len(),
+            run.order_p50,
+            run.order_p99,
+            run.order_errors,
+        )?;
+        self.curves.push((
+            format!("create order, storm of {}", s.sockets),
+            percentiles(&run.order_latencies),
+        ));
+        writeln!(
+            self.text,
+            "\nTargets: the last socket caught up within {STORM_CAUGHT_UP_S} s of the storm's start (by the \
+             kernel's receive time; \"read\" is when the load generator read it), no frame lost, duplicated, \
+             unexpected or out of order, order creation p99 ≤ {STORM_ORDER_P99_MS} ms."
+        )
+    }
+
+    /// Starts the live-pages table.
+    pub fn live_header(&mut self) -> std::fmt::Result {
+        writeln!(self.text, "\n### Live admin pages\n")?;
+        writeln!(
+            self.text,
+            "Admin sockets whose clients do what a live island does on each event: apply the frame (parse it), \
+             and, where the islands read, one `GET /api/v1/orders/{{id}}` for each `order_created`. The server's \
+             CPU is its `utime + stime` (`/proc/<pid>/stat`) from the first order until every frame and read is \
+             done, over that time.\n"
+        )?;
+        writeln!(
+            self.text,
+            "| admin sockets | islands | orders/s × s | orders | frames expected | frames received | lost | \
+             duplicated | reads | reads failed or still queued at the end | read p50 / p99 (ms) | window (s) | \
+             server CPU (cores) | \
+             server CPU per order (ms) | meets the target |"
+        )?;
+        writeln!(
+            self.text,
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        )
+    }
+
+    /// Adds a live-pages run.
+    pub fn live_run(&mut self, run: &LiveRun) -> std::fmt::Result {
+        let s = &run.settings;
+        let mut missed = Vec::new();
+        if run.cores().is_nan() || run.cores() > LIVE_CORES {
+            missed.push("CPU");
+        }
+        if run.lost + run.duplicated + run.read_errors + run.order_errors > 0 {
+            missed.push("frames");
+        }
+        let verdict = if missed.is_empty() {
+            "yes".to_owned()
+        } else {
+            format!("no ({})", missed.join(", "))
+        };
+        writeln!(
+            self.text,
+            "| {} | {} | {:.0} × {} | {} | {} | {} | {} | {} | {} | {} | {:.1} / {:.1} | {:.1} | {:.2} | {:.1} | \
+             {verdict} |",
+            s.sockets,
+            if s.reads {
+                "frame + read of each new order"
+            } else {
+                "frame only"
+            },
+            s.orders_per_second,
+            s.seconds,
+            run.orders,
+            run.expected,
+            run.received,
+            run.lost,
+            run.duplicated,
+            run.reads,
+            run.read_errors,
+            run.read_p50,
+            run.read_p99,
+            run.window,
+            run.cores(),
+            1000.0 * run.cpu / run.orders.max(1) as f64,
         )
     }
 }
@@ -365,6 +527,64 @@ mod tests {
         assert_eq!(cells(rows[3]), cells(rows[5]), "header and row");
         assert_eq!(cells(rows[4]), cells(rows[5]), "alignment and row");
         assert_eq!(report.curves[0].0, "feed delivery, 1000 sockets");
+    }
+
+    #[test]
+    fn storm_and_live_rows_have_a_cell_for_every_column_and_say_whether_they_meet_the_targets() {
+        let cells = |row: &str| row.matches('|').count();
+        let mut storm = crate::storm::tests::a_run();
+        let mut report = Report::default();
+        report.storm(&storm).unwrap();
+        let rows: Vec<&str> = report.text.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(cells(rows[0]), cells(rows[2]), "header and row");
+        assert_eq!(cells(rows[1]), cells(rows[2]), "alignment and row");
+        assert!(rows[2].ends_with("| yes |"), "{}", rows[2]);
+        storm.caught_up_last = 5.2;
+        storm.order_p99 = 101.0;
+        let mut report = Report::default();
+        report.storm(&storm).unwrap();
+        assert!(
+            report.text.contains("| no (catch-up, orders) |"),
+            "{}",
+            report.text
+        );
+
+        let mut live = LiveRun {
+            settings: crate::live::LiveSettings {
+                sockets: 500,
+                orders_per_second: 20.0,
+                seconds: 60,
+                reads: true,
+            },
+            orders: 1200,
+            order_errors: 0,
+            expected: 600_000,
+            received: 600_000,
+            lost: 0,
+            duplicated: 0,
+            reads: 600_000,
+            read_errors: 0,
+            read_p50: 1.0,
+            read_p99: 4.0,
+            window: 61.0,
+            cpu: 30.5,
+        };
+        let mut report = Report::default();
+        report.live_header().unwrap();
+        report.live_run(&live).unwrap();
+        live.cpu = 30.6;
+        live.lost = 1;
+        report.live_run(&live).unwrap();
+        let rows: Vec<&str> = report.text.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(cells(rows[0]), cells(rows[2]), "header and row");
+        assert_eq!(cells(rows[1]), cells(rows[2]), "alignment and row");
+        assert_eq!(
+            rows[2],
+            "| 500 | frame + read of each new order | 20 × 60 | 1200 | 600000 | 600000 | 0 | 0 | 600000 | 0 | \
+             1.0 / 4.0 | 61.0 | 0.50 | 25.4 | yes |"
+        );
+        assert!(rows[3].ends_with("| no (CPU, frames) |"), "{}", rows[3]);
     }
 
     fn timing(label: &str, median: f64, slowest: f64) -> Timing {

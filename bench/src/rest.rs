@@ -143,3 +143,94 @@ pub async fn run(
         latencies: all,
     })
 }
+
+/// Orders placed at a steady rate by clients of a world (an open loop: a slow answer does not slow the next
+/// request), until stopped: the load that runs beside the storm and the live-pages phases. It runs on a thread and
+/// runtime of its own, with its own connections, so that its latencies are the server's answers and not the wait for
+/// the load generator's busy runtime (ten thousand sockets in the storm).
+pub struct PacedLoad {
+    stop: tokio::sync::watch::Sender<bool>,
+    done: tokio::sync::oneshot::Receiver<anyhow::Result<Paced>>,
+}
+
+/// What a paced load placed.
+pub struct Paced {
+    /// Every order placed: its id, its index in the load (which client and worker) and its request's latency (ms).
+    pub placed: Vec<(i64, usize, f64)>,
+    /// Requests that failed.
+    pub errors: usize,
+}
+
+impl Paced {
+    /// The requests' latencies, sorted (ms).
+    pub fn latencies(&self) -> Vec<f64> {
+        let mut all: Vec<f64> = self.placed.iter().map(|p| p.2).collect();
+        all.sort_by(f64::total_cmp);
+        all
+    }
+}
+
+impl PacedLoad {
+    /// Starts placing `rate` orders per second, the first with index `first` (so its client and worker).
+    pub fn start(base: &str, world: &Arc<World>, rate: f64, first: usize) -> anyhow::Result<Self> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (report, done) = tokio::sync::oneshot::channel();
+        let (base, world) = (base.to_owned(), world.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("paced-load".to_owned())
+            .spawn(move || {
+                let placed = runtime.block_on(place_paced(base, world, rate, first, stopped));
+                let _ = report.send(placed);
+            })?;
+        Ok(Self { stop, done })
+    }
+
+    /// Stops placing orders and waits for the answers of those in flight.
+    pub async fn stop(self) -> anyhow::Result<Paced> {
+        let _ = self.stop.send(true);
+        self.done.await?
+    }
+}
+
+/// The paced load's loop, on its own runtime.
+async fn place_paced(
+    base: String,
+    world: Arc<World>,
+    rate: f64,
+    first: usize,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Paced> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut requests = Vec::new();
+    let mut i = first;
+    loop {
+        tokio::select! {
+            biased;
+            _ = stopped.changed() => break,
+            _ = tick.tick() => {}
+        }
+        let (http, base, world) = (http.clone(), base.clone(), world.clone());
+        let index = i;
+        requests.push(tokio::spawn(async move {
+            let t0 = Instant::now();
+            let id = place_order(&http, &base, &world, index).await;
+            id.map(|id| (id, index, t0.elapsed().as_secs_f64() * 1000.0))
+        }));
+        i += 1;
+    }
+    let (mut placed, mut errors) = (Vec::new(), 0);
+    for request in requests {
+        match request.await? {
+            Ok(p) => placed.push(p),
+            Err(_) => errors += 1,
+        }
+    }
+    Ok(Paced { placed, errors })
+}

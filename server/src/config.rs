@@ -133,6 +133,11 @@ pub struct ServeConfig {
     #[arg(long, env = "FEED_CAPACITY", default_value_t = 4096)]
     pub feed_capacity: usize,
 
+    /// How many of the latest events the feed keeps in memory (about 0.5 KiB each), so that a socket reconnecting
+    /// with an `after_id` among them is caught up without a database replay of its own.
+    #[arg(long, env = "FEED_RECENT_EVENTS", default_value_t = 16_384)]
+    pub feed_recent_events: usize,
+
     /// Seconds between the server's pings on a live socket; one silent for two intervals is closed.
     #[arg(long, env = "FEED_PING_SECS", default_value_t = 20)]
     pub feed_ping_secs: u64,

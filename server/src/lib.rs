@@ -91,6 +91,7 @@ pub async fn build_state(
         redis.clone(),
         &config.redis_prefix,
         config.feed_capacity,
+        config.feed_recent_events,
     )
     .await?;
     http::metrics::handle();

@@ -55,3 +55,29 @@ pub async fn events_between(
         })
         .collect()
 }
+
+/// Whether any of `viewer`'s notifications with an id in `(after, upto]` is read: below their read mark, or read
+/// one by one. The rule is the one every read of the feed applies ([`super::notifications::replay_page`]); a socket
+/// that catches up from the relay's memory, whose frames say `read: false`, asks this first and replays from the
+/// database when it is so (the integration test
+/// `live::a_catch_up_from_memory_sends_the_frames_of_the_database_replay` proves the two agree).
+pub async fn any_read_between(
+    db: &PgPool,
+    viewer: &super::Actor,
+    after: i64,
+    upto: i64,
+) -> Result<bool> {
+    Ok(sqlx::query_scalar!(
+        r#"
+        select (u.notifications_read_upto > $2 or exists (
+                   select 1 from notification_reads r
+                   where r.user_id = $1 and r.notification_id > $2 and r.notification_id <= $3)) as "read!"
+        from users u where u.id = $1
+        "#,
+        viewer.id,
+        after,
+        upto
+    )
+    .fetch_one(db)
+    .await?)
+}

@@ -8,6 +8,11 @@
 //! good), kept current even while no socket listens: a socket starts from it ([`Member::start`]) instead of taking
 //! the watermark's exclusive lock on every connect. It also keeps each user's sockets on this process to
 //! [`SOCKETS_PER_USER`], the oldest giving way.
+//!
+//! The relay also keeps the most recent events it delivered ([`Recent`], `FEED_RECENT_EVENTS`, loaded from the
+//! database when the process starts). A socket that reconnects with an `after_id` among them is caught up from
+//! memory ([`Feed::recent`]) instead of by its own database replay: after a restart or a deploy, every client
+//! reconnects at once.
 
 use std::{
     collections::{BTreeSet, HashMap, VecDeque},
@@ -20,6 +25,7 @@ use std::{
 
 use anyhow::Context as _;
 use app::domain::{
+    Actor,
     events::{EventSink, FeedEvent},
     feed, watermark,
 };
@@ -111,6 +117,12 @@ struct Inner {
     user_capacity: usize,
     /// Every event with an id at or below this has been handed to the channels (or was before this process started).
     delivered: AtomicI64,
+    /// The most recent events delivered, for sockets that catch up. Filled before `delivered` moves past them.
+    recent: std::sync::RwLock<Recent>,
+    /// How many events `recent` keeps.
+    recent_capacity: usize,
+    /// Turns of opening sockets at the database (see [`Feed::database_turn`]).
+    turns: tokio::sync::Semaphore,
     /// Events committed here, handed over by the requests that recorded them, not yet looked at by the relay.
     handed: std::sync::Mutex<Vec<FeedEvent>>,
     /// Set when the relay must read the database (a commit here or elsewhere whose events it was not handed).
@@ -135,16 +147,34 @@ type UserSockets = VecDeque<(u64, Arc<Notify>)>;
 impl Feed {
     /// Starts the relay and the Redis subscriber. `capacity` bounds how far a socket may fall behind before it is
     /// told to resync.
+    /// `recent` is how many of the latest events it keeps in memory for sockets that catch up.
     pub async fn start(
         db: PgPool,
         client: redis::Client,
         redis: redis::aio::ConnectionManager,
         prefix: &str,
         capacity: usize,
+        recent: usize,
     ) -> anyhow::Result<Self> {
         let start = watermark::stable_watermark(&db)
             .await
             .context("Failed to read the feed's starting point")?;
+        // The latest events at or below the start: every one with an id in (start - recent, start].
+        let span = i64::try_from(recent).unwrap_or(i64::MAX);
+        let floor = start.saturating_sub(span).max(0);
+        let latest = feed::events_between(&db, floor, start, span)
+            .await
+            .context("Failed to read the feed's recent events")?;
+        let recent_capacity = recent;
+        let mut recent = Recent::new(recent_capacity, floor);
+        recent.extend(
+            floor,
+            start,
+            latest.into_iter().map(|e| Arc::new(message(e))).collect(),
+        );
+        let turns = usize::try_from(db.options().get_max_connections() / 4)
+            .unwrap_or(1)
+            .max(2);
         let (admins, _) = broadcast::channel(capacity);
         let feed = Self {
             inner: Arc::new(Inner {
@@ -158,6 +188,9 @@ impl Feed {
                 admin_users: std::sync::Mutex::default(),
                 user_capacity: (capacity / 64).clamp(16, 256),
                 delivered: AtomicI64::new(start),
+                recent: std::sync::RwLock::new(recent),
+                recent_capacity,
+                turns: tokio::sync::Semaphore::new(turns),
                 handed: std::sync::Mutex::default(),
                 look: AtomicBool::new(false),
                 poke: Notify::new(),
@@ -219,6 +252,30 @@ impl Feed {
         let wanted = self.inner.requested.load(Ordering::SeqCst);
         let mut served = self.inner.served.subscribe();
         let _ = tokio::time::timeout(SETTLE_WAIT, served.wait_for(|&done| done >= wanted)).await;
+    }
+
+    /// Waits for a turn to read the database for a socket that opens (its access, its catch-up). Opening sockets
+    /// take at most a quarter of the pool's connections at once, so that when every client reconnects at once
+    /// the rest keep answering requests.
+    pub async fn database_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // Never closed: always a permit.
+        self.inner.turns.acquire().await.ok()
+    }
+
+    /// Catching `viewer` up from memory: the frames of their events in `(after, upto]`, oldest first, and the
+    /// newest id of their feed at or below `upto` if the kept events show it. `None` when events after `after`
+    /// are no longer kept (the socket replays from the database). `upto` must be a socket's start
+    /// ([`Member::start`]): every event at or below it was kept before it became a start, so what is kept covers
+    /// `(after, upto]` whenever it reaches back to `after`.
+    ///
+    /// The frames carry `read: false`, as the relay sends them: the caller checks that none of them was read.
+    pub fn recent(&self, viewer: &Actor, after: i64, upto: i64) -> Option<CatchUp> {
+        let recent = self
+            .inner
+            .recent
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        recent.catch_up(viewer, after, upto)
     }
 
     /// Sends a message about `user_id` (read changes, revocation) to that user's sockets.
@@ -458,31 +515,41 @@ impl Inner {
             if event.id != delivered + 1 {
                 return false;
             }
-            // Only the relay moves `delivered` up to an event, and `Member::start_at` only reads it.
-            self.delivered.store(event.id, Ordering::SeqCst);
-            self.broadcast(event);
+            let message = Arc::new(message(event));
+            self.keep(delivered, delivered + 1, vec![message.clone()]);
+            // Only the relay moves `delivered` up to an event, and `Member::start` only reads it.
+            self.delivered.store(delivered + 1, Ordering::SeqCst);
+            self.broadcast(&message);
         }
         true
     }
 
+    /// Keeps `messages`, every event in `(from, upto]`, among the recent ones: before `delivered` moves past them,
+    /// so that a socket starting there finds them.
+    fn keep(&self, from: i64, upto: i64, messages: Vec<Arc<FeedMessage>>) {
+        self.recent
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(from, upto, messages);
+    }
+
     /// Hands one event to the admin channel and to the channels of its client and worker. `delivered` must already
-    /// cover it (a socket that subscribes meanwhile replays it from the database and drops the duplicate).
-    fn broadcast(&self, event: FeedEvent) {
+    /// cover it (a socket that subscribes meanwhile replays it and drops the duplicate).
+    fn broadcast(&self, message: &Arc<FeedMessage>) {
+        let FeedMessage::Event {
+            client_id,
+            worker_id,
+            ..
+        } = **message
+        else {
+            return;
+        };
         metrics::counter!("feed_events_broadcast_total").increment(1);
-        let message = Arc::new(FeedMessage::Event {
-            id: event.id,
-            client_id: event.client_id,
-            worker_id: event.worker_id,
-            frame: Utf8Bytes::from(event.frame),
-        });
         if self.admins.receiver_count() > 0 {
             let _ = self.admins.send(message.clone());
         }
         let users = lock(&self.users);
-        for user in [Some(event.client_id), event.worker_id]
-            .into_iter()
-            .flatten()
-        {
+        for user in [Some(client_id), worker_id].into_iter().flatten() {
             if let Some(channel) = users.get(&user) {
                 let _ = channel.send(message.clone());
             }
@@ -497,6 +564,108 @@ impl Inner {
         if lock(&self.admin_users).contains_key(&user_id) {
             let _ = self.admins.send(message);
         }
+    }
+}
+
+/// The message of one event; its frame is shared by every socket that sends it.
+fn message(event: FeedEvent) -> FeedMessage {
+    FeedMessage::Event {
+        id: event.id,
+        client_id: event.client_id,
+        worker_id: event.worker_id,
+        frame: Utf8Bytes::from(event.frame),
+    }
+}
+
+/// The latest events the relay delivered, oldest first: every event with an id in `(floor, upto]`, at most
+/// `capacity` of them (the oldest give way, raising `floor`).
+pub struct Recent {
+    capacity: usize,
+    floor: i64,
+    upto: i64,
+    events: VecDeque<Arc<FeedMessage>>,
+}
+
+/// A socket's catch-up from memory ([`Feed::recent`]).
+#[derive(Debug, Default)]
+pub struct CatchUp {
+    /// The frames of the viewer's events in the window, oldest first, with `read: false`.
+    pub frames: Vec<Utf8Bytes>,
+    /// The newest id of the viewer's feed at or below the window's end, if the kept events hold one.
+    pub last_id: Option<i64>,
+}
+
+impl Recent {
+    /// Keeps nothing yet: what follows `upto` comes next.
+    fn new(capacity: usize, upto: i64) -> Self {
+        Self {
+            capacity,
+            floor: upto,
+            upto,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Adds `events`, every event with an id in `(from, upto]` in id order. If what is kept does not reach up to
+    /// `from`, it is dropped first: what is kept has no holes.
+    fn extend(&mut self, from: i64, upto: i64, events: Vec<Arc<FeedMessage>>) {
+        if from != self.upto {
+            self.events.clear();
+            self.floor = from;
+        }
+        self.events.extend(events);
+        self.upto = upto;
+        while self.events.len() > self.capacity {
+            if let Some(oldest) = self.events.pop_front() {
+                self.floor = event_id(&oldest).unwrap_or(self.floor);
+            }
+        }
+    }
+
+    /// See [`Feed::recent`].
+    fn catch_up(&self, viewer: &Actor, after: i64, upto: i64) -> Option<CatchUp> {
+        if after < self.floor || upto > self.upto {
+            return None;
+        }
+        let sees = |m: &Arc<FeedMessage>| match **m {
+            FeedMessage::Event {
+                id,
+                client_id,
+                worker_id,
+                ..
+            } => {
+                (id <= upto && feed::audience_includes(viewer, client_id, worker_id)).then_some(id)
+            }
+            _ => None,
+        };
+        let first_after = self
+            .events
+            .partition_point(|m| event_id(m).is_some_and(|id| id <= after));
+        let mut catch_up = CatchUp::default();
+        for m in self.events.range(first_after..) {
+            let FeedMessage::Event { id, frame, .. } = &**m else {
+                continue;
+            };
+            if *id > upto {
+                break;
+            }
+            if sees(m).is_some() {
+                catch_up.frames.push(frame.clone());
+                catch_up.last_id = Some(*id);
+            }
+        }
+        if catch_up.last_id.is_none() {
+            catch_up.last_id = self.events.range(..first_after).rev().find_map(sees);
+        }
+        Some(catch_up)
+    }
+}
+
+/// The id of an event's message.
+fn event_id(message: &FeedMessage) -> Option<i64> {
+    match message {
+        FeedMessage::Event { id, .. } => Some(*id),
+        _ => None,
     }
 }
 
@@ -531,29 +700,43 @@ async fn relay(inner: std::sync::Weak<Inner>) {
     }
 }
 
-/// Broadcasts every event up to the stable watermark, in id order. With no socket listening there is nobody to
-/// send to: the watermark only becomes what was delivered, where the next socket starts.
+/// Broadcasts every event up to the stable watermark, in id order, keeping each among the recent ones. With no
+/// socket listening there is nobody to send to, but the events are still kept for the sockets to come; a backlog
+/// longer than what is kept is skipped.
 async fn catch_up(feed: &Inner) -> app::domain::Result<()> {
     let mark = watermark::stable_watermark(&feed.db).await?;
     let mut from = {
-        // Nobody needs what lies below every registered socket's start; sockets registering later start at or
-        // above what is decided here (see `Member::start`).
+        // With no socket registered, nobody needs what lies below the oldest event kept. Decided under the lock
+        // of the starts, so a socket registering meanwhile starts above it (see `Member::start`).
         let starts = lock(&feed.starts);
-        let Some(&(floor, _)) = starts.first() else {
-            feed.delivered.fetch_max(mark, Ordering::SeqCst);
-            return Ok(());
-        };
-        feed.delivered.fetch_max(floor, Ordering::SeqCst).max(floor)
+        let skip_to = mark.saturating_sub(i64::try_from(feed.recent_capacity).unwrap_or(i64::MAX));
+        if starts.is_empty() && feed.delivered.load(Ordering::SeqCst) < skip_to {
+            // Kept (nothing), then published.
+            feed.keep(skip_to, skip_to, Vec::new());
+            feed.delivered.store(skip_to, Ordering::SeqCst);
+        }
+        feed.delivered.load(Ordering::SeqCst)
     };
     while from < mark {
         let events = feed::events_between(&feed.db, from, mark, BATCH).await?;
         let upto = events.last().map_or(mark, |e| e.id);
-        // Published before the events are sent, so a socket that subscribes in between replays them from the
-        // database and then drops the duplicates it receives (see `socket::run`). What lies at or below the
-        // previous value went out already (handed over by the transaction that recorded it).
-        let before = feed.delivered.fetch_max(upto, Ordering::SeqCst);
-        for event in events.into_iter().filter(|e| e.id > before) {
-            feed.broadcast(event);
+        // Only the relay moves `delivered`: what lies at or below it went out already (handed over by the
+        // transaction that recorded it).
+        let before = feed.delivered.load(Ordering::SeqCst);
+        let messages: Vec<Arc<FeedMessage>> = events
+            .into_iter()
+            .filter(|e| e.id > before)
+            .map(|e| Arc::new(message(e)))
+            .collect();
+        if upto > before {
+            // Kept, then published before the events are sent, so a socket that subscribes in between catches
+            // them up (from memory or the database) and then drops the duplicates it receives (see
+            // `socket::run`).
+            feed.keep(before, upto, messages.clone());
+            feed.delivered.store(upto, Ordering::SeqCst);
+            for message in &messages {
+                feed.broadcast(message);
+            }
         }
         from = upto.max(feed.delivered.load(Ordering::SeqCst));
     }
@@ -618,5 +801,116 @@ fn deliver(feed: &Inner, wire: Wire) {
             feed.actors.forget(user_id);
             feed.to_user(user_id, FeedMessage::Revoke { user_id });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use app::{domain::Actor, models::Role};
+    use axum::extract::ws::Utf8Bytes;
+
+    // By its path from the crate's root: `super` would name the `live` module to the import checker.
+    use crate::live::relay::{CatchUp, FeedMessage, Recent};
+
+    fn event(id: i64, client_id: i64, worker_id: Option<i64>) -> Arc<FeedMessage> {
+        Arc::new(FeedMessage::Event {
+            id,
+            client_id,
+            worker_id,
+            frame: Utf8Bytes::from(format!("frame {id}")),
+        })
+    }
+
+    fn viewer(id: i64, role: Role) -> Actor {
+        Actor {
+            id,
+            role,
+            username: String::new(),
+            full_name: String::new(),
+            session_epoch: 0,
+        }
+    }
+
+    fn frames(catch_up: &CatchUp) -> Vec<&str> {
+        catch_up.frames.iter().map(Utf8Bytes::as_str).collect()
+    }
+
+    #[test]
+    fn a_catch_up_within_the_kept_events_is_the_viewers_events_in_the_window() {
+        // Events 11..=16 of clients 1 and 2 (worker 7 serves client 1), 13 never committed.
+        let mut recent = Recent::new(4, 10);
+        recent.extend(
+            10,
+            16,
+            vec![
+                event(11, 1, Some(7)),
+                event(12, 2, None),
+                event(14, 1, Some(7)),
+                event(15, 2, None),
+                event(16, 1, None),
+            ],
+        );
+        let (client, worker, admin) = (
+            viewer(1, Role::Client),
+            viewer(7, Role::Worker),
+            viewer(99, Role::Admin),
+        );
+
+        // Four kept: 12, 14, 15 and 16; the floor rose to 11.
+        assert!(
+            recent.catch_up(&client, 10, 16).is_none(),
+            "event 11 is no longer kept"
+        );
+        let c = recent.catch_up(&client, 11, 16).expect("kept");
+        assert_eq!(
+            (frames(&c), c.last_id),
+            (vec!["frame 14", "frame 16"], Some(16))
+        );
+        let c = recent.catch_up(&client, 11, 15).expect("kept");
+        assert_eq!(
+            (frames(&c), c.last_id),
+            (vec!["frame 14"], Some(14)),
+            "nothing above the socket's start"
+        );
+        let c = recent.catch_up(&worker, 14, 16).expect("kept");
+        assert_eq!(
+            (frames(&c), c.last_id),
+            (vec![], Some(14)),
+            "nothing new: the newest of the feed from before the window"
+        );
+        let c = recent.catch_up(&worker, 11, 13).expect("kept");
+        assert_eq!(
+            (frames(&c), c.last_id),
+            (vec![], None),
+            "the newest is not kept"
+        );
+        let c = recent.catch_up(&admin, 12, 16).expect("kept");
+        assert_eq!(frames(&c), vec!["frame 14", "frame 15", "frame 16"]);
+        assert!(
+            recent.catch_up(&admin, 12, 17).is_none(),
+            "nothing is known above what was delivered"
+        );
+        let c = recent.catch_up(&client, 16, 16).expect("kept");
+        assert_eq!((frames(&c), c.last_id), (vec![], Some(16)));
+    }
+
+    #[test]
+    fn kept_events_that_do_not_reach_the_next_ones_are_dropped() {
+        let mut recent = Recent::new(100, 0);
+        recent.extend(0, 2, vec![event(1, 1, None), event(2, 1, None)]);
+        // The relay skipped to 50 (no socket listened): 3..=50 are unknown.
+        recent.extend(50, 51, vec![event(51, 1, None)]);
+        let client = viewer(1, Role::Client);
+
+        assert!(recent.catch_up(&client, 2, 51).is_none());
+        let c = recent.catch_up(&client, 50, 51).expect("kept");
+        assert_eq!(frames(&c), vec!["frame 51"]);
+        // Ids taken and never committed move what is known without an event.
+        recent.extend(51, 53, Vec::new());
+        recent.extend(53, 54, vec![event(54, 1, None)]);
+        let c = recent.catch_up(&client, 50, 54).expect("kept");
+        assert_eq!(frames(&c), vec!["frame 51", "frame 54"]);
     }
 }

@@ -36,6 +36,8 @@ use crate::{
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest client frame accepted.
 const MAX_CLIENT_FRAME: usize = 16 * 1024;
+/// Notifications read per query of a replay from the database.
+const REPLAY_PAGE: i64 = 100;
 /// Close code sent when the server gives up on a socket that fell behind (the client reconnects with `after_id`).
 const CLOSE_RESYNC: u16 = 4000;
 /// Close code sent when the user's access was revoked.
@@ -163,17 +165,33 @@ async fn run(
     let left = expires_at.saturating_sub(chrono::Utc::now().timestamp());
     let expiry = tokio::time::sleep(Duration::from_secs(u64::try_from(left).unwrap_or(0)));
     tokio::pin!(expiry);
+    // The database is read in turns while sockets open (see `Feed::database_turn`), not while sending.
+    let turn = state.feed.database_turn().await;
     // The caller was authenticated (perhaps from the cache) before this socket joined; a revocation broadcast
     // in between would have been missed. Reading the user again now closes that window.
     let still_allowed = auth::load_actor(&state.ctx.db, actor.id)
         .await
         .is_ok_and(|current| current.role == actor.role);
     if !still_allowed {
+        drop(turn);
         close(&mut socket, CLOSE_REVOKED, "access revoked").await;
         return Err(End::Revoked);
     }
 
-    let last_id = notifications::last_visible_id(&state.ctx.db, &actor, start).await?;
+    // A catch-up within the relay's recent events comes from memory, unless one of them was read (their frames
+    // say unread); otherwise from the database.
+    let mut recent = after_id.and_then(|after| state.feed.recent(&actor, after, start));
+    if let (Some(after), Some(catch_up)) = (after_id, &recent)
+        && !catch_up.frames.is_empty()
+        && feed::any_read_between(&state.ctx.db, &actor, after, start).await?
+    {
+        recent = None;
+    }
+    let last_id = match recent.as_ref().and_then(|c| c.last_id) {
+        Some(id) => id,
+        None => notifications::last_visible_id(&state.ctx.db, &actor, start).await?,
+    };
+    drop(turn);
     send_frame(
         &mut socket,
         &ServerFrame::Hello {
@@ -183,8 +201,18 @@ async fn run(
         },
     )
     .await?;
-    if let Some(after) = after_id {
-        replay(&state, &actor, &mut socket, after, start).await?;
+    match (after_id, recent) {
+        (Some(_), Some(catch_up)) => {
+            metrics::counter!("feed_catch_ups_total", "from" => "memory").increment(1);
+            for frame in catch_up.frames {
+                send(&mut socket, Message::Text(frame)).await?;
+            }
+        }
+        (Some(after), None) => {
+            metrics::counter!("feed_catch_ups_total", "from" => "database").increment(1);
+            replay(&state, &actor, &mut socket, after, start).await?;
+        }
+        (None, _) => {}
     }
     // A client may resume above our start (it saw more elsewhere): never send what it already has.
     let mut sent_upto = start.max(after_id.unwrap_or(start));
@@ -304,12 +332,20 @@ async fn replay(
 ) -> Result<(), End> {
     let mut cursor = after;
     loop {
-        let page = notifications::replay_page(&state.ctx.db, actor, cursor, upto, 100).await?;
+        let page = {
+            let _turn = state.feed.database_turn().await;
+            notifications::replay_page(&state.ctx.db, actor, cursor, upto, REPLAY_PAGE).await?
+        };
         let Some(last) = page.last().map(|n| n.id) else {
             return Ok(());
         };
+        let complete = i64::try_from(page.len()).unwrap_or(i64::MAX) < REPLAY_PAGE;
         for notification in page {
             send_frame(socket, &ServerFrame::Notification { notification }).await?;
+        }
+        // A short page is the last: nothing more lies at or below `upto`.
+        if complete {
+            return Ok(());
         }
         cursor = last;
     }

@@ -101,6 +101,7 @@ pub fn test_config() -> ServeConfig {
             argon2_wait_ms: 30_000,
         },
         feed_capacity: 4096,
+        feed_recent_events: 16_384,
         feed_ping_secs: 20,
         request_timeout_secs: 30,
         metrics_token: None,

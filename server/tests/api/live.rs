@@ -501,7 +501,22 @@ async fn a_deactivated_users_sockets_close(pool: PgPool) {
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn concurrent_writers_and_a_reconnecting_reader_see_every_id_once_in_order(pool: PgPool) {
-    let app = spawn_app(pool.clone()).await;
+    reconnecting_reader_under_concurrent_writers(pool, 16_384).await;
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_reader_resuming_inside_and_outside_the_events_kept_in_memory_sees_every_id_once_in_order(
+    pool: PgPool,
+) {
+    // Eight events kept: the reader's resumes are caught up from memory or from the database, whichever holds
+    // what it missed.
+    reconnecting_reader_under_concurrent_writers(pool, 8).await;
+}
+
+/// Eight writers post 200 messages while an admin's reader keeps dropping its socket and resuming after the last id
+/// it saw, on an instance that keeps the latest `recent` events in memory.
+async fn reconnecting_reader_under_concurrent_writers(pool: PgPool, recent: usize) {
+    let app = spawn_app_with(pool.clone(), |c| c.feed_recent_events = recent).await;
     let w = World::new(&app).await;
     let start = app
         .get("/api/v1/notifications?limit=1", &w.admin.access)
@@ -998,4 +1013,171 @@ async fn opening_a_socket_does_not_wait_for_the_feeds_exclusive_lock(pool: PgPoo
             "after the writer"
         );
     }
+}
+
+/// Reconnects `user` after `after_id` and returns the hello's `last_id` and every frame the catch-up sent.
+async fn catch_up(app: &TestApp, user: &TestUser, after_id: i64) -> (i64, Vec<Value>) {
+    let mut ws = connect(app, user, Some(after_id)).await;
+    let last_id = hello(&mut ws, user).await;
+    (last_id, drain(&mut ws).await)
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_catch_up_from_memory_sends_the_frames_of_the_database_replay(pool: PgPool) {
+    // Arrange: an instance that keeps the latest 6 events in memory; what each user had seen; then events of
+    // both clients (the first worker serves client A), few enough to be kept.
+    let app = spawn_app_with(pool.clone(), |c| c.feed_recent_events = 6).await;
+    let w = World::new(&app).await;
+    let users = [&w.client_a, &w.worker_a, &w.client_b, &w.admin];
+    let mut seen = Vec::new();
+    for user in users {
+        let mut ws = connect(&app, user, None).await;
+        seen.push(hello(&mut ws, user).await);
+    }
+    post_message(&app, &w.worker_a, w.order_a, "one").await;
+    post_message(&app, &w.client_b, w.order_b, "not for A").await;
+    post_message(&app, &w.client_a, w.order_a, "two").await;
+
+    // Act: each reconnects after what it saw: from memory; on an instance started since, whose memory was
+    // loaded from the database; and, once more events pushed them out of memory, from the database.
+    let mut from_memory = Vec::new();
+    for (user, &after) in users.iter().zip(&seen) {
+        from_memory.push(catch_up(&app, user, after).await);
+    }
+    let restarted = app.second_instance().await;
+    let mut after_restart = Vec::new();
+    for (user, &after) in users.iter().zip(&seen) {
+        after_restart.push(catch_up(&restarted, user, after).await);
+    }
+    for n in 0..7 {
+        post_message(&app, &w.worker_b, w.order_b, &format!("pushing out {n}")).await;
+    }
+    let mut from_database = Vec::new();
+    for (user, &after) in users.iter().zip(&seen) {
+        let (last_id, mut frames) = catch_up(&app, user, after).await;
+        // Only what was made before the first catch-ups.
+        let newest = from_memory[from_database.len()].0;
+        frames.retain(|f| notification_id(f) <= newest.max(after));
+        from_database.push((last_id, frames));
+    }
+
+    // Assert: the same hello and frames every way, which are the REST feed's after the same id.
+    for (i, (user, &after)) in users.iter().zip(&seen).enumerate() {
+        let rest: Vec<Value> = app
+            .get(
+                &format!("/api/v1/notifications?after_id={after}"),
+                &user.access,
+            )
+            .await
+            .expect(200)["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .filter(|n| n["id"].as_i64() <= Some(from_memory[i].0))
+            .map(|n| json!({"type": "notification", "notification": n}))
+            .collect();
+        assert_eq!(
+            from_memory[i].1,
+            rest,
+            "{}: from memory",
+            user_role(&w, user)
+        );
+        assert_eq!(
+            from_memory[i],
+            after_restart[i],
+            "{}: after a restart",
+            user_role(&w, user)
+        );
+        assert_eq!(
+            from_memory[i].1,
+            from_database[i].1,
+            "{}: from the database",
+            user_role(&w, user)
+        );
+    }
+    let texts = |frames: &[Value]| -> Vec<String> {
+        frames
+            .iter()
+            .map(|f| {
+                f["notification"]["data"]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(texts(&from_memory[0].1), ["one", "two"]);
+    assert_eq!(texts(&from_memory[1].1), ["one", "two"]);
+    assert_eq!(texts(&from_memory[2].1), ["not for A"]);
+    assert_eq!(texts(&from_memory[3].1), ["one", "not for A", "two"]);
+    assert_eq!(
+        from_memory[0].0,
+        notification_id(&from_memory[0].1[1]),
+        "hello names the newest"
+    );
+    assert_eq!(from_memory[2].0, notification_id(&from_memory[2].1[0]));
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_catch_up_from_memory_says_which_of_its_events_were_read(pool: PgPool) {
+    // Arrange: two events for client A after what it saw; it reads the first in another tab, and a second user
+    // marks everything read.
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let mut ws = connect(&app, &w.client_a, None).await;
+    let seen_a = hello(&mut ws, &w.client_a).await;
+    let mut ws = connect(&app, &w.client_b, None).await;
+    let seen_b = hello(&mut ws, &w.client_b).await;
+    drop(ws);
+    post_message(&app, &w.worker_a, w.order_a, "one").await;
+    post_message(&app, &w.worker_a, w.order_a, "two").await;
+    post_message(&app, &w.worker_b, w.order_b, "three").await;
+    post_message(&app, &w.worker_b, w.order_b, "four").await;
+    let first = app
+        .get(
+            &format!("/api/v1/notifications?after_id={seen_a}"),
+            &w.client_a.access,
+        )
+        .await
+        .ids()[0];
+    app.post(
+        &format!("/api/v1/notifications/{first}/read"),
+        &w.client_a.access,
+        json!({}),
+    )
+    .await
+    .expect(204);
+    app.post(
+        "/api/v1/notifications/read-all",
+        &w.client_b.access,
+        json!({}),
+    )
+    .await
+    .expect(200);
+
+    // Act
+    let (_, frames_a) = catch_up(&app, &w.client_a, seen_a).await;
+    let (_, frames_b) = catch_up(&app, &w.client_b, seen_b).await;
+
+    // Assert: each frame's read state is the user's.
+    let read = |frames: &[Value]| -> Vec<(String, bool)> {
+        frames
+            .iter()
+            .map(|f| {
+                let n = &f["notification"];
+                (
+                    n["data"]["text"].as_str().unwrap_or_default().to_owned(),
+                    n["read"] == true,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        read(&frames_a),
+        [("one".to_owned(), true), ("two".to_owned(), false)]
+    );
+    assert_eq!(
+        read(&frames_b),
+        [("three".to_owned(), true), ("four".to_owned(), true)]
+    );
 }
