@@ -14,16 +14,7 @@ pub const DAYS: i32 = 14;
 pub async fn get(ctx: &Context, actor: &Actor) -> Result<Dashboard> {
     actor.require_admin()?;
     let mut tx = ctx.db.begin().await?;
-    let as_of = sqlx::query_scalar!(
-        r#"
-        with locked as (select pg_advisory_xact_lock($1))
-        select (select case when is_called then last_value else 0 end from notifications_id_seq) as "mark!"
-        from locked
-        "#,
-        watermark::EVENT_LOCK
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let as_of = watermark::hold(&mut tx).await?;
     // Both series over the same calendar of days, so a day without orders or payments still shows as zero. A
     // day's key is a prefix of no other key, so each reads that day's tally alone.
     let figures = sqlx::query!(

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use super::Result;
 
@@ -37,17 +37,7 @@ pub async fn stable_watermark(db: &PgPool) -> Result<i64> {
 /// one round trip, and the lock ends with the statement's own transaction.
 async fn try_watermark(db: &PgPool, wait: bool) -> Result<Option<i64>> {
     if wait {
-        let mark = sqlx::query_scalar!(
-            r#"
-            with locked as (select pg_advisory_xact_lock($1))
-            select (select case when is_called then last_value else 0 end from notifications_id_seq) as "mark!"
-            from locked
-            "#,
-            EVENT_LOCK
-        )
-        .fetch_one(db)
-        .await?;
-        return Ok(Some(mark));
+        return Ok(Some(hold(&mut *db.acquire().await?).await?));
     }
     // The sequence is read in the CASE's branch, which runs only once the lock is held.
     Ok(sqlx::query_scalar!(
@@ -59,5 +49,21 @@ async fn try_watermark(db: &PgPool, wait: bool) -> Result<Option<i64>> {
         EVENT_LOCK
     )
     .fetch_one(db)
+    .await?)
+}
+
+/// Takes the lock exclusively on `conn` (waiting for the events being recorded to commit) and returns the last id
+/// allocated. Inside a transaction the lock is held until it ends, so no event is recorded meanwhile and a later
+/// statement's snapshot holds exactly the events up to that id; outside one it ends with the statement.
+pub async fn hold(conn: &mut PgConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar!(
+        r#"
+        with locked as (select pg_advisory_xact_lock($1))
+        select (select case when is_called then last_value else 0 end from notifications_id_seq) as "mark!"
+        from locked
+        "#,
+        EVENT_LOCK
+    )
+    .fetch_one(conn)
     .await?)
 }
