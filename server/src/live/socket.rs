@@ -22,7 +22,7 @@ use axum::{
     routing::get,
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use futures_util::FutureExt as _;
+use futures_util::{FutureExt as _, SinkExt as _};
 use serde::Deserialize;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
@@ -46,6 +46,9 @@ const CLOSE_REVOKED: u16 = 4001;
 const CLOSE_EXPIRED: u16 = 4002;
 /// Close code sent to a user's oldest socket when they open more than [`super::relay::SOCKETS_PER_USER`].
 const CLOSE_REPLACED: u16 = 4003;
+/// Frames of a catch-up are written in chunks of about this many bytes instead of one write each (a live frame is
+/// still written at once). Small, since a socket keeps the buffer's capacity once it was used.
+const CATCH_UP_WRITE: usize = 4 * 1024;
 
 /// `/ws/notifications`.
 pub fn router() -> Router<AppState> {
@@ -77,7 +80,7 @@ async fn open_feed(
         .unwrap_or_default();
     Ok(upgrade
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        .write_buffer_size(CATCH_UP_WRITE)
         .max_write_buffer_size(256 * 1024)
         .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
@@ -120,6 +123,24 @@ async fn send(socket: &mut WebSocket, message: Message) -> Result<(), End> {
             .map_err(|_| End::Slow)?,
     };
     sent.map_err(|_| End::Gone)
+}
+
+/// Sends a catch-up's frames in as few writes as [`CATCH_UP_WRITE`] allows, then flushes: thousands of sockets
+/// reconnecting at once each get their missed frames in a write or two instead of one each.
+async fn send_all(
+    socket: &mut WebSocket,
+    frames: impl IntoIterator<Item = Message>,
+) -> Result<(), End> {
+    for message in frames {
+        tokio::time::timeout(SEND_TIMEOUT, socket.feed(message))
+            .await
+            .map_err(|_| End::Slow)?
+            .map_err(|_| End::Gone)?;
+    }
+    tokio::time::timeout(SEND_TIMEOUT, socket.flush())
+        .await
+        .map_err(|_| End::Slow)?
+        .map_err(|_| End::Gone)
 }
 
 async fn send_frame(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), End> {
@@ -205,9 +226,7 @@ async fn run(
     match (after_id, recent) {
         (Some(_), Some(catch_up)) => {
             metrics::counter!("feed_catch_ups_total", "from" => "memory").increment(1);
-            for frame in catch_up.frames {
-                send(&mut socket, Message::Text(frame)).await?;
-            }
+            send_all(&mut socket, catch_up.frames.into_iter().map(Message::Text)).await?;
         }
         (Some(after), None) => {
             metrics::counter!("feed_catch_ups_total", "from" => "database").increment(1);
@@ -341,13 +360,18 @@ async fn replay(
             return Ok(());
         };
         let complete = i64::try_from(page.len()).unwrap_or(i64::MAX) < REPLAY_PAGE;
-        for notification in page {
-            let frame = ServerFrame::Notification {
-                notification,
-                order: None,
-            };
-            send_frame(socket, &frame).await?;
-        }
+        let frames = page
+            .into_iter()
+            .map(|notification| {
+                serde_json::to_string(&ServerFrame::Notification {
+                    notification,
+                    order: None,
+                })
+                .map(|text| Message::Text(text.into()))
+                .map_err(|e| End::Domain(Error::Internal(e.into())))
+            })
+            .collect::<Result<Vec<_>, End>>()?;
+        send_all(socket, frames).await?;
         // A short page is the last: nothing more lies at or below `upto`.
         if complete {
             return Ok(());
