@@ -186,6 +186,8 @@ sandbox_payment_env() {
   echo "CLICK_MERCHANT_ID=20002"
   echo "CLICK_MERCHANT_USER_ID=30003"
   echo "CLICK_SECRET_KEY=$(random_key 18)"
+  # The sandbox plays Click's merchant API too (fiscal receipts), at the server's own address.
+  echo "CLICK_API_URL=${2:-http://localhost:3000}/sandbox/click-api"
   echo "PAYMENT_SANDBOX=true"
 }
 
