@@ -592,11 +592,19 @@ pub struct UpdateServiceInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_active: Option<bool>,
     /// 17 digits; `null` clears it.
-    #[serde(default, deserialize_with = "some", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
     pub ikpu_code: Option<Option<String>>,
     /// `null` clears it.
-    #[serde(default, deserialize_with = "some", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
     pub package_code: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -302,7 +302,9 @@ impl PaymentConfig {
         };
         let required = self.fiscal_receipts == FiscalReceipts::Required;
         if required && self.fiscal_merchant_tin.is_none() {
-            anyhow::bail!("FISCAL_RECEIPTS=required needs FISCAL_MERCHANT_TIN (the merchant's 9-digit TIN)");
+            anyhow::bail!(
+                "FISCAL_RECEIPTS=required needs FISCAL_MERCHANT_TIN (the merchant's 9-digit TIN)"
+            );
         }
         Ok(Settings {
             payme,

@@ -39,7 +39,10 @@ pub async fn create_service(
     let vat_percent = match vat_percent.trim() {
         "" => None,
         typed => Some(typed.parse::<i32>().map_err(|_| {
-            crate::domain::Error::field("vat_percent", "The VAT rate is a whole percent from 0 to 100.")
+            crate::domain::Error::field(
+                "vat_percent",
+                "The VAT rate is a whole percent from 0 to 100.",
+            )
         })?),
     };
     let input = CreateServiceInput {

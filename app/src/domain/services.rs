@@ -163,7 +163,8 @@ impl<'a> Fiscal<'a> {
         package_code: Option<Option<&'a str>>,
         vat_percent: Option<i32>,
     ) -> Self {
-        let blank_is_none = |v: Option<Option<&'a str>>| v.map(|v| v.map(str::trim).filter(|v| !v.is_empty()));
+        let blank_is_none =
+            |v: Option<Option<&'a str>>| v.map(|v| v.map(str::trim).filter(|v| !v.is_empty()));
         Self {
             ikpu_code: blank_is_none(ikpu_code),
             package_code: blank_is_none(package_code),
@@ -188,7 +189,10 @@ impl<'a> Fiscal<'a> {
         if let Some(vat) = self.vat_percent
             && !(0..=100).contains(&vat)
         {
-            errors.add("vat_percent", "The VAT rate is a whole percent from 0 to 100.");
+            errors.add(
+                "vat_percent",
+                "The VAT rate is a whole percent from 0 to 100.",
+            );
         }
     }
 }

@@ -507,13 +507,9 @@ pub async fn update(ctx: &Context, actor: &Actor, id: i64, input: UpdateUserInpu
     change.is_active = input.is_active;
     let (user, _) = change.apply(ctx, id).await?;
     if let Some(tax_id) = tax_id {
-        sqlx::query!(
-            r#"update users set tax_id = $2 where id = $1"#,
-            id,
-            tax_id
-        )
-        .execute(&ctx.db)
-        .await?;
+        sqlx::query!(r#"update users set tax_id = $2 where id = $1"#, id, tax_id)
+            .execute(&ctx.db)
+            .await?;
     }
     tracing::info!(
         user.id = id,

@@ -244,7 +244,7 @@ impl Gateway {
             "status_code": 0,
             "message": "accepted",
             "terminal_id": "EP000000000001",
-            "fiscal_sign": format!("{:012}", transaction),
+            "fiscal_sign": format!("{transaction:012}"),
             "qr_code_url": qr_code_url,
             "date": chrono::Utc::now().format("%Y%m%d%H%M%S").to_string(),
         });

@@ -70,7 +70,8 @@ pub(super) async fn submit_items(
         "Sandbox: Click accepted the fiscal items of payment {}",
         body["payment_id"]
     );
-    Json(json!({ "error_code": 0, "error_note": "Success", "payment_id": body["payment_id"] })).into_response()
+    Json(json!({ "error_code": 0, "error_note": "Success", "payment_id": body["payment_id"] }))
+        .into_response()
 }
 
 /// GET `/sandbox/click-api/payment/ofd_data/{service_id}/{payment_id}`: the receipt's QR URL.

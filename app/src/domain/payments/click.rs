@@ -483,7 +483,14 @@ impl Shop<'_> {
             OrderStatus::Canceled => return Err(Code::Cancelled),
             _ => return Err(Code::AlreadyPaid),
         }
-        confirm(&mut tx, self.settings, &order, &txn, self.settings.clock.now()).await?;
+        confirm(
+            &mut tx,
+            self.settings,
+            &order,
+            &txn,
+            self.settings.clock.now(),
+        )
+        .await?;
         tx.commit().await?;
         self.events.committed(Vec::new());
         echo.merchant_confirm_id = Some(txn.id);

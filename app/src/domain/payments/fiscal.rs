@@ -192,7 +192,10 @@ pub(crate) async fn on_confirmed(
     .await?;
     if txn.provider == PaymentProvider::Click.as_str() {
         sqlx::query!(
-            r#"insert into fiscal_submissions (transaction_id, next_attempt_at) values ($1, $2) on conflict do nothing"#,
+            r#"
+            insert into fiscal_submissions (transaction_id, next_attempt_at) values ($1, $2)
+            on conflict do nothing
+            "#,
             txn.id,
             now
         )
@@ -500,6 +503,50 @@ mod tests {
             vat_contained(i64::MAX, 100),
             i64::MAX / 2 + 1,
             "no overflow"
+        );
+    }
+
+    #[test]
+    fn click_items_are_in_tiyin_and_name_the_seller() {
+        let click = ClickSettings {
+            service_id: 12,
+            merchant_id: 34,
+            merchant_user_id: 56,
+            secret_key: "s".to_owned().into(),
+            checkout_url: String::new(),
+            prepare_ttl: Duration::from_secs(60),
+            allowed_ips: None,
+        };
+        let line = Line {
+            title: "Cleaning (service)".to_owned(),
+            price: 1_234_567,
+            code: "10399002001000001".to_owned(),
+            package_code: None,
+            vat_percent: 12,
+            vat: vat_contained(1_234_567, 12),
+            seller: Some(Seller::Pinfl("31234567890123".to_owned())),
+        };
+        assert_eq!(
+            click_items(&click, &line, 99, 1_234_567),
+            json!({
+                "service_id": 12, "payment_id": 99,
+                "items": [{
+                    "Name": "Cleaning (service)", "SPIC": "10399002001000001", "Price": 1_234_567, "Amount": 1,
+                    "VAT": 132_275, "VATPercent": 12, "CommissionInfo": { "PINFL": "31234567890123" },
+                }],
+                "received_ecash": 1_234_567, "received_cash": 0, "received_card": 0,
+            })
+        );
+        let detail = payme_detail(&Line {
+            package_code: Some("1501579".to_owned()),
+            ..line
+        });
+        assert_eq!(
+            detail,
+            json!({ "receipt_type": 0, "items": [{
+                "title": "Cleaning (service)", "price": 1_234_567, "count": 1, "code": "10399002001000001",
+                "package_code": "1501579", "vat_percent": 12,
+            }]})
         );
     }
 

@@ -417,10 +417,16 @@ impl Payme<'_> {
                 return Err(Fault::invalid_params(field));
             }
         }
-        for field in ["message", "terminal_id", "fiscal_sign", "qr_code_url", "date"] {
-            let bad = data
-                .get(field)
-                .is_some_and(|v| !(v.is_null() || v.is_string() || (field == "date" && v.is_number())));
+        for field in [
+            "message",
+            "terminal_id",
+            "fiscal_sign",
+            "qr_code_url",
+            "date",
+        ] {
+            let bad = data.get(field).is_some_and(|v| {
+                !(v.is_null() || v.is_string() || (field == "date" && v.is_number()))
+            });
             if bad {
                 return Err(Fault::invalid_params(field));
             }

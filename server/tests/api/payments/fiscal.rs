@@ -37,7 +37,11 @@ const PACKAGE: &str = "1501579";
 async fn give_codes(app: &TestApp, w: &World, vat: i32) {
     let body = json!({ "ikpu_code": IKPU, "package_code": PACKAGE, "vat_percent": vat });
     let service = app
-        .patch(&format!("/api/v1/services/{}", w.service), &w.admin.access, body)
+        .patch(
+            &format!("/api/v1/services/{}", w.service),
+            &w.admin.access,
+            body,
+        )
         .await;
     let service = service.expect(200);
     assert_eq!(service["ikpu_code"], IKPU);
@@ -90,7 +94,11 @@ impl Fake {
     }
 }
 
-async fn submit_items(State(fake): State<Arc<Fake>>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
+async fn submit_items(
+    State(fake): State<Arc<Fake>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Json<Value> {
     let delay = fake.delay_ms.load(Ordering::SeqCst) as u64;
     tokio::time::sleep(Duration::from_millis(delay)).await;
     let auth = valid_auth(&headers);
@@ -125,8 +133,14 @@ async fn ofd_data(Path((_, payment)): Path<(i64, i64)>, headers: HeaderMap) -> J
 async fn fake_click_api() -> (Arc<Fake>, String) {
     let fake = Arc::new(Fake::default());
     let router = axum::Router::new()
-        .route("/v2/merchant/payment/ofd_data/submit_items", post(submit_items))
-        .route("/v2/merchant/payment/ofd_data/{service}/{payment}", get(ofd_data))
+        .route(
+            "/v2/merchant/payment/ofd_data/submit_items",
+            post(submit_items),
+        )
+        .route(
+            "/v2/merchant/payment/ofd_data/{service}/{payment}",
+            get(ofd_data),
+        )
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -139,8 +153,10 @@ async fn fake_click_api() -> (Arc<Fake>, String) {
 /// Pays `order` through Click's Prepare and Complete as `attempt`; returns our transaction id.
 async fn pay_by_click(app: &TestApp, attempt: i64, order: i64) -> i64 {
     let mut sc = Scenario::new(app);
-    sc.step((Call::prepare(attempt, order), 0, PENDING, "prepared")).await;
-    sc.step((Call::complete(attempt, order), 0, PAID, "paid")).await;
+    sc.step((Call::prepare(attempt, order), 0, PENDING, "prepared"))
+        .await;
+    sc.step((Call::complete(attempt, order), 0, PAID, "paid"))
+        .await;
     sc.prepare_id(attempt)
 }
 
@@ -172,46 +188,79 @@ async fn services_carry_validated_fiscal_codes(pool: PgPool) {
     let w = World::new(&app).await;
     let path = format!("/api/v1/services/{}", w.service);
 
-    // Act and assert: each bad value is a 422 on its field and changes nothing.
+    // Act and assert: each bad value is a 400 on its field and changes nothing.
     for (body, field) in [
         (json!({ "ikpu_code": "1039900200100000" }), "ikpu_code"),
         (json!({ "ikpu_code": "1039900200100000x" }), "ikpu_code"),
-        (json!({ "package_code": "123456789012345678901" }), "package_code"),
+        (
+            json!({ "package_code": "123456789012345678901" }),
+            "package_code",
+        ),
         (json!({ "package_code": "15 01" }), "package_code"),
         (json!({ "vat_percent": 101 }), "vat_percent"),
         (json!({ "vat_percent": -1 }), "vat_percent"),
     ] {
         let answer = app.patch(&path, &w.admin.access, body.clone()).await;
-        assert_eq!(answer.status, 422, "{body}: {}", answer.body);
-        assert!(answer.body.to_string().contains(field), "{body}: {}", answer.body);
+        assert_eq!(answer.status, 400, "{body}: {}", answer.body);
+        assert!(
+            answer.body.to_string().contains(field),
+            "{body}: {}",
+            answer.body
+        );
     }
     let unchanged = app.get(&path, &w.admin.access).await;
     assert_eq!(unchanged.expect(200)["ikpu_code"], Value::Null);
     assert_eq!(unchanged.body["vat_percent"], 0);
 
     // Created with codes, then cleared with null; a worker cannot set them.
-    let body = json!({ "name": "Fiscal", "price": 5_000, "ikpu_code": IKPU, "package_code": PACKAGE, "vat_percent": 15 });
+    let body = json!({
+        "name": "Fiscal", "price": 5_000, "ikpu_code": IKPU, "package_code": PACKAGE, "vat_percent": 15,
+    });
     let created = app.post("/api/v1/services", &w.admin.access, body).await;
     let created = created.expect(201);
     assert_eq!(
-        (&created["ikpu_code"], &created["package_code"], &created["vat_percent"]),
+        (
+            &created["ikpu_code"],
+            &created["package_code"],
+            &created["vat_percent"]
+        ),
         (&json!(IKPU), &json!(PACKAGE), &json!(15))
     );
     let id = created["id"].as_i64().expect("an id");
     let cleared = app
-        .patch(&format!("/api/v1/services/{id}"), &w.admin.access, json!({ "ikpu_code": null }))
+        .patch(
+            &format!("/api/v1/services/{id}"),
+            &w.admin.access,
+            json!({ "ikpu_code": null }),
+        )
         .await;
     assert_eq!(cleared.expect(200)["ikpu_code"], Value::Null);
-    assert_eq!(cleared.body["package_code"], PACKAGE, "an absent field stays");
+    assert_eq!(
+        cleared.body["package_code"], PACKAGE,
+        "an absent field stays"
+    );
     let refused = app
-        .patch(&format!("/api/v1/services/{id}"), &w.worker_a.access, json!({ "ikpu_code": IKPU }))
+        .patch(
+            &format!("/api/v1/services/{id}"),
+            &w.worker_a.access,
+            json!({ "ikpu_code": IKPU }),
+        )
         .await;
     assert_eq!(refused.status, 403);
 
     // A worker's PINFL/TIN is checked too.
-    for (tax_id, status) in [("1234567890123", 422), ("12345678901234", 200), ("123456789", 200), ("", 200)] {
+    for (tax_id, status) in [
+        ("1234567890123", 400),
+        ("12345678901234", 200),
+        ("123456789", 200),
+        ("", 200),
+    ] {
         let answer = app
-            .patch(&format!("/api/v1/users/{}", w.worker_a.id), &w.admin.access, json!({ "tax_id": tax_id }))
+            .patch(
+                &format!("/api/v1/users/{}", w.worker_a.id),
+                &w.admin.access,
+                json!({ "tax_id": tax_id }),
+            )
             .await;
         assert_eq!(answer.status, status, "{tax_id:?}: {}", answer.body);
     }
@@ -230,10 +279,21 @@ async fn payme_check_perform_returns_the_receipt_detail_for_each_price_and_rate(
         .expect("a name");
 
     // Without codes the answer is as it always was.
-    let plain = payme(&app, "CheckPerformTransaction", json!({ "amount": PRICE, "account": account(order) })).await;
+    let plain = payme(
+        &app,
+        "CheckPerformTransaction",
+        json!({ "amount": PRICE, "account": account(order) }),
+    )
+    .await;
     assert_eq!(result(&plain), &json!({ "allow": true }));
 
-    for (price, vat) in [(100_000, 12), (112_000, 12), (5_000_050, 15), (100, 0), (99_999_999, 100)] {
+    for (price, vat) in [
+        (100_000, 12),
+        (112_000, 12),
+        (5_000_050, 15),
+        (100, 0),
+        (99_999_999, 100),
+    ] {
         // Arrange
         give_codes(&app, &w, vat).await;
         sqlx::query("update orders set price = $2 where id = $1")
@@ -244,7 +304,12 @@ async fn payme_check_perform_returns_the_receipt_detail_for_each_price_and_rate(
             .expect("the price is set");
 
         // Act
-        let answer = payme(&app, "CheckPerformTransaction", json!({ "amount": price, "account": account(order) })).await;
+        let answer = payme(
+            &app,
+            "CheckPerformTransaction",
+            json!({ "amount": price, "account": account(order) }),
+        )
+        .await;
 
         // Assert: the price per unit in tiyin, count 1, the codes and the rate.
         let expected = json!({
@@ -260,7 +325,12 @@ async fn payme_check_perform_returns_the_receipt_detail_for_each_price_and_rate(
         assert_eq!(result(&answer), &expected, "{price} tiyin at {vat}%");
     }
     // A wrong amount is still -31001, with or without codes.
-    let wrong = payme(&app, "CheckPerformTransaction", json!({ "amount": 1, "account": account(order) })).await;
+    let wrong = payme(
+        &app,
+        "CheckPerformTransaction",
+        json!({ "amount": 1, "account": account(order) }),
+    )
+    .await;
     assert_eq!(error_code(&wrong), -31001);
 }
 
@@ -272,7 +342,11 @@ async fn set_fiscal_data_stores_one_receipt_per_transaction_and_type(pool: PgPoo
     give_codes(&app, &w, 12).await;
     let id = "fd00fd00fd00fd00fd00fd00";
     let created = create(&app, id, w.order_a, now_ms(&app)).await;
-    let txn: i64 = result(&created)["transaction"].as_str().expect("an id").parse().expect("a number");
+    let txn: i64 = result(&created)["transaction"]
+        .as_str()
+        .expect("an id")
+        .parse()
+        .expect("a number");
     result(&payme(&app, "PerformTransaction", json!({ "id": id })).await);
     let before = transaction(&app, &w.client_a, txn).await;
     assert_eq!(
@@ -287,26 +361,49 @@ async fn set_fiscal_data_stores_one_receipt_per_transaction_and_type(pool: PgPoo
     };
     let qr = "https://ofd.soliq.uz/epi?t=EP000000000025&r=1&c=20261206101010&s=465402353297";
     let stored = || async {
-        sqlx::query_scalar::<_, Value>("select fiscal_data from payme_fiscal_data where transaction_id = $1 order by type")
-            .bind(txn)
-            .fetch_all(&app.db)
-            .await
-            .expect("read")
+        sqlx::query_scalar::<_, Value>(
+            "select fiscal_data from payme_fiscal_data where transaction_id = $1 order by type",
+        )
+        .bind(txn)
+        .fetch_all(&app.db)
+        .await
+        .expect("read")
     };
 
     // Malformed params: -32602, and nothing is stored.
     let good = data(1, qr);
     for (params, what) in [
         (json!({ "type": "PERFORM", "fiscal_data": good }), "no id"),
-        (json!({ "id": 5, "type": "PERFORM", "fiscal_data": good }), "a numeric id"),
+        (
+            json!({ "id": 5, "type": "PERFORM", "fiscal_data": good }),
+            "a numeric id",
+        ),
         (json!({ "id": id, "fiscal_data": good }), "no type"),
-        (json!({ "id": id, "type": "REFUND", "fiscal_data": good }), "an unknown type"),
-        (json!({ "id": id, "type": "perform", "fiscal_data": good }), "a lowercase type"),
+        (
+            json!({ "id": id, "type": "REFUND", "fiscal_data": good }),
+            "an unknown type",
+        ),
+        (
+            json!({ "id": id, "type": "perform", "fiscal_data": good }),
+            "a lowercase type",
+        ),
         (json!({ "id": id, "type": "PERFORM" }), "no fiscal data"),
-        (json!({ "id": id, "type": "PERFORM", "fiscal_data": "x" }), "fiscal data not an object"),
-        (json!({ "id": id, "type": "PERFORM", "fiscal_data": with_field(&good, "receipt_id", json!("1")) }), "a text receipt id"),
-        (json!({ "id": id, "type": "PERFORM", "fiscal_data": without(&good, "status_code") }), "no status code"),
-        (json!({ "id": id, "type": "PERFORM", "fiscal_data": with_field(&good, "qr_code_url", json!(7)) }), "a numeric QR URL"),
+        (
+            json!({ "id": id, "type": "PERFORM", "fiscal_data": "x" }),
+            "fiscal data not an object",
+        ),
+        (
+            json!({ "id": id, "type": "PERFORM", "fiscal_data": with_field(&good, "receipt_id", json!("1")) }),
+            "a text receipt id",
+        ),
+        (
+            json!({ "id": id, "type": "PERFORM", "fiscal_data": without(&good, "status_code") }),
+            "no status code",
+        ),
+        (
+            json!({ "id": id, "type": "PERFORM", "fiscal_data": with_field(&good, "qr_code_url", json!(7)) }),
+            "a numeric QR URL",
+        ),
     ] {
         let answer = payme(&app, "SetFiscalData", params).await;
         assert_eq!(error_code(&answer), -32602, "{what}: {answer}");
@@ -314,25 +411,53 @@ async fn set_fiscal_data_stores_one_receipt_per_transaction_and_type(pool: PgPoo
     assert!(stored().await.is_empty(), "a refused call stores nothing");
 
     // An unknown transaction: -31003.
-    let unknown = payme(&app, "SetFiscalData", json!({ "id": "ffffffffffffffffffffffff", "type": "PERFORM", "fiscal_data": good })).await;
+    let unknown = payme(
+        &app,
+        "SetFiscalData",
+        json!({ "id": "ffffffffffffffffffffffff", "type": "PERFORM", "fiscal_data": good }),
+    )
+    .await;
     assert_eq!(error_code(&unknown), -31003);
 
     // Act: PERFORM, a repeat of it with other data, then CANCEL.
-    let first = payme(&app, "SetFiscalData", json!({ "id": id, "type": "PERFORM", "fiscal_data": good })).await;
-    let repeat = payme(&app, "SetFiscalData", json!({ "id": id, "type": "PERFORM", "fiscal_data": data(2, "https://other") })).await;
-    let cancel = payme(&app, "SetFiscalData", json!({ "id": id, "type": "CANCEL", "fiscal_data": data(3, qr) })).await;
+    let first = payme(
+        &app,
+        "SetFiscalData",
+        json!({ "id": id, "type": "PERFORM", "fiscal_data": good }),
+    )
+    .await;
+    let repeat = payme(
+        &app,
+        "SetFiscalData",
+        json!({ "id": id, "type": "PERFORM", "fiscal_data": data(2, "https://other") }),
+    )
+    .await;
+    let cancel = payme(
+        &app,
+        "SetFiscalData",
+        json!({ "id": id, "type": "CANCEL", "fiscal_data": data(3, qr) }),
+    )
+    .await;
 
     // Assert
     for answer in [&first, &repeat, &cancel] {
         assert_eq!(result(answer), &json!({ "success": true }), "{answer}");
     }
-    assert_eq!(stored().await, [data(3, qr), good], "CANCEL and the first PERFORM, one each");
+    assert_eq!(
+        stored().await,
+        [data(3, qr), good],
+        "CANCEL and the first PERFORM, one each"
+    );
     let after = transaction(&app, &w.client_a, txn).await;
     assert_eq!(
         (&after["fiscal_status"], &after["fiscal_receipt_url"]),
         (&json!("submitted"), &json!(qr))
     );
-    assert_eq!(order_status(&app, w.order_a).await, "paid", "the payment is untouched");
+    assert_eq!(
+        order_status(&app, w.order_a).await,
+        "paid",
+        "the payment is untouched"
+    );
 }
 
 fn with_field(data: &Value, field: &str, value: Value) -> Value {
@@ -365,7 +490,10 @@ async fn click_receipts_are_submitted_in_tiyin_and_retried_until_accepted(pool: 
     // Assert: three tries, each with a valid `Auth`; the accepted one names the payment, in tiyin.
     let seen = fake.submissions.lock().expect("not poisoned").clone();
     assert_eq!(seen.len(), 3, "{seen:?}");
-    assert!(seen.iter().all(|(auth, _, _)| *auth), "every request carries Click's Auth header");
+    assert!(
+        seen.iter().all(|(auth, _, _)| *auth),
+        "every request carries Click's Auth header"
+    );
     let expected = json!({
         "service_id": CLICK_SERVICE,
         "payment_id": attempt + 1_000_000,
@@ -376,12 +504,19 @@ async fn click_receipts_are_submitted_in_tiyin_and_retried_until_accepted(pool: 
         "received_ecash": PRICE, "received_cash": 0, "received_card": 0,
     });
     assert_eq!(fake.accepted(), [expected]);
-    assert!(seen[2].1["items"][0]["Name"].as_str().is_some_and(|n| n.starts_with("Service ")));
+    assert!(
+        seen[2].1["items"][0]["Name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Service "))
+    );
     let shown = transaction(&app, &w.client_a, txn).await;
     assert_eq!(shown["fiscal_status"], "submitted");
     assert_eq!(
         shown["fiscal_receipt_url"],
-        format!("https://ofd.soliq.uz/check?t=TEST&r={}", attempt + 1_000_000),
+        format!(
+            "https://ofd.soliq.uz/check?t=TEST&r={}",
+            attempt + 1_000_000
+        ),
         "the receipt URL is fetched after the submission"
     );
     assert_eq!(shown["status"], "confirmed");
@@ -392,9 +527,13 @@ async fn click_receipts_are_submitted_in_tiyin_and_retried_until_accepted(pool: 
     assert_eq!(fake.count(), 3);
 
     // Sold on a worker's behalf: their PINFL is the seller.
-    app.patch(&format!("/api/v1/users/{}", w.worker_b.id), &w.admin.access, json!({ "tax_id": "31234567890123" }))
-        .await
-        .expect(200);
+    app.patch(
+        &format!("/api/v1/users/{}", w.worker_b.id),
+        &w.admin.access,
+        json!({ "tax_id": "31234567890123" }),
+    )
+    .await
+    .expect(200);
     pay_by_click(&app, 7_000_000_002, w.order_b).await;
     submit_until(&app, 3, || fake.accepted().len() == 2).await;
     assert_eq!(
@@ -421,7 +560,11 @@ async fn one_receipt_is_accepted_per_payment_with_two_instances_submitting_at_on
     fake.delay_ms.store(150, Ordering::SeqCst);
     let mut payments = Vec::new();
     for i in 0..4 {
-        let order = if i == 0 { w.order_a } else { new_order(&app, &w).await };
+        let order = if i == 0 {
+            w.order_a
+        } else {
+            new_order(&app, &w).await
+        };
         let attempt = 8_000_000_001 + i;
         payments.push(attempt + 1_000_000);
         pay_by_click(&app, attempt, order).await;
@@ -444,7 +587,10 @@ async fn one_receipt_is_accepted_per_payment_with_two_instances_submitting_at_on
     assert_eq!(accepted, payments);
     assert_eq!(fake.count(), 4, "no submission was sent twice");
     for (_, body, _) in fake.submissions.lock().expect("not poisoned").iter() {
-        assert_eq!(body["items"][0]["VAT"], 13_043, "100 000 tiyin at 15 %: 13 043.48 rounded");
+        assert_eq!(
+            body["items"][0]["VAT"], 13_043,
+            "100 000 tiyin at 15 %: 13 043.48 rounded"
+        );
     }
 }
 
@@ -457,12 +603,18 @@ async fn nothing_is_submitted_for_a_declined_click_payment(pool: PgPool) {
     give_codes(&app, &w, 12).await;
     let attempt = 9_000_000_001;
     let mut sc = Scenario::new(&app);
-    sc.step((Call::prepare(attempt, w.order_a), 0, PENDING, "prepared")).await;
+    sc.step((Call::prepare(attempt, w.order_a), 0, PENDING, "prepared"))
+        .await;
     let txn = sc.prepare_id(attempt);
 
     // Act: Click declines the card.
-    sc.step((Call::complete(attempt, w.order_a).with("error", "-5017"), -9, PENDING, "declined"))
-        .await;
+    sc.step((
+        Call::complete(attempt, w.order_a).with("error", "-5017"),
+        -9,
+        PENDING,
+        "declined",
+    ))
+    .await;
     for _ in 0..3 {
         fiscal::submit_due(&app.ctx).await.expect("the step runs");
         app.clock.advance(Duration::from_secs(3600));
@@ -493,14 +645,23 @@ async fn an_admin_retries_a_click_submission_that_failed(pool: PgPool) {
         app.clock.advance(Duration::from_secs(3600));
     }
     assert_eq!(status().await, "failed");
-    assert_eq!(fake.count(), usize::try_from(fiscal::MAX_ATTEMPTS).expect("small"));
+    assert_eq!(
+        fake.count(),
+        usize::try_from(fiscal::MAX_ATTEMPTS).expect("small")
+    );
     fiscal::submit_due(&app.ctx).await.expect("the step runs");
     assert_eq!(fake.count(), 12, "a failed submission waits for an admin");
-    assert_eq!(transaction(&app, &w.admin, txn).await["fiscal_status"], "failed");
+    assert_eq!(
+        transaction(&app, &w.admin, txn).await["fiscal_status"],
+        "failed"
+    );
     let path = format!("/api/v1/transactions/{txn}/fiscal/retry");
 
     // Act: only an admin may retry.
-    assert_eq!(app.post(&path, &w.client_a.access, json!({})).await.status, 403);
+    assert_eq!(
+        app.post(&path, &w.client_a.access, json!({})).await.status,
+        403
+    );
     let retried = app.post(&path, &w.admin.access, json!({})).await;
 
     // Assert
@@ -521,7 +682,8 @@ async fn an_admin_retries_a_click_submission_that_failed(pool: PgPool) {
         .await
         .expect("text");
     for outcome in ["accepted", "refused"] {
-        let line = format!("task_fiscal_submissions_total{{provider=\"click\",outcome=\"{outcome}\"}}");
+        let line =
+            format!("task_fiscal_submissions_total{{provider=\"click\",outcome=\"{outcome}\"}}");
         assert!(metrics.contains(&line), "{line} in /metrics");
     }
 }
@@ -529,14 +691,27 @@ async fn an_admin_retries_a_click_submission_that_failed(pool: PgPool) {
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn the_required_mode_refuses_payment_for_a_service_without_fiscal_codes(pool: PgPool) {
     // Arrange
-    let app = spawn_app_with(pool, |c| c.payments.fiscal_receipts = FiscalReceipts::Required).await;
+    let app = spawn_app_with(pool, |c| {
+        c.payments.fiscal_receipts = FiscalReceipts::Required
+    })
+    .await;
     let w = World::new(&app).await;
     let order = w.order_a;
 
     // Act and assert: the checkout, Payme and Click all refuse, and write nothing.
     let refused = checkout(&app, &w.client_a, order, "payme").await;
-    assert_eq!((refused.status, refused.code()), (409, "conflict"), "{}", refused.body);
-    let check = payme(&app, "CheckPerformTransaction", json!({ "amount": PRICE, "account": account(order) })).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (409, "conflict"),
+        "{}",
+        refused.body
+    );
+    let check = payme(
+        &app,
+        "CheckPerformTransaction",
+        json!({ "amount": PRICE, "account": account(order) }),
+    )
+    .await;
     assert_eq!(error_code(&check), -31050);
     assert_eq!(check["error"]["data"], "order_id");
     let created = create(&app, "aaaaaaaaaaaaaaaaaaaaaaaa", order, now_ms(&app)).await;
@@ -548,8 +723,16 @@ async fn the_required_mode_refuses_payment_for_a_service_without_fiscal_codes(po
 
     // With its codes, the same service is paid as usual, with its receipt due.
     give_codes(&app, &w, 12).await;
-    assert_eq!(checkout(&app, &w.client_a, order, "click").await.status, 201);
-    let check = payme(&app, "CheckPerformTransaction", json!({ "amount": PRICE, "account": account(order) })).await;
+    assert_eq!(
+        checkout(&app, &w.client_a, order, "click").await.status,
+        201
+    );
+    let check = payme(
+        &app,
+        "CheckPerformTransaction",
+        json!({ "amount": PRICE, "account": account(order) }),
+    )
+    .await;
     assert!(result(&check)["detail"].is_object());
     let txn = pay_by_click(&app, 9_200_000_002, order).await;
     assert_eq!(fiscal_status(&app, txn).await, "pending");
@@ -565,7 +748,11 @@ async fn the_optional_mode_pays_a_service_without_codes_as_before(pool: PgPool) 
     let txn = pay_by_click(&app, 9_300_000_001, w.order_a).await;
     let payme_id = "0b0b0b0b0b0b0b0b0b0b0b0b";
     let created = create(&app, payme_id, w.order_b, now_ms(&app)).await;
-    let payme_txn: i64 = result(&created)["transaction"].as_str().expect("an id").parse().expect("a number");
+    let payme_txn: i64 = result(&created)["transaction"]
+        .as_str()
+        .expect("an id")
+        .parse()
+        .expect("a number");
     result(&payme(&app, "PerformTransaction", json!({ "id": payme_id })).await);
     fiscal::submit_due(&app.ctx).await.expect("the step runs");
 
@@ -573,7 +760,11 @@ async fn the_optional_mode_pays_a_service_without_codes_as_before(pool: PgPool) 
     for (id, client) in [(txn, &w.client_a), (payme_txn, &w.client_b)] {
         let shown = transaction(&app, client, id).await;
         assert_eq!(
-            (&shown["status"], &shown["fiscal_status"], &shown["fiscal_receipt_url"]),
+            (
+                &shown["status"],
+                &shown["fiscal_status"],
+                &shown["fiscal_receipt_url"]
+            ),
             (&json!("confirmed"), &json!("not_required"), &Value::Null)
         );
     }
@@ -613,8 +804,11 @@ async fn the_sandbox_plays_payme_set_fiscal_data_and_clicks_merchant_api(pool: P
 
     // The sandbox's Click merchant API takes a receipt from our own client, and refuses a bad `Auth`.
     let click = app.ctx.payments.click.clone().expect("Click is on");
-    let client = server::click_api::ClickApi::new(&format!("{}/sandbox/click-api", app.base), Duration::from_secs(5))
-        .expect("a client");
+    let client = server::click_api::ClickApi::new(
+        &format!("{}/sandbox/click-api", app.base),
+        Duration::from_secs(5),
+    )
+    .expect("a client");
     let body = json!({
         "service_id": CLICK_SERVICE, "payment_id": 42,
         "items": [{ "Name": "x", "SPIC": IKPU, "Price": 100, "Amount": 1, "VAT": 11, "VATPercent": 12 }],
@@ -622,10 +816,16 @@ async fn the_sandbox_plays_payme_set_fiscal_data_and_clicks_merchant_api(pool: P
     });
     assert_eq!(client.submit_items(&click, &body).await, Ok(()));
     let receipt = client.receipt_url(&click, 42).await.expect("a receipt URL");
-    assert!(receipt.ends_with("/sandbox/receipt?provider=click&id=42"), "{receipt}");
+    assert!(
+        receipt.ends_with("/sandbox/receipt?provider=click&id=42"),
+        "{receipt}"
+    );
     let forged = app
         .http
-        .post(format!("{}/sandbox/click-api/payment/ofd_data/submit_items", app.base))
+        .post(format!(
+            "{}/sandbox/click-api/payment/ofd_data/submit_items",
+            app.base
+        ))
         .header("Auth", format!("{CLICK_MERCHANT_USER}:0000:1"))
         .json(&body)
         .send()
