@@ -99,7 +99,7 @@ async fn submit_items(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Json<Value> {
-    let delay = fake.delay_ms.load(Ordering::SeqCst) as u64;
+    let delay = u64::try_from(fake.delay_ms.load(Ordering::SeqCst)).unwrap_or(0);
     tokio::time::sleep(Duration::from_millis(delay)).await;
     let auth = valid_auth(&headers);
     let failing = fake
@@ -360,15 +360,6 @@ async fn set_fiscal_data_stores_one_receipt_per_transaction_and_type(pool: PgPoo
         })
     };
     let qr = "https://ofd.soliq.uz/epi?t=EP000000000025&r=1&c=20261206101010&s=465402353297";
-    let stored = || async {
-        sqlx::query_scalar::<_, Value>(
-            "select fiscal_data from payme_fiscal_data where transaction_id = $1 order by type",
-        )
-        .bind(txn)
-        .fetch_all(&app.db)
-        .await
-        .expect("read")
-    };
 
     // Malformed params: -32602, and nothing is stored.
     let good = data(1, qr);
@@ -408,7 +399,10 @@ async fn set_fiscal_data_stores_one_receipt_per_transaction_and_type(pool: PgPoo
         let answer = payme(&app, "SetFiscalData", params).await;
         assert_eq!(error_code(&answer), -32602, "{what}: {answer}");
     }
-    assert!(stored().await.is_empty(), "a refused call stores nothing");
+    assert!(
+        stored_receipts(&app, txn).await.is_empty(),
+        "a refused call stores nothing"
+    );
 
     // An unknown transaction: -31003.
     let unknown = payme(
@@ -444,7 +438,7 @@ async fn set_fiscal_data_stores_one_receipt_per_transaction_and_type(pool: PgPoo
         assert_eq!(result(answer), &json!({ "success": true }), "{answer}");
     }
     assert_eq!(
-        stored().await,
+        stored_receipts(&app, txn).await,
         [data(3, qr), good],
         "CANCEL and the first PERFORM, one each"
     );
@@ -458,6 +452,17 @@ async fn set_fiscal_data_stores_one_receipt_per_transaction_and_type(pool: PgPoo
         "paid",
         "the payment is untouched"
     );
+}
+
+/// Payme's receipts of transaction `txn`, by type (`CANCEL` first).
+async fn stored_receipts(app: &TestApp, txn: i64) -> Vec<Value> {
+    sqlx::query_scalar(
+        "select fiscal_data from payme_fiscal_data where transaction_id = $1 order by type",
+    )
+    .bind(txn)
+    .fetch_all(&app.db)
+    .await
+    .expect("read")
 }
 
 fn with_field(data: &Value, field: &str, value: Value) -> Value {
@@ -639,12 +644,11 @@ async fn an_admin_retries_a_click_submission_that_failed(pool: PgPool) {
     give_codes(&app, &w, 0).await;
     fake.fail_next.store(usize::MAX, Ordering::SeqCst);
     let txn = pay_by_click(&app, 9_100_000_001, w.order_a).await;
-    let status = || async { fiscal_status(&app, txn).await };
     for _ in 0..fiscal::MAX_ATTEMPTS {
         fiscal::submit_due(&app.ctx).await.expect("the step runs");
         app.clock.advance(Duration::from_secs(3600));
     }
-    assert_eq!(status().await, "failed");
+    assert_eq!(fiscal_status(&app, txn).await, "failed");
     assert_eq!(
         fake.count(),
         usize::try_from(fiscal::MAX_ATTEMPTS).expect("small")
@@ -668,7 +672,7 @@ async fn an_admin_retries_a_click_submission_that_failed(pool: PgPool) {
     assert_eq!(retried.expect(200)["fiscal_status"], "pending");
     fake.fail_next.store(0, Ordering::SeqCst);
     submit_until(&app, 3, || fake.accepted().len() == 1).await;
-    assert_eq!(status().await, "submitted");
+    assert_eq!(fiscal_status(&app, txn).await, "submitted");
     assert_eq!(fake.accepted()[0]["items"][0]["VAT"], 0);
     let again = app.post(&path, &w.admin.access, json!({})).await;
     assert_eq!((again.status, again.code()), (409, "conflict"));
