@@ -29,6 +29,7 @@ pub struct UserRow {
     pub full_name: String,
     pub phone: Option<String>,
     pub is_active: bool,
+    pub tax_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -44,6 +45,7 @@ impl TryFrom<UserRow> for User {
             full_name: row.full_name,
             phone: row.phone,
             is_active: row.is_active,
+            tax_id: row.tax_id,
             created_at: row.created_at,
         })
     }
@@ -90,7 +92,7 @@ impl NewUser {
             r#"
             insert into users (username, password_hash, role, email, full_name, phone)
             values ($1, $2, $3, $4, $5, $6)
-            returning id, username, role, email, full_name, phone, is_active, created_at
+            returning id, username, role, email, full_name, phone, is_active, tax_id, created_at
             "#,
             self.username,
             hash,
@@ -159,7 +161,8 @@ pub struct LoginRow {
 pub async fn find_for_login(db: &PgPool, username: &str) -> Result<Option<LoginRow>> {
     let row = sqlx::query!(
         r#"
-        select id, username, password_hash, role, email, full_name, phone, is_active, created_at, session_epoch
+        select id, username, password_hash, role, email, full_name, phone, is_active, tax_id, created_at,
+               session_epoch
         from users where lower(username) = lower($1)
         "#,
         username.trim()
@@ -175,6 +178,7 @@ pub async fn find_for_login(db: &PgPool, username: &str) -> Result<Option<LoginR
             full_name: r.full_name,
             phone: r.phone,
             is_active: r.is_active,
+            tax_id: r.tax_id,
             created_at: r.created_at,
         })?;
         Ok(LoginRow {
@@ -190,7 +194,7 @@ pub async fn find_for_login(db: &PgPool, username: &str) -> Result<Option<LoginR
 pub async fn fetch(db: impl sqlx::PgExecutor<'_>, id: i64) -> Result<User> {
     sqlx::query_as!(
         UserRow,
-        r#"select id, username, role, email, full_name, phone, is_active, created_at from users where id = $1"#,
+        r#"select id, username, role, email, full_name, phone, is_active, tax_id, created_at from users where id = $1"#,
         id
     )
     .fetch_optional(db)
@@ -243,7 +247,7 @@ async fn list_page(
             (select id from users where $4 and ($1::text is null or role = $1) order by id asc limit $2 offset $3)
         )
         select $5::bigint as "total!", u.id, u.username, u.role, u.email, u.full_name, u.phone, u.is_active,
-               u.created_at
+               u.tax_id, u.created_at
         from page join users u on u.id = page.id
         order by case when $4 then u.id end, u.id desc
         "#,
@@ -257,7 +261,7 @@ async fn list_page(
     .await?;
     tx.commit().await?;
     Ok(page::counted_rows!(records => UserRow {
-        id, username, role, email, full_name, phone, is_active, created_at
+        id, username, role, email, full_name, phone, is_active, tax_id, created_at
     }))
 }
 
@@ -350,7 +354,7 @@ impl Change {
                 is_active = coalesce($9, is_active),
                 session_epoch = session_epoch + case when $10 then 1 else 0 end
             where id = $1
-            returning id, username, role, email, full_name, phone, is_active, created_at, session_epoch
+            returning id, username, role, email, full_name, phone, is_active, tax_id, created_at, session_epoch
             "#,
             id,
             self.email.is_some(),
@@ -381,6 +385,7 @@ impl Change {
             full_name: row.full_name,
             phone: row.phone,
             is_active: row.is_active,
+            tax_id: row.tax_id,
             created_at: row.created_at,
         })?;
         Ok((user, row.session_epoch))
@@ -505,11 +510,12 @@ pub async fn update(ctx: &Context, actor: &Actor, id: i64, input: UpdateUserInpu
     // Only a real change of role ends the user's sessions.
     change.role = input.role.filter(|&role| role != target.role);
     change.is_active = input.is_active;
-    let (user, _) = change.apply(ctx, id).await?;
+    let (mut user, _) = change.apply(ctx, id).await?;
     if let Some(tax_id) = tax_id {
         sqlx::query!(r#"update users set tax_id = $2 where id = $1"#, id, tax_id)
             .execute(&ctx.db)
             .await?;
+        user.tax_id = tax_id;
     }
     tracing::info!(
         user.id = id,
