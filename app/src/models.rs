@@ -187,9 +187,6 @@ pub struct User {
     pub full_name: String,
     pub phone: Option<String>,
     pub is_active: bool,
-    /// A worker's PINFL (14 digits) or TIN (9 digits), the seller on their orders' fiscal receipts (shown to
-    /// admins and to the user).
-    pub tax_id: Option<String>,
     #[serde(with = "ts")]
     #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
     pub created_at: DateTime<Utc>,
@@ -547,7 +544,7 @@ profile_change! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub is_active: Option<bool>,
         /// A worker's PINFL (14 digits) or TIN (9 digits): their orders' fiscal receipts then name them as the
-        /// seller (sold on their behalf). `null` clears it.
+        /// seller (sold on their behalf). `null` clears it. Written here, not shown on the user object.
         #[serde(default, deserialize_with = "some", skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
         pub tax_id: Option<Option<String>>,

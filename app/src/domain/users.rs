@@ -29,7 +29,6 @@ pub struct UserRow {
     pub full_name: String,
     pub phone: Option<String>,
     pub is_active: bool,
-    pub tax_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -45,7 +44,6 @@ impl TryFrom<UserRow> for User {
             full_name: row.full_name,
             phone: row.phone,
             is_active: row.is_active,
-            tax_id: row.tax_id,
             created_at: row.created_at,
         })
     }
@@ -92,7 +90,7 @@ impl NewUser {
             r#"
             insert into users (username, password_hash, role, email, full_name, phone)
             values ($1, $2, $3, $4, $5, $6)
-            returning id, username, role, email, full_name, phone, is_active, tax_id, created_at
+            returning id, username, role, email, full_name, phone, is_active, created_at
             "#,
             self.username,
             hash,
@@ -161,8 +159,7 @@ pub struct LoginRow {
 pub async fn find_for_login(db: &PgPool, username: &str) -> Result<Option<LoginRow>> {
     let row = sqlx::query!(
         r#"
-        select id, username, password_hash, role, email, full_name, phone, is_active, tax_id, created_at,
-               session_epoch
+        select id, username, password_hash, role, email, full_name, phone, is_active, created_at, session_epoch
         from users where lower(username) = lower($1)
         "#,
         username.trim()
@@ -178,7 +175,6 @@ pub async fn find_for_login(db: &PgPool, username: &str) -> Result<Option<LoginR
             full_name: r.full_name,
             phone: r.phone,
             is_active: r.is_active,
-            tax_id: r.tax_id,
             created_at: r.created_at,
         })?;
         Ok(LoginRow {
@@ -194,7 +190,7 @@ pub async fn find_for_login(db: &PgPool, username: &str) -> Result<Option<LoginR
 pub async fn fetch(db: impl sqlx::PgExecutor<'_>, id: i64) -> Result<User> {
     sqlx::query_as!(
         UserRow,
-        r#"select id, username, role, email, full_name, phone, is_active, tax_id, created_at from users where id = $1"#,
+        r#"select id, username, role, email, full_name, phone, is_active, created_at from users where id = $1"#,
         id
     )
     .fetch_optional(db)
@@ -247,7 +243,7 @@ async fn list_page(
             (select id from users where $4 and ($1::text is null or role = $1) order by id asc limit $2 offset $3)
         )
         select $5::bigint as "total!", u.id, u.username, u.role, u.email, u.full_name, u.phone, u.is_active,
-               u.tax_id, u.created_at
+               u.created_at
         from page join users u on u.id = page.id
         order by case when $4 then u.id end, u.id desc
         "#,
@@ -261,7 +257,7 @@ async fn list_page(
     .await?;
     tx.commit().await?;
     Ok(page::counted_rows!(records => UserRow {
-        id, username, role, email, full_name, phone, is_active, tax_id, created_at
+        id, username, role, email, full_name, phone, is_active, created_at
     }))
 }
 
@@ -354,7 +350,7 @@ impl Change {
                 is_active = coalesce($9, is_active),
                 session_epoch = session_epoch + case when $10 then 1 else 0 end
             where id = $1
-            returning id, username, role, email, full_name, phone, is_active, tax_id, created_at, session_epoch
+            returning id, username, role, email, full_name, phone, is_active, created_at, session_epoch
             "#,
             id,
             self.email.is_some(),
@@ -385,7 +381,6 @@ impl Change {
             full_name: row.full_name,
             phone: row.phone,
             is_active: row.is_active,
-            tax_id: row.tax_id,
             created_at: row.created_at,
         })?;
         Ok((user, row.session_epoch))
@@ -510,12 +505,11 @@ pub async fn update(ctx: &Context, actor: &Actor, id: i64, input: UpdateUserInpu
     // Only a real change of role ends the user's sessions.
     change.role = input.role.filter(|&role| role != target.role);
     change.is_active = input.is_active;
-    let (mut user, _) = change.apply(ctx, id).await?;
+    let (user, _) = change.apply(ctx, id).await?;
     if let Some(tax_id) = tax_id {
         sqlx::query!(r#"update users set tax_id = $2 where id = $1"#, id, tax_id)
             .execute(&ctx.db)
             .await?;
-        user.tax_id = tax_id;
     }
     tracing::info!(
         user.id = id,
