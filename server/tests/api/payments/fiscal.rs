@@ -248,22 +248,35 @@ async fn services_carry_validated_fiscal_codes(pool: PgPool) {
         .await;
     assert_eq!(refused.status, 403);
 
-    // A worker's PINFL/TIN is checked too.
-    for (tax_id, status) in [
-        ("1234567890123", 400),
-        ("12345678901234", 200),
-        ("123456789", 200),
-        ("", 200),
+    // A worker's PINFL/TIN is checked too, and kept (not shown on the user object, whose fields API.md fixes).
+    let worker = format!("/api/v1/users/{}", w.worker_a.id);
+    for (tax_id, status, kept) in [
+        ("1234567890123", 400, None),
+        ("12345678901234", 200, Some("12345678901234")),
+        ("1234567890", 400, Some("12345678901234")),
+        ("123456789", 200, Some("123456789")),
+        ("", 200, None),
     ] {
         let answer = app
-            .patch(
-                &format!("/api/v1/users/{}", w.worker_a.id),
-                &w.admin.access,
-                json!({ "tax_id": tax_id }),
-            )
+            .patch(&worker, &w.admin.access, json!({ "tax_id": tax_id }))
             .await;
         assert_eq!(answer.status, status, "{tax_id:?}: {}", answer.body);
+        assert!(answer.body.get("tax_id").is_none(), "{}", answer.body);
+        let stored: Option<String> = sqlx::query_scalar("select tax_id from users where id = $1")
+            .bind(w.worker_a.id)
+            .fetch_one(&app.db)
+            .await
+            .expect("read");
+        assert_eq!(stored.as_deref(), kept, "after {tax_id:?}");
     }
+    let by_worker = app
+        .patch(
+            &worker,
+            &w.worker_a.access,
+            json!({ "tax_id": "123456789" }),
+        )
+        .await;
+    assert_eq!(by_worker.status, 403, "only an admin sets it");
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
