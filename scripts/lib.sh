@@ -177,7 +177,9 @@ random_key() { head -c "$1" /dev/urandom | base64 | tr -d '\n/+='; }
 random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 # The gateway-sandbox payment settings as `NAME=value` lines (for .env, or `set -a; source`): demo Payme and Click
-# credentials with fresh keys, and PAYMENT_SANDBOX on. The Payme merchant id is `prefix` and random hex.
+# credentials with fresh keys, Click's merchant API played by the sandbox at the base URL in $2 (default
+# http://localhost:3000), a merchant TIN for fiscal receipts, and PAYMENT_SANDBOX on. The Payme merchant id is `prefix`
+# ($1) and random hex.
 sandbox_payment_env() {
   local prefix=$1
   echo "PAYME_MERCHANT_ID=$prefix$(random_hex 10)"
@@ -186,6 +188,10 @@ sandbox_payment_env() {
   echo "CLICK_MERCHANT_ID=20002"
   echo "CLICK_MERCHANT_USER_ID=30003"
   echo "CLICK_SECRET_KEY=$(random_key 18)"
+  # The sandbox plays Click's merchant API too (fiscal receipts), at the server's own address.
+  echo "CLICK_API_URL=${2:-http://localhost:3000}/sandbox/click-api"
+  # A made-up merchant TIN, the seller on the demo's fiscal receipts.
+  echo "FISCAL_MERCHANT_TIN=123456789"
   echo "PAYMENT_SANDBOX=true"
 }
 

@@ -28,6 +28,12 @@ if ! grep -qE '^PAYME_KEY=.+' .env; then
   while IFS='=' read -r name _; do sed -i "/^$name=/d" .env; done <<< "$PAYMENT_ENV"
   echo "$PAYMENT_ENV" >> .env
 fi
+if grep -qE '^PAYMENT_SANDBOX=true' .env && ! grep -qE '^CLICK_API_URL=.*/sandbox/click-api$' .env; then
+  step "Pointing Click's merchant API at the sandbox in .env (fiscal receipts)"
+  sed -i '/^CLICK_API_URL=/d' .env
+  echo "CLICK_API_URL=http://localhost:3000/sandbox/click-api" >> .env
+  grep -qE '^FISCAL_MERCHANT_TIN=' .env || echo "FISCAL_MERCHANT_TIN=123456789" >> .env
+fi
 # shellcheck source=/dev/null
 set -a; source .env; set +a
 # The URLs found above win over the ones in .env.

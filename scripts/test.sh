@@ -71,7 +71,7 @@ rm -rf end2end/test-results
     LEPTOS_HASH_FILES=true COOKIE_SECURE=false RUST_LOG=warn SERVER_BIN="$CARGO_TARGET_DIR/release/server"
   set -a
   # shellcheck source=/dev/null
-  source <(sandbox_payment_env e2e)
+  source <(sandbox_payment_env e2e "http://127.0.0.1:${E2E_PORT:-3301}")
   set +a
   "$SERVER_BIN" migrate >/dev/null
   "$SERVER_BIN" seed-demo >/dev/null

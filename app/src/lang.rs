@@ -7,7 +7,7 @@ use leptos_i18n::Locale as _;
 
 use crate::{
     i18n::{Locale, td_string},
-    models::{NotificationKind, OrderStatus, Role, TransactionStatus},
+    models::{FiscalStatus, NotificationKind, OrderStatus, Role, TransactionStatus},
 };
 
 /// The language's tag (`en`, `ru`, `uz`), as stored and as in the language cookie.
@@ -70,6 +70,17 @@ pub fn transaction_status(locale: Locale, status: TransactionStatus) -> String {
         TransactionStatus::Processing => td_string!(locale, txn_status.processing),
         TransactionStatus::Confirmed => td_string!(locale, txn_status.confirmed),
         TransactionStatus::Canceled => td_string!(locale, txn_status.canceled),
+    }
+    .to_owned()
+}
+
+/// A fiscal receipt state's label.
+pub fn fiscal_status(locale: Locale, status: FiscalStatus) -> String {
+    match status {
+        FiscalStatus::NotRequired => td_string!(locale, fiscal_status.not_required),
+        FiscalStatus::Pending => td_string!(locale, fiscal_status.pending),
+        FiscalStatus::Submitted => td_string!(locale, fiscal_status.submitted),
+        FiscalStatus::Failed => td_string!(locale, fiscal_status.failed),
     }
     .to_owned()
 }

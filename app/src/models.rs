@@ -157,6 +157,18 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// Where a payment's fiscal receipt is (`shared/PAYMENTS.md` §4): `not_required` (the service has no fiscal
+    /// codes, or nothing was paid), `pending` (due: Payme's `SetFiscalData` or our Click submission to come),
+    /// `submitted` (the provider has it), `failed` (Click refused it too often, or Payme reported a failure).
+    FiscalStatus {
+        NotRequired => "not_required",
+        Pending => "pending",
+        Submitted => "submitted",
+        Failed => "failed",
+    }
+}
+
 impl OrderStatus {
     /// `completed` and `canceled` allow no further move.
     pub fn is_terminal(self) -> bool {
@@ -259,6 +271,12 @@ pub struct Service {
     pub price: i64,
     pub is_active: bool,
     pub worker_ids: Vec<i64>,
+    /// The national classifier's 17-digit product/service code (IKPU) its fiscal receipts carry.
+    pub ikpu_code: Option<String>,
+    /// The classifier's package code of the service (up to 20 characters).
+    pub package_code: Option<String>,
+    /// The VAT rate in percent contained in the price (0 when the seller pays no VAT).
+    pub vat_percent: i32,
     #[serde(with = "ts")]
     #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
     pub created_at: DateTime<Utc>,
@@ -338,6 +356,10 @@ pub struct Transaction {
     /// Payme's transaction state (1, 2, -1, -2), 0 before the provider created it.
     pub state: i32,
     pub reason: Option<i32>,
+    /// Where the payment's fiscal receipt is.
+    pub fiscal_status: FiscalStatus,
+    /// The fiscal receipt's page on the tax authority's site, once known.
+    pub fiscal_receipt_url: Option<String>,
     #[serde(with = "ts")]
     #[cfg_attr(feature = "ssr", schema(value_type = String, format = DateTime))]
     pub created_at: DateTime<Utc>,
@@ -527,6 +549,11 @@ profile_change! {
         pub role: Option<Role>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub is_active: Option<bool>,
+        /// A worker's PINFL (14 digits) or TIN (9 digits): their orders' fiscal receipts then name them as the
+        /// seller (sold on their behalf). `null` clears it. Written here, not shown on the user object.
+        #[serde(default, deserialize_with = "some", skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+        pub tax_id: Option<Option<String>>,
     }
 }
 
@@ -542,6 +569,15 @@ pub struct CreateServiceInput {
     pub price: i64,
     #[serde(default = "yes")]
     pub is_active: bool,
+    /// 17 digits.
+    #[serde(default)]
+    pub ikpu_code: Option<String>,
+    /// Up to 20 letters, digits or dashes.
+    #[serde(default)]
+    pub package_code: Option<String>,
+    /// 0 to 100; 0 when absent.
+    #[serde(default)]
+    pub vat_percent: Option<i32>,
 }
 
 fn yes() -> bool {
@@ -561,6 +597,24 @@ pub struct UpdateServiceInput {
     pub price: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_active: Option<bool>,
+    /// 17 digits; `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub ikpu_code: Option<Option<String>>,
+    /// `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub package_code: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vat_percent: Option<i32>,
 }
 
 /// `PUT /api/v1/services/{id}/workers` (admin): the whole set of workers.

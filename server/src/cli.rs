@@ -345,6 +345,11 @@ async fn seed_demo(ctx: &Context) -> anyhow::Result<()> {
                 description: description.to_owned(),
                 price: som * 100,
                 is_active: true,
+                // Fiscal codes of the demo (a services classifier code, its package, VAT 12 %), so a demo
+                // payment shows its receipt end to end.
+                ikpu_code: Some(format!("1039900200{i:07}")),
+                package_code: Some("1501579".to_owned()),
+                vat_percent: Some(12),
             };
             let service = services::create(ctx, &admin, input)
                 .await

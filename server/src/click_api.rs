@@ -1,10 +1,11 @@
-//! Click's merchant API (the calls *we* make to Click): today only the fiscal receipt of a confirmed payment.
+//! Click's merchant API (the calls *we* make to Click): the fiscal receipt of a confirmed payment, submitted
+//! (`submit_items`) and then looked up (its QR URL).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use app::domain::{
     Error, Result,
-    context::{BoxFuture, ClickMerchant},
+    context::{BoxFuture, ClickMerchant, SubmitFailure},
     payments::ClickSettings,
 };
 use secrecy::ExposeSecret as _;
@@ -37,6 +38,54 @@ impl ClickApi {
             click.merchant_user_id,
             hex::encode(digest)
         )
+    }
+
+    /// The current Unix time in seconds, the `Auth` header's timestamp.
+    fn timestamp() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+
+    /// `POST /payment/ofd_data/submit_items`: submits a payment's receipt items; accepted only on `error_code` 0.
+    pub async fn submit_items(
+        &self,
+        click: &ClickSettings,
+        body: &serde_json::Value,
+    ) -> std::result::Result<(), SubmitFailure> {
+        let url = format!("{}/payment/ofd_data/submit_items", self.base_url);
+        let response = self
+            .http
+            .post(&url)
+            .header("Accept", "application/json")
+            .header("Auth", Self::auth_header(click, Self::timestamp()))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| {
+                SubmitFailure::Unreachable(if e.is_timeout() {
+                    "Click did not answer in time".to_owned()
+                } else {
+                    "Click is unreachable".to_owned()
+                })
+            })?;
+        let status = response.status();
+        let answer: serde_json::Value = response.json().await.map_err(|_| {
+            SubmitFailure::Unreachable(format!("Click answered HTTP {status} without JSON"))
+        })?;
+        match answer.get("error_code").and_then(serde_json::Value::as_i64) {
+            Some(0) if status.is_success() => Ok(()),
+            code => {
+                let note = answer
+                    .get("error_note")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("no note");
+                Err(SubmitFailure::Refused(format!(
+                    "HTTP {status}, error_code {}: {note}",
+                    code.map_or_else(|| "missing".to_owned(), |c| c.to_string())
+                )))
+            }
+        }
     }
 
     /// `GET /payment/ofd_data/{service_id}/{payment_id}`: the fiscal receipt's QR URL of a confirmed payment.
@@ -94,5 +143,13 @@ impl ClickMerchant for ClickApi {
         payment_id: i64,
     ) -> BoxFuture<'a, Result<String>> {
         Box::pin(ClickApi::receipt_url(self, click, payment_id))
+    }
+
+    fn submit_items<'a>(
+        &'a self,
+        click: &'a ClickSettings,
+        body: &'a serde_json::Value,
+    ) -> BoxFuture<'a, std::result::Result<(), SubmitFailure>> {
+        Box::pin(ClickApi::submit_items(self, click, body))
     }
 }

@@ -4,7 +4,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use app::domain::{
     password::{Concurrency, Hasher},
-    payments::{AddressList, ClickSettings, Clock, PaymeSettings, Settings},
+    payments::{AddressList, ClickSettings, Clock, FiscalSettings, PaymeSettings, Settings},
 };
 use clap::Args;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -230,10 +230,37 @@ pub struct PaymentConfig {
     #[arg(long, env = "CLICK_PREPARE_TTL_SECS", default_value_t = 1800)]
     pub click_prepare_ttl_secs: u64,
 
+    /// Fiscal receipts: `required` (what the deployment guide sets) refuses online payment for a service without
+    /// an IKPU code (checkout 409, Payme -31050, Click -5); `optional` pays it as before, without a receipt.
+    #[arg(long, env = "FISCAL_RECEIPTS", value_enum, default_value_t = FiscalReceipts::Optional)]
+    pub fiscal_receipts: FiscalReceipts,
+
+    /// The merchant's TIN (9 digits): the seller on a receipt line not sold on a worker's behalf. Required with
+    /// `FISCAL_RECEIPTS=required`.
+    #[arg(long, env = "FISCAL_MERCHANT_TIN", value_parser = tin)]
+    pub fiscal_merchant_tin: Option<String>,
+
     /// Serve the built-in gateway sandbox (`/sandbox/...`), which plays Payme and Click against this server's
     /// webhooks with the real credentials. For demos and tests only; never turn it on in production.
     #[arg(long, env = "PAYMENT_SANDBOX", default_value_t = false, action = clap::ArgAction::Set)]
     pub payment_sandbox: bool,
+}
+
+/// `FISCAL_RECEIPTS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FiscalReceipts {
+    /// A service without fiscal codes cannot be paid online.
+    Required,
+    /// A service without fiscal codes is paid without a receipt (local runs and tests).
+    Optional,
+}
+
+fn tin(value: &str) -> Result<String, String> {
+    if value.len() == 9 && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value.to_owned())
+    } else {
+        Err("must be 9 digits".to_owned())
+    }
 }
 
 impl PaymentConfig {
@@ -273,9 +300,19 @@ impl PaymentConfig {
                 "set all of CLICK_SERVICE_ID, CLICK_MERCHANT_ID, CLICK_MERCHANT_USER_ID and CLICK_SECRET_KEY, or none"
             ),
         };
+        let required = self.fiscal_receipts == FiscalReceipts::Required;
+        if required && self.fiscal_merchant_tin.is_none() {
+            anyhow::bail!(
+                "FISCAL_RECEIPTS=required needs FISCAL_MERCHANT_TIN (the merchant's 9-digit TIN)"
+            );
+        }
         Ok(Settings {
             payme,
             click,
+            fiscal: FiscalSettings {
+                required,
+                merchant_tin: self.fiscal_merchant_tin.clone(),
+            },
             public_url: public_url.trim_end_matches('/').to_owned(),
             sandbox: self.payment_sandbox,
             clock: Clock::system(),

@@ -122,6 +122,7 @@ pub async fn build_state(
     };
     tokio::spawn(sweep_payments(ctx.clone()));
     tokio::spawn(fold_tallies(ctx.clone()));
+    tokio::spawn(submit_fiscal_receipts(ctx.clone()));
     let cookies = CookiePolicy {
         secure: config.cookie_secure,
         access_ttl: config.access_ttl(),
@@ -172,6 +173,22 @@ async fn sweep_payments(ctx: Context) {
             Ok(0) => {}
             Ok(n) => tracing::info!("Released {n} expired payment reservations"),
             Err(e) => tracing::warn!(error = %e, "Payment sweep failed"),
+        }
+    }
+}
+
+/// Submits the due fiscal receipts of Click payments every two seconds (`domain::payments::fiscal`): apart from
+/// the payment, which it never holds up or undoes. Several instances may run it at once; each receipt is claimed
+/// by one.
+async fn submit_fiscal_receipts(ctx: Context) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match payments::fiscal::submit_due(&ctx).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("Submitted {n} fiscal receipts to Click"),
+            Err(e) => tracing::warn!(error = %e, "Submitting fiscal receipts failed"),
         }
     }
 }

@@ -5,9 +5,13 @@
 
 mod cli;
 mod gateway;
+mod merchant;
 mod page;
 
-use axum::{Router, routing::get};
+use axum::{
+    Router,
+    routing::{get, post},
+};
 
 pub use self::{
     cli::cli,
@@ -15,10 +19,21 @@ pub use self::{
 };
 use crate::state::AppState;
 
-/// `/sandbox/{provider}/{order_id}`: the page (GET) and its buttons (POST), for the order's client or an admin.
+/// `/sandbox/{provider}/{order_id}`: the page (GET) and its buttons (POST), for the order's client or an admin;
+/// `/sandbox/click-api/…`: the stand-in for Click's merchant API; `/sandbox/receipt`: a sandbox receipt.
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/sandbox/{provider}/{order_id}",
-        get(page::get_sandbox_page).post(page::play_sandbox_action),
-    )
+    Router::new()
+        .route(
+            "/sandbox/{provider}/{order_id}",
+            get(page::get_sandbox_page).post(page::play_sandbox_action),
+        )
+        .route(
+            "/sandbox/click-api/payment/ofd_data/submit_items",
+            post(merchant::submit_items),
+        )
+        .route(
+            "/sandbox/click-api/payment/ofd_data/{service_id}/{payment_id}",
+            get(merchant::receipt_url),
+        )
+        .route("/sandbox/receipt", get(merchant::receipt_page))
 }

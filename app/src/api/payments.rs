@@ -9,7 +9,7 @@ use crate::models::{PaymentCheckout, PaymentProvider, Transaction, TransactionSt
 use {
     super::web::{actor, context, listing, window},
     crate::domain::{
-        payments,
+        payments::{self, fiscal},
         transactions::{self, TransactionFilter},
     },
     crate::models::CreatePaymentInput,
@@ -52,4 +52,12 @@ pub async fn list_transactions(
 #[server(prefix = "/_fn", endpoint = "get_transaction", input = Json)]
 pub async fn get_transaction(id: i64) -> Result<Transaction, ApiError> {
     Ok(transactions::get(&context()?, &actor()?, id).await?)
+}
+
+/// An admin queues a failed Click fiscal submission again (a plain form on the transactions page returns to it).
+#[server(prefix = "/_fn", endpoint = "retry_fiscal")]
+pub async fn retry_fiscal(id: i64) -> Result<Transaction, ApiError> {
+    let txn = fiscal::retry(&context()?, &actor()?, id).await?;
+    leptos_axum::redirect(&super::web::back_to("/admin/transactions", None));
+    Ok(txn)
 }

@@ -26,18 +26,33 @@ pub async fn list_catalogue(page: i64) -> Result<Listing<Offer>, ApiError> {
     Ok(listing(page, slice))
 }
 
-/// An admin creates a service; the price is typed in so'm.
+/// An admin creates a service; the price is typed in so'm, the fiscal codes are optional (blank: none).
 #[server(prefix = "/_fn", endpoint = "create_service")]
 pub async fn create_service(
     name: String,
     description: String,
     price: String,
+    #[server(default)] ikpu_code: String,
+    #[server(default)] package_code: String,
+    #[server(default)] vat_percent: String,
 ) -> Result<Service, ApiError> {
+    let vat_percent = match vat_percent.trim() {
+        "" => None,
+        typed => Some(typed.parse::<i32>().map_err(|_| {
+            crate::domain::Error::field(
+                "vat_percent",
+                "The VAT rate is a whole percent from 0 to 100.",
+            )
+        })?),
+    };
     let input = CreateServiceInput {
         name,
         description,
         price: services::som_to_tiyin("price", &price)?,
         is_active: true,
+        ikpu_code: Some(ikpu_code),
+        package_code: Some(package_code),
+        vat_percent,
     };
     let service = services::create(&context()?, &actor()?, input).await?;
     leptos_axum::redirect(&back_to("/admin/services", None));

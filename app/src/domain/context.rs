@@ -11,7 +11,7 @@ use super::{
     Result,
     events::{EventSink, NoSink},
     password::Hasher,
-    payments::{ClickSettings, Clock, Settings},
+    payments::{ClickSettings, Clock, FiscalSettings, Settings},
     ratelimit::RateLimiter,
     tokens::Tokens,
 };
@@ -50,6 +50,40 @@ pub trait ClickMerchant: Send + Sync {
         click: &'a ClickSettings,
         payment_id: i64,
     ) -> BoxFuture<'a, Result<String>>;
+
+    /// Submits a confirmed payment's fiscal receipt (`POST /payment/ofd_data/submit_items` with `body`); `Ok`
+    /// only when Click accepted it (`error_code` 0).
+    fn submit_items<'a>(
+        &'a self,
+        click: &'a ClickSettings,
+        body: &'a serde_json::Value,
+    ) -> BoxFuture<'a, std::result::Result<(), SubmitFailure>>;
+}
+
+/// Why a fiscal submission to Click did not go through (either way it is retried).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitFailure {
+    /// Click answered, and not with `error_code` 0.
+    Refused(String),
+    /// Click did not answer in time, could not be reached, or answered something unreadable.
+    Unreachable(String),
+}
+
+impl SubmitFailure {
+    /// The outcome label on `/metrics`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Refused(_) => "refused",
+            Self::Unreachable(_) => "unreachable",
+        }
+    }
+
+    /// What went wrong, for the log and the submission's `last_error`.
+    pub fn detail(&self) -> &str {
+        match self {
+            Self::Refused(why) | Self::Unreachable(why) => why,
+        }
+    }
 }
 
 /// Where Click's merchant API is not configured (the CLI): every call fails as an unreachable gateway would.
@@ -63,6 +97,18 @@ impl ClickMerchant for NoClickMerchant {
     ) -> BoxFuture<'a, Result<String>> {
         Box::pin(async {
             Err(super::Error::BadGateway(
+                "Click's merchant API is not configured here.".to_owned(),
+            ))
+        })
+    }
+
+    fn submit_items<'a>(
+        &'a self,
+        _click: &'a ClickSettings,
+        _body: &'a serde_json::Value,
+    ) -> BoxFuture<'a, std::result::Result<(), SubmitFailure>> {
+        Box::pin(async {
+            Err(SubmitFailure::Unreachable(
                 "Click's merchant API is not configured here.".to_owned(),
             ))
         })
@@ -105,6 +151,7 @@ impl Context {
             payments: Arc::new(Settings {
                 payme: None,
                 click: None,
+                fiscal: FiscalSettings::default(),
                 public_url: String::new(),
                 sandbox: false,
                 clock: Clock::system(),

@@ -10,11 +10,12 @@
 //! - every change happens under the order's row lock, in one database transaction with its notifications.
 
 pub mod click;
+pub mod fiscal;
 pub mod payme;
 mod settings;
 
 use settings::from_ms;
-pub use settings::{AddressList, ClickSettings, Clock, PaymeSettings, Settings};
+pub use settings::{AddressList, ClickSettings, Clock, FiscalSettings, PaymeSettings, Settings};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -225,9 +226,11 @@ fn payment_data(txn: &TxnRow) -> serde_json::Value {
     json!({ "transaction_id": txn.id, "provider": txn.provider, "amount": txn.amount })
 }
 
-/// Confirms a reserving transaction and moves its `pending` order to `paid`, with both events.
+/// Confirms a reserving transaction and moves its `pending` order to `paid`, with both events; a payment with
+/// fiscal codes is due its receipt ([`fiscal::on_confirmed`]).
 async fn confirm(
     tx: &mut Transaction<'_, Postgres>,
+    settings: &Settings,
     order: &LockedOrder,
     txn: &TxnRow,
     now: DateTime<Utc>,
@@ -239,6 +242,7 @@ async fn confirm(
     )
     .execute(&mut **tx)
     .await?;
+    fiscal::on_confirmed(tx, settings, txn, now).await?;
     count_outcome(txn, "confirmed");
     notifications::record(
         tx,
@@ -392,6 +396,11 @@ pub async fn checkout(
     if !live_holders(&mut *tx, settings, order.id).await?.is_empty() {
         return Err(Error::Conflict(
             "A payment for this order is already in progress.".to_owned(),
+        ));
+    }
+    if !fiscal::payable(&mut *tx, settings, order.id).await? {
+        return Err(Error::Conflict(
+            "This service has no fiscal codes yet, so it cannot be paid online.".to_owned(),
         ));
     }
     // Checked first, written after: the release of expired reservations commits with the new checkout.

@@ -29,6 +29,9 @@ struct ServiceRow {
     price: i64,
     is_active: bool,
     worker_ids: Vec<i64>,
+    ikpu_code: Option<String>,
+    package_code: Option<String>,
+    vat_percent: i32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -42,6 +45,9 @@ impl From<ServiceRow> for Service {
             price: r.price,
             is_active: r.is_active,
             worker_ids: r.worker_ids,
+            ikpu_code: r.ikpu_code,
+            package_code: r.package_code,
+            vat_percent: r.vat_percent,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -53,7 +59,8 @@ async fn fetch(db: impl sqlx::PgExecutor<'_>, id: i64, include_inactive: bool) -
     sqlx::query_as!(
         ServiceRow,
         r#"
-        select s.id, s.name, s.description, s.price, s.is_active, s.created_at, s.updated_at,
+        select s.id, s.name, s.description, s.price, s.is_active, s.ikpu_code, s.package_code, s.vat_percent,
+               s.created_at, s.updated_at,
                array(select worker_id from service_workers w where w.service_id = s.id order by worker_id)
                    as "worker_ids!"
         from services s where s.id = $1 and (s.is_active or $2)
@@ -96,11 +103,12 @@ async fn list_page(
     let records = sqlx::query!(
         r#"
         with hit as not materialized (
-            select id, name, description, price, is_active, created_at, updated_at from services
-            where ($1::bool is null or is_active = $1)
+            select id, name, description, price, is_active, ikpu_code, package_code, vat_percent, created_at,
+                   updated_at
+            from services where ($1::bool is null or is_active = $1)
         )
         select (select count(*) from hit) as "total!", s.id, s.name, s.description, s.price, s.is_active,
-               s.created_at, s.updated_at,
+               s.ikpu_code, s.package_code, s.vat_percent, s.created_at, s.updated_at,
                array(select worker_id from service_workers w where w.service_id = s.id order by worker_id)
                    as "worker_ids!"
         from hit s order by s.id desc limit $2 offset $3
@@ -112,7 +120,8 @@ async fn list_page(
     .fetch_all(db)
     .await?;
     Ok(page::counted_rows!(records => ServiceRow {
-        id, name, description, price, is_active, worker_ids, created_at, updated_at
+        id, name, description, price, is_active, worker_ids, ikpu_code, package_code, vat_percent, created_at,
+        updated_at
     }))
 }
 
@@ -139,6 +148,55 @@ fn check_fields(
     }
 }
 
+/// The fiscal fields of a service (`shared/PAYMENTS.md` §4), each checked when given: the IKPU code is 17 digits,
+/// the package code 1 to 20 letters, digits or dashes, the VAT rate 0 to 100. An empty text clears a code.
+#[derive(Debug, Default)]
+struct Fiscal<'a> {
+    ikpu_code: Option<Option<&'a str>>,
+    package_code: Option<Option<&'a str>>,
+    vat_percent: Option<i32>,
+}
+
+impl<'a> Fiscal<'a> {
+    fn new(
+        ikpu_code: Option<Option<&'a str>>,
+        package_code: Option<Option<&'a str>>,
+        vat_percent: Option<i32>,
+    ) -> Self {
+        let blank_is_none =
+            |v: Option<Option<&'a str>>| v.map(|v| v.map(str::trim).filter(|v| !v.is_empty()));
+        Self {
+            ikpu_code: blank_is_none(ikpu_code),
+            package_code: blank_is_none(package_code),
+            vat_percent,
+        }
+    }
+
+    fn check(&self, errors: &mut FieldErrors) {
+        if let Some(Some(code)) = self.ikpu_code
+            && (code.len() != 17 || !code.bytes().all(|b| b.is_ascii_digit()))
+        {
+            errors.add("ikpu_code", "The IKPU code is 17 digits.");
+        }
+        if let Some(Some(code)) = self.package_code
+            && (code.len() > 20 || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            errors.add(
+                "package_code",
+                "The package code is at most 20 letters, digits or dashes.",
+            );
+        }
+        if let Some(vat) = self.vat_percent
+            && !(0..=100).contains(&vat)
+        {
+            errors.add(
+                "vat_percent",
+                "The VAT rate is a whole percent from 0 to 100.",
+            );
+        }
+    }
+}
+
 /// An admin adds a service.
 pub async fn create(ctx: &Context, actor: &Actor, input: CreateServiceInput) -> Result<Service> {
     let db = &ctx.db;
@@ -151,13 +209,25 @@ pub async fn create(ctx: &Context, actor: &Actor, input: CreateServiceInput) -> 
         Some(&input.description),
         Some(input.price),
     );
+    let fiscal = Fiscal::new(
+        Some(input.ikpu_code.as_deref()),
+        Some(input.package_code.as_deref()),
+        input.vat_percent,
+    );
+    fiscal.check(&mut errors);
     errors.finish()?;
     let id = sqlx::query_scalar!(
-        r#"insert into services (name, description, price, is_active) values ($1, $2, $3, $4) returning id"#,
+        r#"
+        insert into services (name, description, price, is_active, ikpu_code, package_code, vat_percent)
+        values ($1, $2, $3, $4, $5, $6, $7) returning id
+        "#,
         name,
         input.description,
         input.price,
-        input.is_active
+        input.is_active,
+        fiscal.ikpu_code.flatten(),
+        fiscal.package_code.flatten(),
+        fiscal.vat_percent.unwrap_or(0)
     )
     .fetch_one(db)
     .await
@@ -178,18 +248,32 @@ pub async fn update(
     let name = input.name.as_deref().map(str::trim);
     let mut errors = FieldErrors::default();
     check_fields(&mut errors, name, input.description.as_deref(), input.price);
+    let fiscal = Fiscal::new(
+        input.ikpu_code.as_ref().map(Option::as_deref),
+        input.package_code.as_ref().map(Option::as_deref),
+        input.vat_percent,
+    );
+    fiscal.check(&mut errors);
     errors.finish()?;
     let updated = sqlx::query_scalar!(
         r#"
         update services set name = coalesce($2, name), description = coalesce($3, description),
-            price = coalesce($4, price), is_active = coalesce($5, is_active)
+            price = coalesce($4, price), is_active = coalesce($5, is_active),
+            ikpu_code = case when $6 then $7 else ikpu_code end,
+            package_code = case when $8 then $9 else package_code end,
+            vat_percent = coalesce($10, vat_percent)
         where id = $1 returning id
         "#,
         id,
         name,
         input.description,
         input.price,
-        input.is_active
+        input.is_active,
+        fiscal.ikpu_code.is_some(),
+        fiscal.ikpu_code.flatten(),
+        fiscal.package_code.is_some(),
+        fiscal.package_code.flatten(),
+        fiscal.vat_percent
     )
     .fetch_optional(db)
     .await

@@ -21,6 +21,8 @@ struct TransactionRow {
     provider_transaction_id: Option<String>,
     state: i32,
     reason: Option<i32>,
+    fiscal_status: String,
+    receipt_url: Option<String>,
     created_at: DateTime<Utc>,
     performed_at: Option<DateTime<Utc>>,
     canceled_at: Option<DateTime<Utc>>,
@@ -39,6 +41,8 @@ impl TryFrom<TransactionRow> for Transaction {
             provider_transaction_id: r.provider_transaction_id,
             state: r.state,
             reason: r.reason,
+            fiscal_status: parse_column(&r.fiscal_status)?,
+            fiscal_receipt_url: r.receipt_url,
             created_at: r.created_at,
             performed_at: r.performed_at,
             canceled_at: r.canceled_at,
@@ -148,7 +152,7 @@ async fn list_page(
         )
         select coalesce($9::bigint, (select count(*) from hit)) as "total!",
                t.id, t.order_id, t.provider, t.amount, t.status, t.provider_transaction_id, t.state, t.reason,
-               t.created_at, t.performed_at, t.canceled_at
+               t.fiscal_status, t.receipt_url, t.created_at, t.performed_at, t.canceled_at
         from page join transactions t on t.id = page.id
         order by case when $8 then t.id end, t.id desc
         "#,
@@ -166,8 +170,8 @@ async fn list_page(
     .await?;
     tx.commit().await?;
     Ok(page::counted_rows!(records => TransactionRow {
-        id, order_id, provider, amount, status, provider_transaction_id, state, reason, created_at, performed_at,
-        canceled_at
+        id, order_id, provider, amount, status, provider_transaction_id, state, reason, fiscal_status, receipt_url,
+        created_at, performed_at, canceled_at
     }))
 }
 
@@ -179,7 +183,7 @@ pub async fn get(ctx: &Context, actor: &Actor, id: i64) -> Result<Transaction> {
         TransactionRow,
         r#"
         select t.id, t.order_id, t.provider, t.amount, t.status, t.provider_transaction_id, t.state, t.reason,
-               t.created_at, t.performed_at, t.canceled_at
+               t.fiscal_status, t.receipt_url, t.created_at, t.performed_at, t.canceled_at
         from transactions t join orders o on o.id = t.order_id
         where t.id = $1 and ($3 or o.client_id = $2)
         "#,

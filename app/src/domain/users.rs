@@ -482,6 +482,17 @@ pub async fn update(ctx: &Context, actor: &Actor, id: i64, input: UpdateUserInpu
             "Admins cannot demote or deactivate themselves.".to_owned(),
         ));
     }
+    let tax_id = input
+        .tax_id
+        .map(|t| t.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()));
+    if let Some(Some(t)) = &tax_id
+        && !(matches!(t.len(), 9 | 14) && t.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(Error::field(
+            "tax_id",
+            "A PINFL is 14 digits, a TIN 9 digits.",
+        ));
+    }
     let mut change = Change::profile(
         &ctx.hasher,
         &target.username,
@@ -495,6 +506,11 @@ pub async fn update(ctx: &Context, actor: &Actor, id: i64, input: UpdateUserInpu
     change.role = input.role.filter(|&role| role != target.role);
     change.is_active = input.is_active;
     let (user, _) = change.apply(ctx, id).await?;
+    if let Some(tax_id) = tax_id {
+        sqlx::query!(r#"update users set tax_id = $2 where id = $1"#, id, tax_id)
+            .execute(&ctx.db)
+            .await?;
+    }
     tracing::info!(
         user.id = id,
         admin.id = actor.id,

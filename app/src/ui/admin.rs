@@ -4,11 +4,11 @@
 use leptos::{prelude::*, server_fn::ServerFn as _};
 
 use crate::{
-    api::{self, CreateService, CreateUser, DeactivateUser, SetServiceWorkers},
+    api::{self, CreateService, CreateUser, DeactivateUser, RetryFiscal, SetServiceWorkers},
     lang,
     models::{
-        Dashboard, Notification, PaymentProvider, Role, Service, Transaction, TransactionStatus,
-        User,
+        Dashboard, FiscalStatus, Notification, PaymentProvider, Role, Service, Transaction,
+        TransactionStatus, User,
     },
     ui::{
         Guard, locale,
@@ -344,6 +344,18 @@ fn ServicesBody() -> impl IntoView {
                     <textarea name="description" rows="3" maxlength="2000"></textarea>
                 </label>
                 <FieldError error field="description" />
+                <label>
+                    {tr!(services.ikpu_code)}
+                    <input name="ikpu_code" inputmode="numeric" pattern="[0-9]{17}" maxlength="17" />
+                </label>
+                <FieldError error field="ikpu_code" />
+                <label>{tr!(services.package_code)}<input name="package_code" maxlength="20" /></label>
+                <FieldError error field="package_code" />
+                <label>
+                    {tr!(services.vat_percent)}
+                    <input name="vat_percent" type="number" min="0" max="100" step="1" />
+                </label>
+                <FieldError error field="vat_percent" />
                 {move || error.get().filter(|e| e.errors.is_empty()).map(|e| view! { <ErrorBox error=e /> })}
                 <button type="submit">{tr!(services.create_button)}</button>
             </ActionForm>
@@ -385,6 +397,13 @@ fn ServiceAdmin(service: Service, workers: Vec<User>) -> impl IntoView {
             </h2>
             <p class="price"><Money tiyin=service.price /></p>
             <p>{service.description.clone()}</p>
+            {service.ikpu_code.clone().map(|code| view! {
+                <p class="muted fiscal-codes">
+                    {tr!(services.ikpu_code)} ": " {code}
+                    {service.package_code.clone().map(|p| view! { " · " {tr!(services.package_code)} ": " {p} })}
+                    " · " {tr!(services.vat_percent)} ": " {service.vat_percent}
+                </p>
+            })}
             <form method="post" action=SetServiceWorkers::url()>
                 <input type="hidden" name="id" value=id />
                 // Workers assigned but not listed here (inactive, or beyond the first page) stay assigned.
@@ -489,6 +508,7 @@ pub(crate) fn TransactionsTable(items: Vec<Transaction>) -> impl IntoView {
                     <th scope="col">{tr!(transactions.provider)}</th>
                     <th scope="col" class="num">{tr!(orders.price)}</th>
                     <th scope="col">{tr!(orders.status)}</th>
+                    <th scope="col">{tr!(transactions.fiscal)}</th>
                     <th scope="col">{tr!(orders.created)}</th>
                 </tr></thead>
                 <tbody>
@@ -513,7 +533,28 @@ pub(crate) fn TransactionRow(tx: Transaction) -> impl IntoView {
                     {lang::transaction_status(locale(), tx.status)}
                 </span>
             </td>
+            <td><FiscalState tx=tx.clone() /></td>
             <td><When at=tx.created_at /></td>
         </tr>
+    }
+}
+
+/// A transaction's fiscal receipt: its state, its link once known, and a retry of a failed Click submission.
+#[component]
+fn FiscalState(tx: Transaction) -> impl IntoView {
+    let retry = tx.fiscal_status == FiscalStatus::Failed && tx.provider == PaymentProvider::Click;
+    view! {
+        <span class=format!("fiscal fiscal-{}", tx.fiscal_status.as_str())>
+            {lang::fiscal_status(locale(), tx.fiscal_status)}
+        </span>
+        {tx.fiscal_receipt_url.map(|url| view! {
+            " · " <a href=url target="_blank" rel="noopener noreferrer">{tr!(transactions.receipt)}</a>
+        })}
+        {retry.then(|| view! {
+            <form method="post" action=RetryFiscal::url() class="inline">
+                <input type="hidden" name="id" value=tx.id />
+                <button type="submit" class="secondary">{tr!(transactions.retry)}</button>
+            </form>
+        })}
     }
 }

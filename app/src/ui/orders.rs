@@ -439,6 +439,11 @@ pub(crate) fn OrderPayment(tx: Transaction) -> impl IntoView {
                 {lang::transaction_status(locale(), tx.status)}
             </span>
             " · " <When at=tx.created_at />
+            {tx.fiscal_receipt_url.map(|url| view! {
+                " · " <a class="receipt" href=url target="_blank" rel="noopener noreferrer">
+                    {tr!(transactions.fiscal)}
+                </a>
+            })}
         </li>
     }
 }

@@ -3,6 +3,7 @@
 use app::{
     domain::{
         page::PageParams,
+        payments::fiscal,
         transactions::{self, TransactionFilter},
     },
     models::{ErrorBody, FiscalReceipt, Page, Transaction},
@@ -23,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_transactions))
         .routes(routes!(get_transaction))
         .routes(routes!(get_receipt))
+        .routes(routes!(retry_fiscal_submission))
 }
 
 /// Payment attempts, newest first: admins all, clients those of their orders; workers are refused.
@@ -60,6 +62,19 @@ async fn get_transaction(call: Call, Id(id): Id) -> Reply<Transaction> {
               (status = 502, description = "Click's merchant API failed or did not answer in time", body = ErrorBody)))]
 async fn get_receipt(call: Call, Id(id): Id) -> Reply<FiscalReceipt> {
     transactions::receipt(&call.ctx, &call.actor, id)
+        .await
+        .map(axum::Json)
+}
+
+/// An admin queues a failed fiscal submission of a Click payment again, due at once (409 unless its
+/// `fiscal_status` is `failed`).
+#[utoipa::path(post, path = "/transactions/{id}/fiscal/retry", tag = "payments", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "Queued again; the transaction", body = Transaction),
+              (status = 403, response = Forbidden), (status = 404, response = NotFound),
+              (status = 409, description = "Not a failed Click fiscal submission", body = ErrorBody)))]
+async fn retry_fiscal_submission(call: Call, Id(id): Id) -> Reply<Transaction> {
+    fiscal::retry(&call.ctx, &call.actor, id)
         .await
         .map(axum::Json)
 }

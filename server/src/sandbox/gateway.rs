@@ -192,8 +192,12 @@ impl Gateway {
         match action {
             Action::Reserve | Action::Refund => {}
             Action::Pay => {
-                self.payme_call("PerformTransaction", json!({ "id": id }), log)
+                let performed = self
+                    .payme_call("PerformTransaction", json!({ "id": id }), log)
                     .await?;
+                if performed.get("result").is_some() {
+                    self.payme_fiscal_data(db, &id, log).await?;
+                }
             }
             Action::Decline | Action::Cancel => {
                 let reason = if action == Action::Decline { 2 } else { 3 };
@@ -207,6 +211,49 @@ impl Gateway {
         }
         self.payme_call("CheckTransaction", json!({ "id": id }), log)
             .await?;
+        Ok(())
+    }
+
+    /// After a perform, Payme issues the receipt from the `detail` it was given and reports it with
+    /// `SetFiscalData`: played when the payment is due a receipt (its service has fiscal codes).
+    async fn payme_fiscal_data(
+        &self,
+        db: &PgPool,
+        id: &str,
+        log: &mut Vec<Exchange>,
+    ) -> anyhow::Result<()> {
+        let due = sqlx::query_scalar!(
+            r#"
+            select id from transactions
+            where provider = 'payme' and provider_transaction_id = $1 and fiscal_status = 'pending'
+            "#,
+            id
+        )
+        .fetch_optional(db)
+        .await?;
+        let Some(transaction) = due else {
+            return Ok(());
+        };
+        let receipt_id = rand::random_range(100_000_000_i64..999_999_999);
+        let qr_code_url = format!(
+            "{}/sandbox/receipt?provider=payme&id={receipt_id}",
+            self.settings.public_url
+        );
+        let fiscal_data = json!({
+            "receipt_id": receipt_id,
+            "status_code": 0,
+            "message": "accepted",
+            "terminal_id": "EP000000000001",
+            "fiscal_sign": format!("{transaction:012}"),
+            "qr_code_url": qr_code_url,
+            "date": chrono::Utc::now().format("%Y%m%d%H%M%S").to_string(),
+        });
+        self.payme_call(
+            "SetFiscalData",
+            json!({ "id": id, "type": "PERFORM", "fiscal_data": fiscal_data }),
+            log,
+        )
+        .await?;
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use server::{
     Application, build_state,
-    config::{PasswordConfig, PaymentConfig, ServeConfig},
+    config::{FiscalReceipts, PasswordConfig, PaymentConfig, ServeConfig},
 };
 use sqlx::PgPool;
 use tokio::sync::oneshot;
@@ -122,6 +122,8 @@ pub fn test_config() -> ServeConfig {
             click_api_url: "http://127.0.0.1:9".to_owned(),
             click_api_timeout_secs: 2,
             click_prepare_ttl_secs: 1800,
+            fiscal_receipts: FiscalReceipts::Optional,
+            fiscal_merchant_tin: Some(MERCHANT_TIN.to_owned()),
             payment_sandbox: true,
         },
     }
@@ -135,6 +137,8 @@ pub const CLICK_SERVICE: i64 = 12345;
 pub const CLICK_MERCHANT: i64 = 777;
 pub const CLICK_MERCHANT_USER: i64 = 4321;
 pub const CLICK_SECRET: &str = "SECRETKEY";
+/// The merchant's TIN on fiscal receipts.
+pub const MERCHANT_TIN: &str = "123456789";
 
 /// Starts the app on a free port over `db`.
 pub async fn spawn_app(db: PgPool) -> TestApp {

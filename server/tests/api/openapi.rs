@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use crate::helpers::spawn_app;
 
-/// Every REST route, as API.md lists them, plus the fiscal receipt.
+/// Every REST route, as API.md lists them, plus the fiscal receipt and its retry.
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/register"),
     ("post", "/api/v1/auth/login"),
@@ -43,6 +43,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/transactions"),
     ("get", "/api/v1/transactions/{id}"),
     ("get", "/api/v1/transactions/{id}/receipt"),
+    ("post", "/api/v1/transactions/{id}/fiscal/retry"),
     ("post", "/api/v1/payments"),
     ("post", "/api/v1/payment/payme"),
     ("post", "/api/v1/payment/click"),

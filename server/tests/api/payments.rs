@@ -1,6 +1,7 @@
 //! Payments against the real server and database: Payme's sandbox scenarios, Click's official test matrix, the
 //! 12-hour timeout, refunds, cross-provider reservation, malformed bodies, concurrency, checkout links,
-//! reconciliation, fiscal receipts (against a local mock of Click's merchant API), the gateway sandbox, and who
+//! reconciliation, fiscal receipts (Payme's detail and SetFiscalData; Click's submit_items and receipt lookup against
+//! local fakes of Click's merchant API), the gateway sandbox, and who
 //! may call the webhooks at all (the test key, address lists).
 //! The provider step sequences are case tables run by `common::Scenario`.
 
@@ -10,6 +11,7 @@ mod click;
 pub mod common;
 mod concurrency;
 mod cross_provider;
+mod fiscal;
 mod payme;
 mod receipts;
 mod sandbox;

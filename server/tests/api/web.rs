@@ -693,3 +693,92 @@ async fn live_pages_carry_what_their_island_needs_to_follow_the_frames(pool: PgP
         assert!(html.contains(marker), "{path} lacks `{marker}`");
     }
 }
+
+/// Arranges a confirmed payment of `order` through `provider` with its fiscal state (and receipt URL); returns its id.
+async fn paid_with_fiscal_state(
+    app: &TestApp,
+    order: i64,
+    provider: &str,
+    fiscal: &str,
+    url: Option<&str>,
+) -> i64 {
+    let id: i64 = sqlx::query_scalar(
+        "insert into transactions (order_id, provider, amount, status, state, provider_transaction_id, \
+         click_paydoc_id, reserved_at, performed_at, fiscal_status, receipt_url) \
+         values ($1, $2, 100000, 'confirmed', 2, $1::text || $2, 77, now(), now(), $3, $4) returning id",
+    )
+    .bind(order)
+    .bind(provider)
+    .bind(fiscal)
+    .bind(url)
+    .fetch_one(&app.db)
+    .await
+    .expect("arranged");
+    sqlx::query("insert into fiscal_submissions (transaction_id, attempts) values ($1, 12)")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .expect("arranged");
+    id
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_order_page_links_the_fiscal_receipt_and_the_admin_retries_a_failed_one(pool: PgPool) {
+    // Arrange: order A's receipt is issued; order B's Click submission failed.
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let url = "https://ofd.soliq.uz/check?t=EP1&amp;r=5";
+    let raw_url = "https://ofd.soliq.uz/check?t=EP1&r=5";
+    paid_with_fiscal_state(&app, w.order_a, "payme", "submitted", Some(raw_url)).await;
+    let failed = paid_with_fiscal_state(&app, w.order_b, "click", "failed", None).await;
+    let client_a = format!("task_access={}", w.client_a.access);
+    let admin = format!("task_access={}", w.admin.access);
+
+    // Act
+    let (status, order_page, _) =
+        page(&app, &format!("/orders/{}", w.order_a), &client_a, "en").await;
+    let (_, other_page, _) = page(
+        &app,
+        &format!("/orders/{}", w.order_b),
+        &format!("task_access={}", w.client_b.access),
+        "en",
+    )
+    .await;
+    let (_, admin_page, _) = page(&app, "/admin/transactions", &admin, "en").await;
+
+    // Assert: the client's order page links the receipt; the admin sees each state and may retry the failed one.
+    assert_eq!(status, 200);
+    let link =
+        format!(r#"<a href="{url}" target="_blank" rel="noopener noreferrer" class="receipt">"#);
+    assert!(order_page.contains(&link), "{order_page}");
+    assert!(
+        !other_page.contains(r#"class="receipt""#),
+        "no receipt link before one is known"
+    );
+    assert!(
+        admin_page.contains("fiscal-submitted") && admin_page.contains("fiscal-failed"),
+        "{admin_page}"
+    );
+    assert!(admin_page.contains(url), "{admin_page}");
+    assert_eq!(
+        admin_page.matches("/_fn/retry_fiscal").count(),
+        1,
+        "{admin_page}"
+    );
+    let (status, location, _) = post_form(
+        &app,
+        "retry_fiscal",
+        &admin,
+        "/admin/transactions",
+        &[("id", &failed.to_string())],
+    )
+    .await;
+    assert!(matches!(status, 302 | 303), "{status}");
+    assert!(location.ends_with("/admin/transactions"), "{location}");
+    let now: String = sqlx::query_scalar("select fiscal_status from transactions where id = $1")
+        .bind(failed)
+        .fetch_one(&app.db)
+        .await
+        .expect("read");
+    assert_eq!(now, "pending");
+}

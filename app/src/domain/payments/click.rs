@@ -11,7 +11,7 @@ use sqlx::PgPool;
 
 use super::{
     Attempt, Settings, TxnRow, WEBHOOK_DEADLINE, cancel, commit_expiry, confirm, constant_time_eq,
-    find, live_holders, lock_with_order, release_expired, reserve,
+    find, fiscal, live_holders, lock_with_order, release_expired, reserve,
 };
 use crate::{
     domain::{Error, context::Context, events::EventSink, orders},
@@ -352,6 +352,10 @@ impl Shop<'_> {
             Err(Error::NotFound) => return Err(Code::UserNotFound),
             Err(e) => return Err(e.into()),
         };
+        // Without the fiscal codes it requires, the service is not for sale online (`shared/PAYMENTS.md` §4).
+        if !fiscal::payable(&mut *tx, self.settings, order.id).await? {
+            return Err(Code::UserNotFound);
+        }
         if request.error < 0 {
             return Err(Code::Cancelled);
         }
@@ -479,7 +483,14 @@ impl Shop<'_> {
             OrderStatus::Canceled => return Err(Code::Cancelled),
             _ => return Err(Code::AlreadyPaid),
         }
-        confirm(&mut tx, &order, &txn, self.settings.clock.now()).await?;
+        confirm(
+            &mut tx,
+            self.settings,
+            &order,
+            &txn,
+            self.settings.clock.now(),
+        )
+        .await?;
         tx.commit().await?;
         self.events.committed(Vec::new());
         echo.merchant_confirm_id = Some(txn.id);

@@ -13,7 +13,7 @@ use sqlx::PgPool;
 
 use super::{
     Attempt, PAYME_TIMEOUT_MS, Settings, TxnRow, WEBHOOK_DEADLINE, cancel, commit_expiry, confirm,
-    constant_time_eq, find, live_holders, lock_with_order, ms, release_expired, reserve,
+    constant_time_eq, find, fiscal, live_holders, lock_with_order, ms, release_expired, reserve,
 };
 use crate::{
     domain::{Error, context::Context, events::EventSink, orders, parse_column},
@@ -153,6 +153,18 @@ impl Fault {
         )
     }
 
+    fn invalid_params(field: &str) -> Self {
+        Self::new(
+            -32602,
+            [
+                "Неверные параметры",
+                "Parametrlar noto‘g‘ri",
+                "Invalid params",
+            ],
+        )
+        .with_data(field)
+    }
+
     fn bad_order() -> Self {
         Self::new(
             -31050,
@@ -273,6 +285,7 @@ pub async fn handle(
             "CancelTransaction" => payme.cancel(params).await,
             "CheckTransaction" => payme.check(params).await,
             "GetStatement" => payme.statement(params).await,
+            "SetFiscalData" => payme.set_fiscal_data(params).await,
             // Keys come from configuration, so Payme cannot change them: answered as an unknown method, one of
             // the two answers `shared/PAYMENTS.md` §1.5.7 allows.
             other => Err(Fault::method_not_found(other)),
@@ -363,6 +376,12 @@ impl Payme<'_> {
         .fetch_optional(self.db)
         .await?
         .ok_or_else(Fault::bad_order)?;
+        // Fiscal codes are part of the account's validity (`shared/PAYMENTS.md` §4): -31050 without them when
+        // they are required.
+        let line = fiscal::line_of(self.db, self.settings, order_id).await?;
+        if line.is_none() && self.settings.fiscal.required {
+            return Err(Fault::bad_order());
+        }
         judge(parse_column(&order.status)?, order.price, amount)?;
         if !live_holders(self.db, self.settings, order_id)
             .await?
@@ -370,7 +389,53 @@ impl Payme<'_> {
         {
             return Err(Fault::cannot_perform());
         }
-        Ok(json!({ "allow": true }))
+        Ok(match line {
+            Some(line) => json!({ "allow": true, "detail": fiscal::payme_detail(&line) }),
+            None => json!({ "allow": true }),
+        })
+    }
+
+    /// `SetFiscalData`: Payme reports the receipt it issued for a transaction (`shared/PAYMENTS.md` §4). Malformed
+    /// params are -32602, an unknown transaction -31003; a repeat answers the same success and changes nothing.
+    async fn set_fiscal_data(&self, params: &Params) -> Outcome {
+        let id = params
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty() && id.len() <= 64 && !id.contains(char::is_control))
+            .ok_or_else(|| Fault::invalid_params("id"))?;
+        let kind = match params.get("type").and_then(Value::as_str) {
+            Some("PERFORM") => fiscal::ReceiptType::Perform,
+            Some("CANCEL") => fiscal::ReceiptType::Cancel,
+            _ => return Err(Fault::invalid_params("type")),
+        };
+        let data = params
+            .get("fiscal_data")
+            .filter(|d| d.is_object())
+            .ok_or_else(|| Fault::invalid_params("fiscal_data"))?;
+        for field in ["receipt_id", "status_code"] {
+            if data.get(field).and_then(Value::as_i64).is_none() {
+                return Err(Fault::invalid_params(field));
+            }
+        }
+        for field in [
+            "message",
+            "terminal_id",
+            "fiscal_sign",
+            "qr_code_url",
+            "date",
+        ] {
+            let bad = data.get(field).is_some_and(|v| {
+                !(v.is_null() || v.is_string() || (field == "date" && v.is_number()))
+            });
+            if bad {
+                return Err(Fault::invalid_params(field));
+            }
+        }
+        let txn = find(self.db, PaymentProvider::Payme, id)
+            .await?
+            .ok_or_else(Fault::transaction_not_found)?;
+        fiscal::store_payme(self.db, &txn, kind, data).await?;
+        Ok(json!({ "success": true }))
     }
 
     fn created(txn: &TxnRow) -> Value {
@@ -408,6 +473,9 @@ impl Payme<'_> {
             Err(Error::NotFound) => return Err(Fault::bad_order()),
             locked => locked?,
         };
+        if !fiscal::payable(&mut *tx, self.settings, order.id).await? {
+            return Err(Fault::bad_order());
+        }
         judge(order.status, order.price, amount)?;
         // A concurrent twin of this call may have created it while this one waited for the lock. (Read on this
         // transaction's own connection: asking the pool while holding the lock could starve it.)
@@ -464,7 +532,7 @@ impl Payme<'_> {
             }
             1 if order.status == OrderStatus::Pending => {
                 let now = self.settings.clock.now();
-                confirm(&mut tx, &order, &txn, now).await?;
+                confirm(&mut tx, self.settings, &order, &txn, now).await?;
                 tx.commit().await?;
                 self.events.committed(Vec::new());
                 tracing::info!(
@@ -600,6 +668,7 @@ mod tests {
                 allowed_ips: allowed_ips.map(|list| list.parse().expect("a valid list")),
             }),
             click: None,
+            fiscal: crate::domain::payments::FiscalSettings::default(),
             public_url: String::new(),
             sandbox: false,
             clock: Clock::system(),

@@ -160,11 +160,22 @@ impl FromStr for AddressList {
     }
 }
 
+/// What fiscal receipts need from configuration (`shared/PAYMENTS.md` §4).
+#[derive(Debug, Clone, Default)]
+pub struct FiscalSettings {
+    /// `FISCAL_RECEIPTS=required`: a service without an IKPU code cannot be paid online. Off (`optional`), such a
+    /// service is paid as before and its payments' `fiscal_status` is `not_required`.
+    pub required: bool,
+    /// The merchant's TIN (9 digits), the commission info of a receipt line not sold on a worker's behalf.
+    pub merchant_tin: Option<String>,
+}
+
 /// Everything payments need from configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub payme: Option<PaymeSettings>,
     pub click: Option<ClickSettings>,
+    pub fiscal: FiscalSettings,
     /// The public base URL (return links and sandbox links), without a trailing slash.
     pub public_url: String,
     /// Whether the built-in gateway sandbox is served (demo and tests; never in production).

@@ -291,6 +291,7 @@ async fn payme_transactions_time_out_after_12_hours(pool: PgPool) {
     let settings = app::domain::payments::Settings {
         payme: None,
         click: None,
+        fiscal: app::domain::payments::FiscalSettings::default(),
         public_url: String::new(),
         sandbox: false,
         clock: app.clock.clone(),
