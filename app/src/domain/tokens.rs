@@ -136,6 +136,33 @@ pub async fn revoke_all(db: impl sqlx::PgExecutor<'_>, user_id: i64) -> Result<(
     Ok(())
 }
 
+/// Refresh tokens that expired more than `grace` ago, deleted `batch` at a time (each batch its own short
+/// statement, so no long lock and no big transaction); returns how many. An expired token is refused whether it
+/// is kept or not (as an unknown one), so only the table's growth changes: without this it keeps every token of
+/// every session ever opened. Several instances may prune at once (`skip locked`).
+pub async fn prune_expired(db: &sqlx::PgPool, grace: Duration, batch: i64) -> Result<u64> {
+    let grace = chrono::Duration::from_std(grace).map_err(|e| Error::Internal(e.into()))?;
+    let mut pruned = 0;
+    loop {
+        let deleted = sqlx::query!(
+            r#"
+            delete from refresh_tokens where id in (
+                select id from refresh_tokens where expires_at < $1
+                order by expires_at limit $2 for update skip locked)
+            "#,
+            Utc::now() - grace,
+            batch
+        )
+        .execute(db)
+        .await?
+        .rows_affected();
+        pruned += deleted;
+        if deleted < u64::try_from(batch).unwrap_or(u64::MAX) {
+            return Ok(pruned);
+        }
+    }
+}
+
 /// Issues a token pair of session `family` for `user_id`, provided the user is still active and still in
 /// session epoch `epoch` (the one read when they proved who they are); `None` if a change ended their sessions
 /// in between, so a session can never outlive the change that ended it. (`for share` makes a concurrent change

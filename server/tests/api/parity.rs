@@ -333,7 +333,10 @@ fn normalize(value: &Value, names: &Names) -> Value {
             .iter()
             .map(|(k, v)| {
                 let v = match k.as_str() {
-                    "id" | "created_at" | "message" | "message_id" | "transaction_id" => json!("*"),
+                    "id" | "created_at" | "updated_at" | "message" | "message_id"
+                    | "transaction_id" => {
+                        json!("*")
+                    }
                     "order_id" => name(&names.orders, v),
                     // The events a `read` frame names.
                     "ids" => v.as_array().map_or_else(

@@ -143,3 +143,62 @@ async fn a_deactivated_user_loses_access_at_once(pool: PgPool) {
     assert_eq!((refresh.status, refresh.code()), (401, "token_invalid"));
     assert_eq!((login.status, login.code()), (401, "bad_credentials"));
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn refresh_tokens_expired_for_a_day_are_pruned_and_the_rest_kept(pool: PgPool) {
+    // Arrange: three sessions; one token expired two days ago, one an hour ago, one still valid.
+    let app = spawn_app(pool.clone()).await;
+    let (old, recent, live) = (
+        app.user(Role::Client).await,
+        app.user(Role::Client).await,
+        app.user(Role::Client).await,
+    );
+    for (user, age) in [(&old, "2 days"), (&recent, "1 hour")] {
+        sqlx::query(
+            "update refresh_tokens set expires_at = now() - $2::interval where user_id = $1",
+        )
+        .bind(user.id)
+        .bind(age)
+        .execute(&pool)
+        .await
+        .expect("aged");
+    }
+    let tokens_of = |id: i64| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("select count(*) from refresh_tokens where user_id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .expect("counted")
+        }
+    };
+    let before = (
+        tokens_of(old.id).await,
+        tokens_of(recent.id).await,
+        tokens_of(live.id).await,
+    );
+    assert!(before.0 > 0 && before.1 > 0 && before.2 > 0, "{before:?}");
+
+    // Act: batches of one, so the loop runs more than once.
+    let pruned =
+        app::domain::tokens::prune_expired(&pool, std::time::Duration::from_secs(24 * 60 * 60), 1)
+            .await
+            .expect("pruned");
+
+    // Assert: only the day-old ones went; the others still answer as before.
+    assert_eq!(pruned, u64::try_from(before.0).expect("a count"));
+    assert_eq!(
+        (
+            tokens_of(old.id).await,
+            tokens_of(recent.id).await,
+            tokens_of(live.id).await
+        ),
+        (0, before.1, before.2)
+    );
+    let gone = app.refresh(&old.refresh).await;
+    assert_eq!((gone.status, gone.code()), (401, "token_invalid"));
+    let expired = app.refresh(&recent.refresh).await;
+    assert_eq!((expired.status, expired.code()), (401, "token_invalid"));
+    app.refresh(&live.refresh).await.expect(200);
+}

@@ -1,0 +1,1 @@
+drop index refresh_tokens_expires_at_idx;
