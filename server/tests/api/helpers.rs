@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use server::{
     Application, build_state,
-    config::{PasswordConfig, PaymentConfig, ServeConfig},
+    config::{NotifyConfig, PasswordConfig, PaymentConfig, ServeConfig},
 };
 use sqlx::PgPool;
 use tokio::sync::oneshot;
@@ -124,6 +124,7 @@ pub fn test_config() -> ServeConfig {
             click_prepare_ttl_secs: 1800,
             payment_sandbox: true,
         },
+        notify: NotifyConfig::default(),
     }
 }
 
