@@ -28,6 +28,10 @@ if ! grep -qE '^PAYME_KEY=.+' .env; then
   while IFS='=' read -r name _; do sed -i "/^$name=/d" .env; done <<< "$PAYMENT_ENV"
   echo "$PAYMENT_ENV" >> .env
 fi
+if ! grep -qE '^(SMTP_URL|EMAIL_DIR)=.+' .env; then
+  step "Email notifications of the demo go to files in target/email (.eml)"
+  echo "EMAIL_DIR=target/email" >> .env
+fi
 # shellcheck source=/dev/null
 set -a; source .env; set +a
 # The URLs found above win over the ones in .env.

@@ -611,3 +611,33 @@ pub async fn list(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_in_the_recipients_language_and_links_to_the_order() {
+        let notify = Notify {
+            public_url: "https://task.example/".to_owned(),
+            ..Notify::off()
+        };
+        let data = serde_json::json!({});
+        let cases = [
+            (Locale::en, "New message on order #7", "Open the order: "),
+            (Locale::ru, "#7", "Открыть заказ: "),
+            (Locale::uz, "#7", "Buyurtmani ochish: "),
+        ];
+        for (locale, subject, open) in cases {
+            let message = render(&notify, locale, Some((NotificationKind::OrderMessage, 7, &data)));
+            assert!(message.subject.contains(subject), "{locale:?}: {}", message.subject);
+            assert!(
+                message.text.ends_with(&format!("{open}https://task.example/orders/7")),
+                "{locale:?}: {}",
+                message.text
+            );
+        }
+        let test = render(&notify, Locale::ru, None);
+        assert!(test.text.contains("тестовое"), "{}", test.text);
+    }
+}

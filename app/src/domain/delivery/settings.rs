@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration as Span, FixedOffset, NaiveTime, TimeZone as _, Utc};
+use chrono::{DateTime, FixedOffset, NaiveTime, TimeZone as _, Utc};
 use sqlx::PgExecutor;
 
 use crate::{
@@ -288,6 +288,8 @@ pub async fn update(
 
 #[cfg(test)]
 mod tests {
+    use chrono::{Duration as Span, TimeZone as _};
+
     use super::*;
 
     fn at(hh: u32, mm: u32) -> DateTime<Utc> {
