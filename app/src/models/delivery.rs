@@ -1,12 +1,12 @@
 //! Wire types of the notification channels (API.md, "Notifications that reach people away from the page"): a
 //! user's notification settings, the Telegram deep link, push subscriptions and the delivery log.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, fmt, str::FromStr};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::ts;
+use super::{UnknownValue, ts};
 
 wire_enum! {
     /// A way a notification reaches someone away from the page.

@@ -4,7 +4,7 @@
 //! clients `order_status_changed`, `payment_*` and `order_message`; admins everything, as a digest every 15
 //! minutes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, FixedOffset, NaiveTime, TimeZone as _, Utc};
 use sqlx::PgExecutor;
@@ -31,7 +31,7 @@ pub const DIGEST_MINUTES: [i32; 3] = [0, 15, 60];
 /// A user's preferences as the pipeline applies them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prefs {
-    pub kinds: BTreeMap<NotificationKind, Vec<Channel>>,
+    pub kinds: HashMap<NotificationKind, Vec<Channel>>,
     pub telegram: bool,
     pub web_push: bool,
     pub email: bool,
