@@ -585,8 +585,20 @@ async fn two_senders_at_once_never_send_a_message_twice(pool: PgPool) {
         ..Bot::default()
     }));
     let base = spawn_fake_bot(bot.clone()).await;
-    let app = spawn_with_channels(pool, Some(base), None, 8).await;
-    let second = app.second_instance().await;
+    let app = spawn_with_channels(pool, Some(base.clone()), None, 8).await;
+    // Another instance over the same database, with the same bot; and one without any channel, which must leave
+    // the rows alone.
+    let (secret, prefix) = (app.jwt_secret.clone(), app.redis_prefix.clone());
+    let second = spawn_app_with(app.db.clone(), move |c| {
+        c.jwt_secret = secret.into();
+        c.redis_prefix = prefix;
+        c.notify.telegram_api_base = base;
+        c.notify.telegram_bot_token = Some(BOT_TOKEN.to_owned().into());
+        c.notify.telegram_bot_username = Some(BOT_NAME.to_owned());
+        c.notify.delivery_interval_ms = 50;
+    })
+    .await;
+    let _third = app.second_instance().await;
     let mut users = Vec::new();
     for _ in 0..20 {
         users.push(app.user(Role::Client).await);

@@ -247,16 +247,25 @@ struct Job {
     prefs: Option<PrefsRow>,
 }
 
-/// Claims up to a batch of due rows (leased to this call), sends each through its channel and records the
-/// outcome. Returns how many it claimed: a full batch means more may be due.
+/// Claims up to a batch of due rows of the channels configured here (leased to this call), sends each through
+/// its channel and records the outcome. Returns how many it claimed: a full batch means more may be due.
 pub async fn send_due(ctx: &Context) -> Result<usize> {
     let policy = ctx.notify.policy;
     let lease = Uuid::new_v4();
+    // Only the channels this instance can send (another instance may be configured with more).
+    let channels: Vec<String> = Channel::ALL
+        .iter()
+        .filter(|c| ctx.notify.transport(**c).is_some())
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    if channels.is_empty() {
+        return Ok(0);
+    }
     let rows = sqlx::query!(
         r#"
         with due as (
             select id, lease is not null as recovered from deliveries
-            where status = 'pending' and next_attempt_at <= now()
+            where status = 'pending' and next_attempt_at <= now() and channel = any($4)
             order by next_attempt_at limit $1
             for update skip locked
         ), claimed as (
@@ -281,7 +290,8 @@ pub async fn send_due(ctx: &Context) -> Result<usize> {
         "#,
         policy.batch,
         lease,
-        policy.lease.as_secs_f64()
+        policy.lease.as_secs_f64(),
+        &channels
     )
     .fetch_all(&ctx.db)
     .await?;
