@@ -163,7 +163,11 @@ pub struct ServeConfig {
 #[derive(Debug, Clone, Args)]
 pub struct NotifyConfig {
     /// Telegram: the Bot API's base URL (tests point it at a local fake).
-    #[arg(long, env = "TELEGRAM_API_BASE", default_value = "https://api.telegram.org")]
+    #[arg(
+        long,
+        env = "TELEGRAM_API_BASE",
+        default_value = "https://api.telegram.org"
+    )]
     pub telegram_api_base: String,
 
     /// Telegram: the bot's token from @BotFather. Without it the Telegram channel is off.

@@ -50,7 +50,11 @@ pub fn channels(config: &ServeConfig) -> anyhow::Result<Notify> {
         email = email_transport.is_some(),
         "Notification channels: Telegram {}, email {}",
         if telegram.is_some() { "on" } else { "off" },
-        if email_transport.is_some() { "on" } else { "off" },
+        if email_transport.is_some() {
+            "on"
+        } else {
+            "off"
+        },
     );
     Ok(Notify {
         public_url: config.base_url().to_owned(),

@@ -143,7 +143,10 @@ impl Pace {
             if state.chats.len() > 10_000 {
                 state.chats.retain(|_, free| *free > now);
             }
-            let chat_free = state.chats.get(&chat_id).map_or(now, |free| (*free).max(now));
+            let chat_free = state
+                .chats
+                .get(&chat_id)
+                .map_or(now, |free| (*free).max(now));
             let at = state.next.max(chat_free);
             state.next = at + self.gap;
             state.chats.insert(chat_id, at + PER_CHAT);

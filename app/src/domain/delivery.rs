@@ -153,7 +153,10 @@ impl Notify {
 
     /// The order page's address.
     pub fn order_url(&self, order_id: i64) -> String {
-        format!("{}/orders/{order_id}", self.public_url.trim_end_matches('/'))
+        format!(
+            "{}/orders/{order_id}",
+            self.public_url.trim_end_matches('/')
+        )
     }
 }
 

@@ -14,8 +14,8 @@ use app::{
     models::{
         ErrorBody, Page,
         delivery::{
-            Delivery, NotificationSettings, PushSubscriptionInput, PushSubscriptionRef, TelegramLink,
-            UpdateNotificationSettings,
+            Delivery, NotificationSettings, PushSubscriptionInput, PushSubscriptionRef,
+            TelegramLink, UpdateNotificationSettings,
         },
     },
 };
@@ -40,7 +40,10 @@ const TELEGRAM_SECRET: &str = "x-telegram-bot-api-secret-token";
 /// `/me/notification-settings*`, `/me/telegram*`, `/me/push-subscriptions`, `/telegram/webhook`, `/deliveries`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(get_notification_settings, update_notification_settings))
+        .routes(routes!(
+            get_notification_settings,
+            update_notification_settings
+        ))
         .routes(routes!(send_test_notification))
         .routes(routes!(create_telegram_link))
         .routes(routes!(delete_telegram_link))

@@ -183,7 +183,9 @@ async fn spawn_fake_smtp(mailbox: Mailbox) -> String {
                         to.push(line[8..].trim().to_owned());
                         b"250 OK\r\n"
                     } else if upper == "DATA" {
-                        let _ = writer.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await;
+                        let _ = writer
+                            .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                            .await;
                         let mut data = String::new();
                         while let Ok(Some(line)) = lines.next_line().await {
                             if line == "." {
@@ -246,7 +248,12 @@ async fn webhook(app: &TestApp, secret: Option<&str>, update: Value) -> u16 {
     if let Some(secret) = secret {
         request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
     }
-    request.send().await.expect("the server answers").status().as_u16()
+    request
+        .send()
+        .await
+        .expect("the server answers")
+        .status()
+        .as_u16()
 }
 
 fn start(chat_id: i64, text: &str) -> Value {
@@ -266,7 +273,12 @@ async fn link(app: &TestApp, user: &TestUser, chat_id: i64) {
     let token = url
         .strip_prefix(&format!("https://t.me/{BOT_NAME}?start="))
         .expect("the bot's deep link");
-    let status = webhook(app, Some(HOOK_SECRET), start(chat_id, &format!("/start {token}"))).await;
+    let status = webhook(
+        app,
+        Some(HOOK_SECRET),
+        start(chat_id, &format!("/start {token}")),
+    )
+    .await;
     assert_eq!(status, 200);
 }
 
@@ -362,8 +374,16 @@ async fn settings_start_at_the_role_defaults_and_a_bad_update_changes_nothing(po
     assert_eq!(stored, 0, "defaults are not written");
 
     let bad = [
-        (json!({"kinds": {"nope": ["email"]}, "digest_minutes": 0}), "kinds.nope", "an unknown kind"),
-        (json!({"kinds": {}, "digest_minutes": 5}), "digest_minutes", "a digest interval not offered"),
+        (
+            json!({"kinds": {"nope": ["email"]}, "digest_minutes": 0}),
+            "kinds.nope",
+            "an unknown kind",
+        ),
+        (
+            json!({"kinds": {}, "digest_minutes": 5}),
+            "digest_minutes",
+            "a digest interval not offered",
+        ),
         (
             json!({"kinds": {}, "digest_minutes": 0, "quiet_hours": {"from": "25:00", "to": "07:00"}}),
             "quiet_hours.from",
@@ -374,7 +394,11 @@ async fn settings_start_at_the_role_defaults_and_a_bad_update_changes_nothing(po
             "quiet_hours",
             "empty quiet hours",
         ),
-        (json!({"kinds": {"order_created": ["pigeon"]}, "digest_minutes": 0}), "kinds.order_created[0]", "an unknown channel"),
+        (
+            json!({"kinds": {"order_created": ["pigeon"]}, "digest_minutes": 0}),
+            "kinds.order_created[0]",
+            "an unknown channel",
+        ),
     ];
     for (body, field, case) in bad {
         let answer = app
@@ -403,10 +427,19 @@ async fn settings_start_at_the_role_defaults_and_a_bad_update_changes_nothing(po
         .put("/api/v1/me/notification-settings", &worker.access, good)
         .await;
     let saved = saved.expect(200);
-    assert_eq!(saved["kinds"], json!({"order_created": ["email", "telegram"]}));
+    assert_eq!(
+        saved["kinds"],
+        json!({"order_created": ["email", "telegram"]})
+    );
     assert_eq!(saved["channels"]["telegram"]["enabled"], false);
-    assert_eq!(saved["channels"]["telegram"]["linked"], false, "read-only parts are ignored");
-    assert_eq!(saved["quiet_hours"], json!({"from": "22:00", "to": "08:00"}));
+    assert_eq!(
+        saved["channels"]["telegram"]["linked"], false,
+        "read-only parts are ignored"
+    );
+    assert_eq!(
+        saved["quiet_hours"],
+        json!({"from": "22:00", "to": "08:00"})
+    );
     let again = app
         .get("/api/v1/me/notification-settings", &worker.access)
         .await;
@@ -422,11 +455,16 @@ async fn without_a_bot_token_telegram_is_off(pool: PgPool) {
         .post("/api/v1/me/telegram/link", &worker.access, json!({}))
         .await;
     assert_eq!(link.status, 409, "{}", link.body);
-    assert_eq!(webhook(&app, Some(HOOK_SECRET), start(1, "/stop")).await, 404);
+    assert_eq!(
+        webhook(&app, Some(HOOK_SECRET), start(1, "/stop")).await,
+        404
+    );
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
-async fn linking_through_the_webhook_delivers_the_next_order_to_the_workers_chat_once(pool: PgPool) {
+async fn linking_through_the_webhook_delivers_the_next_order_to_the_workers_chat_once(
+    pool: PgPool,
+) {
     // Arrange
     let bot: FakeBot = Arc::default();
     let base = spawn_fake_bot(bot.clone()).await;
@@ -440,7 +478,10 @@ async fn linking_through_the_webhook_delivers_the_next_order_to_the_workers_chat
     let answer = app
         .post("/api/v1/me/telegram/link", &worker.access, json!({}))
         .await;
-    let url = answer.expect(201)["url"].as_str().expect("a url").to_owned();
+    let url = answer.expect(201)["url"]
+        .as_str()
+        .expect("a url")
+        .to_owned();
     assert!(answer.body["expires_at"].is_string());
     let token = url
         .strip_prefix(&format!("https://t.me/{BOT_NAME}?start="))
@@ -448,12 +489,32 @@ async fn linking_through_the_webhook_delivers_the_next_order_to_the_workers_chat
         .to_owned();
     let command = start(4242, &format!("/start {token}"));
     assert_eq!(webhook(&app, None, command.clone()).await, 401, "no secret");
-    assert_eq!(webhook(&app, Some("wrong"), command.clone()).await, 401, "a wrong secret");
+    assert_eq!(
+        webhook(&app, Some("wrong"), command.clone()).await,
+        401,
+        "a wrong secret"
+    );
     assert_eq!(webhook(&app, Some(HOOK_SECRET), command.clone()).await, 200);
     // The token is spent: another chat presenting it links nothing.
-    assert_eq!(webhook(&app, Some(HOOK_SECRET), start(5151, &format!("/start {token}"))).await, 200);
-    assert_eq!(webhook(&app, Some(HOOK_SECRET), json!({"update_id": 9})).await, 200, "anything else is taken");
-    assert_eq!(webhook(&app, Some(HOOK_SECRET), json!([1, 2])).await, 200, "even nonsense");
+    assert_eq!(
+        webhook(
+            &app,
+            Some(HOOK_SECRET),
+            start(5151, &format!("/start {token}"))
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        webhook(&app, Some(HOOK_SECRET), json!({"update_id": 9})).await,
+        200,
+        "anything else is taken"
+    );
+    assert_eq!(
+        webhook(&app, Some(HOOK_SECRET), json!([1, 2])).await,
+        200,
+        "even nonsense"
+    );
     let settings = app
         .get("/api/v1/me/notification-settings", &worker.access)
         .await;
@@ -470,22 +531,33 @@ async fn linking_through_the_webhook_delivers_the_next_order_to_the_workers_chat
         .expect("an order id");
 
     // Assert: the worker's chat gets the order, with its link, once.
-    wait_until(Duration::from_secs(15), "the order reaches the chat", || async {
-        !Bot::sent(&bot).is_empty()
-    })
+    wait_until(
+        Duration::from_secs(15),
+        "the order reaches the chat",
+        || async { !Bot::sent(&bot).is_empty() },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let sent = Bot::sent(&bot);
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].chat_id, 4242);
     assert!(
-        sent[0].text.contains(&format!("http://testserver/orders/{order}")),
+        sent[0]
+            .text
+            .contains(&format!("http://testserver/orders/{order}")),
         "{}",
         sent[0].text
     );
-    assert!(sent[0].text.contains(&format!("#{order}")), "{}", sent[0].text);
+    assert!(
+        sent[0].text.contains(&format!("#{order}")),
+        "{}",
+        sent[0].text
+    );
     let log = app
-        .get(&format!("/api/v1/deliveries?user_id={}", worker.id), &admin.access)
+        .get(
+            &format!("/api/v1/deliveries?user_id={}", worker.id),
+            &admin.access,
+        )
         .await;
     let log = log.expect(200);
     assert_eq!(log["count"], 1);
@@ -499,15 +571,23 @@ async fn linking_through_the_webhook_delivers_the_next_order_to_the_workers_chat
     );
 
     // `/stop` unlinks.
-    assert_eq!(webhook(&app, Some(HOOK_SECRET), start(4242, "/stop")).await, 200);
+    assert_eq!(
+        webhook(&app, Some(HOOK_SECRET), start(4242, "/stop")).await,
+        200
+    );
     let settings = app
         .get("/api/v1/me/notification-settings", &worker.access)
         .await;
-    assert_eq!(settings.expect(200)["channels"]["telegram"]["linked"], false);
+    assert_eq!(
+        settings.expect(200)["channels"]["telegram"]["linked"],
+        false
+    );
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
-async fn a_provider_failing_a_third_of_the_calls_still_delivers_every_message_exactly_once(pool: PgPool) {
+async fn a_provider_failing_a_third_of_the_calls_still_delivers_every_message_exactly_once(
+    pool: PgPool,
+) {
     // Arrange: every third call fails; ten linked workers.
     let bot: FakeBot = Arc::new(Mutex::new(Bot {
         fail_every: Some(3),
@@ -537,9 +617,14 @@ async fn a_provider_failing_a_third_of_the_calls_still_delivers_every_message_ex
     }
 
     // Assert: every order reached its worker's chat once, though a third of the calls failed.
-    wait_until(Duration::from_secs(60), "every delivery is sent", || async {
-        statuses(&app.db).await.get("sent").copied().unwrap_or(0) == 30 && pending(&app.db).await == 0
-    })
+    wait_until(
+        Duration::from_secs(60),
+        "every delivery is sent",
+        || async {
+            statuses(&app.db).await.get("sent").copied().unwrap_or(0) == 30
+                && pending(&app.db).await == 0
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let sent = Bot::sent(&bot);
@@ -608,7 +693,8 @@ async fn two_senders_at_once_never_send_a_message_twice(pool: PgPool) {
 
     // Act: both instances' sweeps, and two more senders in this test, drain the same rows.
     sqlx::query(
-        "insert into deliveries (user_id, channel) select user_id, 'telegram' from telegram_links, generate_series(1, 3)",
+        "insert into deliveries (user_id, channel)
+         select user_id, 'telegram' from telegram_links, generate_series(1, 3)",
     )
     .execute(&app.db)
     .await
@@ -622,20 +708,25 @@ async fn two_senders_at_once_never_send_a_message_twice(pool: PgPool) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     };
-    tokio::time::timeout(
-        Duration::from_secs(60),
-        async { tokio::join!(drain(app.ctx.clone()), drain(second.ctx.clone())) },
-    )
+    tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::join!(drain(app.ctx.clone()), drain(second.ctx.clone()))
+    })
     .await
     .expect("the rows are drained in time");
 
     // Assert
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(Bot::all(&bot).len(), 60, "each of the 60 rows was sent once");
-    let once: i64 = sqlx::query_scalar("select count(*) from deliveries where status = 'sent' and attempts = 1")
-        .fetch_one(&app.db)
-        .await
-        .expect("counted");
+    assert_eq!(
+        Bot::all(&bot).len(),
+        60,
+        "each of the 60 rows was sent once"
+    );
+    let once: i64 = sqlx::query_scalar(
+        "select count(*) from deliveries where status = 'sent' and attempts = 1",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("counted");
     assert_eq!(once, 60);
 }
 
@@ -690,14 +781,20 @@ async fn a_429_waits_its_retry_after_and_a_blocked_bot_unlinks_the_chat(pool: Pg
 
     // Act
     let queued = app
-        .post("/api/v1/me/notification-settings/test", &patient.access, json!({}))
+        .post(
+            "/api/v1/me/notification-settings/test",
+            &patient.access,
+            json!({}),
+        )
         .await;
     assert_eq!(queued.expect(202)["queued"], 1);
 
     // Assert
-    wait_until(Duration::from_secs(15), "the test message is sent", || async {
-        !Bot::sent(&bot).is_empty()
-    })
+    wait_until(
+        Duration::from_secs(15),
+        "the test message is sent",
+        || async { !Bot::sent(&bot).is_empty() },
+    )
     .await;
     let calls = Bot::all(&bot);
     assert_eq!(calls.len(), 2, "{calls:?}");
@@ -713,16 +810,26 @@ async fn a_429_waits_its_retry_after_and_a_blocked_bot_unlinks_the_chat(pool: Pg
     let blocker = app.user(Role::Client).await;
     link(&app, &blocker, 222).await;
     bot.lock().expect("the fake's lock").blocked.insert(222);
-    app.post("/api/v1/me/notification-settings/test", &blocker.access, json!({}))
-        .await
-        .expect(202);
-    wait_until(Duration::from_secs(15), "the blocked chat is unlinked", || async {
-        let linked: bool = sqlx::query_scalar("select exists (select 1 from telegram_links where chat_id = 222)")
+    app.post(
+        "/api/v1/me/notification-settings/test",
+        &blocker.access,
+        json!({}),
+    )
+    .await
+    .expect(202);
+    wait_until(
+        Duration::from_secs(15),
+        "the blocked chat is unlinked",
+        || async {
+            let linked: bool = sqlx::query_scalar(
+                "select exists (select 1 from telegram_links where chat_id = 222)",
+            )
             .fetch_one(&app.db)
             .await
             .expect("checked");
-        !linked
-    })
+            !linked
+        },
+    )
     .await;
     let (status, error): (String, Option<String>) =
         sqlx::query_as("select status, last_error from deliveries where user_id = $1")
@@ -750,7 +857,10 @@ async fn quiet_hours_hold_a_message_until_they_end(pool: PgPool) {
     let service = app.service(&admin, &[&worker]).await;
     let now = chrono::Utc::now().with_timezone(&app::domain::delivery::settings::tashkent());
     let hh = |t: chrono::DateTime<chrono::FixedOffset>| t.format("%H:00").to_string();
-    let (from, to) = (hh(now - chrono::Duration::hours(1)), hh(now + chrono::Duration::hours(1)));
+    let (from, to) = (
+        hh(now - chrono::Duration::hours(1)),
+        hh(now + chrono::Duration::hours(1)),
+    );
     app.put(
         "/api/v1/me/notification-settings",
         &worker.access,
@@ -763,9 +873,11 @@ async fn quiet_hours_hold_a_message_until_they_end(pool: PgPool) {
     app.order(&client, service, Some(&worker)).await;
 
     // Assert: the row waits for the end of the quiet hours; nothing is sent.
-    wait_until(Duration::from_secs(10), "the delivery row exists", || async {
-        pending(&app.db).await == 1
-    })
+    wait_until(
+        Duration::from_secs(10),
+        "the delivery row exists",
+        || async { pending(&app.db).await == 1 },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(Bot::all(&bot).is_empty());
@@ -799,9 +911,13 @@ async fn email_goes_out_through_a_real_smtp_conversation(pool: PgPool) {
         .expect("an order id");
 
     // Act: a test message, then the worker writes on the order (the client's default kinds include messages).
-    app.post("/api/v1/me/notification-settings/test", &client.access, json!({}))
-        .await
-        .expect(202);
+    app.post(
+        "/api/v1/me/notification-settings/test",
+        &client.access,
+        json!({}),
+    )
+    .await
+    .expect(202);
     app.post(
         &format!("/api/v1/orders/{order}/messages"),
         &worker.access,
@@ -827,10 +943,15 @@ async fn email_goes_out_through_a_real_smtp_conversation(pool: PgPool) {
         .find(|m| m.data.contains(&format!("/orders/{order}")))
         .expect("the order's email");
     assert!(
-        event.data.contains(&format!("Subject: New message on order #{order}")),
+        event
+            .data
+            .contains(&format!("Subject: New message on order #{order}")),
         "{}",
         event.data
     );
-    assert!(mails.iter().any(|m| m.data.contains("test message")), "{mails:?}");
+    assert!(
+        mails.iter().any(|m| m.data.contains("test message")),
+        "{mails:?}"
+    );
     assert_eq!(statuses(&app.db).await.get("sent"), Some(&2));
 }

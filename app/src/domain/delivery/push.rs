@@ -10,9 +10,17 @@ use crate::{
 pub async fn subscribe(ctx: &Context, actor: &Actor, input: PushSubscriptionInput) -> Result<()> {
     let mut errors = FieldErrors::default();
     if !input.endpoint.starts_with("https://") || input.endpoint.len() > 2000 {
-        errors.add("endpoint", "Expected an https:// URL of at most 2000 characters.");
+        errors.add(
+            "endpoint",
+            "Expected an https:// URL of at most 2000 characters.",
+        );
     }
-    let key = |k: &str| !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=".contains(&b));
+    let key = |k: &str| {
+        !k.is_empty()
+            && k.len() <= 200
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_=".contains(&b))
+    };
     if !key(&input.keys.p256dh) {
         errors.add("keys.p256dh", "Expected a URL-safe base64 key.");
     }

@@ -240,7 +240,10 @@ pub async fn update(
         Some(q) => match (parse_time(&q.from), parse_time(&q.to)) {
             (Some(from), Some(to)) if from != to => Some((from, to)),
             (Some(_), Some(_)) => {
-                errors.add("quiet_hours", "The quiet hours must not start when they end.");
+                errors.add(
+                    "quiet_hours",
+                    "The quiet hours must not start when they end.",
+                );
                 None
             }
             (from, to) => {
@@ -311,11 +314,26 @@ mod tests {
         let lunch = (t(13, 0), t(14, 0));
         let next_morning = at(8, 0) + Span::days(1);
         let cases = [
-            (night, at(23, 30), Some(next_morning), "late evening waits for tomorrow"),
-            (night, at(3, 0), Some(at(8, 0)), "the small hours wait for this morning"),
+            (
+                night,
+                at(23, 30),
+                Some(next_morning),
+                "late evening waits for tomorrow",
+            ),
+            (
+                night,
+                at(3, 0),
+                Some(at(8, 0)),
+                "the small hours wait for this morning",
+            ),
             (night, at(8, 0), None, "the end itself is outside"),
             (night, at(21, 59), None, "before the start"),
-            (night, at(22, 0), Some(next_morning), "the start itself is inside"),
+            (
+                night,
+                at(22, 0),
+                Some(next_morning),
+                "the start itself is inside",
+            ),
             (lunch, at(13, 30), Some(at(14, 0)), "a span within one day"),
             (lunch, at(15, 0), None, "after a span within one day"),
         ];
@@ -334,13 +352,20 @@ mod tests {
             Channel::ALL.to_vec()
         );
         assert_eq!(
-            worker.channels_for(NotificationKind::PaymentConfirmed).count(),
+            worker
+                .channels_for(NotificationKind::PaymentConfirmed)
+                .count(),
             0
         );
         let client = Prefs::defaults(Role::Client);
-        assert_eq!(client.channels_for(NotificationKind::OrderCreated).count(), 0);
         assert_eq!(
-            client.channels_for(NotificationKind::PaymentCanceled).count(),
+            client.channels_for(NotificationKind::OrderCreated).count(),
+            0
+        );
+        assert_eq!(
+            client
+                .channels_for(NotificationKind::PaymentCanceled)
+                .count(),
             3
         );
         assert_eq!(Prefs::defaults(Role::Admin).digest_minutes, 15);

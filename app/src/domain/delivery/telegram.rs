@@ -22,9 +22,10 @@ fn hash(token: &str) -> Vec<u8> {
 
 /// A new one-time link for the caller (their earlier unused ones stop working). 409 when no bot is configured.
 pub async fn start_link(ctx: &Context, actor: &Actor) -> Result<TelegramLink> {
-    let bot = ctx.notify.telegram.as_ref().ok_or_else(|| {
-        Error::Conflict("Telegram is not configured on this server.".to_owned())
-    })?;
+    let bot =
+        ctx.notify.telegram.as_ref().ok_or_else(|| {
+            Error::Conflict("Telegram is not configured on this server.".to_owned())
+        })?;
     let mut bytes = [0u8; 24];
     rand::rng().fill_bytes(&mut bytes);
     // 32 characters of [A-Za-z0-9_-]: what Telegram allows in a `start` parameter.
@@ -85,10 +86,7 @@ pub enum Update {
 /// secret is missing or wrong (or none is configured).
 pub fn authenticate(ctx: &Context, given: Option<&str>) -> Result<()> {
     let bot = ctx.notify.telegram.as_ref().ok_or(Error::NotFound)?;
-    let expected = bot
-        .webhook_secret
-        .as_ref()
-        .ok_or(Error::NotAuthenticated)?;
+    let expected = bot.webhook_secret.as_ref().ok_or(Error::NotAuthenticated)?;
     let given = given.ok_or(Error::NotAuthenticated)?;
     if bool::from(given.as_bytes().ct_eq(expected.expose_secret().as_bytes())) {
         Ok(())
@@ -105,7 +103,9 @@ pub async fn handle_update(ctx: &Context, body: &[u8]) -> Result<Update> {
         return Ok(Update::Ignored);
     };
     if let Some(member) = update.get("my_chat_member") {
-        let chat_id = member.pointer("/chat/id").and_then(serde_json::Value::as_i64);
+        let chat_id = member
+            .pointer("/chat/id")
+            .and_then(serde_json::Value::as_i64);
         let status = member
             .pointer("/new_chat_member/status")
             .and_then(serde_json::Value::as_str);
@@ -118,7 +118,9 @@ pub async fn handle_update(ctx: &Context, body: &[u8]) -> Result<Update> {
     let Some(message) = update.get("message") else {
         return Ok(Update::Ignored);
     };
-    let chat_id = message.pointer("/chat/id").and_then(serde_json::Value::as_i64);
+    let chat_id = message
+        .pointer("/chat/id")
+        .and_then(serde_json::Value::as_i64);
     let text = message.get("text").and_then(serde_json::Value::as_str);
     let (Some(chat_id), Some(text)) = (chat_id, text) else {
         return Ok(Update::Ignored);
@@ -172,6 +174,9 @@ async fn link(ctx: &Context, chat_id: i64, token: &str) -> Result<Update> {
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    tracing::info!(user.id = user_id, "Linked a Telegram chat to user {user_id}");
+    tracing::info!(
+        user.id = user_id,
+        "Linked a Telegram chat to user {user_id}"
+    );
     Ok(Update::Linked { user_id, chat_id })
 }
