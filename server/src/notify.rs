@@ -72,11 +72,21 @@ pub fn channels(config: &ServeConfig) -> anyhow::Result<Notify> {
 
 /// Starts the two delivery sweeps of this instance (every instance runs them; see the domain's module doc for why
 /// that sends nothing twice).
+/// Without any channel configured nothing is sent, but the feed is still followed (slowly), so that turning a
+/// channel on later does not send the whole history since.
 pub fn spawn_sweeps(ctx: &Context, config: &ServeConfig) {
     let every = Duration::from_millis(config.notify.delivery_interval_ms.max(10));
+    let notify = &ctx.notify;
+    if notify.telegram_transport.is_none() && notify.email_transport.is_none() {
+        tokio::spawn(fan_out(ctx.clone(), every.max(IDLE_FOLLOW)));
+        return;
+    }
     tokio::spawn(fan_out(ctx.clone(), every));
     tokio::spawn(send(ctx.clone(), every));
 }
+
+/// How often the feed is followed when no channel is configured.
+const IDLE_FOLLOW: Duration = Duration::from_secs(5);
 
 /// Turns new notifications into deliveries, a batch at a time, as long as there are more.
 async fn fan_out(ctx: Context, every: Duration) {

@@ -34,6 +34,13 @@ pub async fn fan_out(ctx: &Context) -> Result<usize> {
     let batch = ctx.notify.policy.batch;
     // Before any row lock: waiting for the watermark while holding one could deadlock with an event transaction.
     let mark = watermark::stable_watermark(db).await?;
+    // Most rounds find nothing new: tell so without a transaction.
+    let seen = sqlx::query_scalar!(r#"select upto from delivery_cursor"#)
+        .fetch_optional(db)
+        .await?;
+    if seen.is_none_or(|seen| seen >= mark) {
+        return Ok(0);
+    }
     let mut tx = db.begin().await?;
     let Some(upto) =
         sqlx::query_scalar!(r#"select upto from delivery_cursor for update skip locked"#)
