@@ -65,6 +65,8 @@ create table deliveries (
     status text not null default 'pending' check (status in ('pending', 'sent', 'failed', 'skipped')),
     attempts integer not null default 0,
     next_attempt_at timestamptz not null default now(),
+    -- Part of a digest: sent together with the recipient's other due digest rows of the channel, as one message.
+    digest boolean not null default false,
     lease uuid,
     leased_until timestamptz,
     last_error text,
@@ -73,7 +75,9 @@ create table deliveries (
     updated_at timestamptz not null default now()
 );
 create unique index deliveries_key on deliveries (notification_id, user_id, channel);
-create index deliveries_due_idx on deliveries (next_attempt_at) where status = 'pending';
+create index deliveries_due_idx on deliveries (next_attempt_at) where status = 'pending' and not digest;
+create index deliveries_digest_due_idx on deliveries (next_attempt_at, user_id, channel)
+    where status = 'pending' and digest;
 create index deliveries_user_idx on deliveries (user_id, id);
 create index deliveries_status_idx on deliveries (status, id);
 select trigger_updated_at('deliveries');

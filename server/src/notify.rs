@@ -107,7 +107,7 @@ async fn fan_out(ctx: Context, every: Duration) {
     }
 }
 
-/// Sends the due deliveries, a batch at a time, as long as there are more.
+/// Sends the due deliveries, a batch at a time, as long as there are more; then the due digests.
 async fn send(ctx: Context, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -119,6 +119,17 @@ async fn send(ctx: Context, every: Duration) {
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "Sending due deliveries failed");
+                    break;
+                }
+            }
+        }
+        // The due digests, one (recipient, channel) at a time, at most a batch of them per round.
+        for _ in 0..ctx.notify.policy.batch {
+            match pipeline::send_digest(&ctx).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "Sending a due digest failed");
                     break;
                 }
             }

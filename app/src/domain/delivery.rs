@@ -11,6 +11,8 @@
 //!    channel's [`Transport`], and records the outcome under the lease it took. Several instances never claim the
 //!    same row; a row whose sender died mid-send is claimed again when its lease ends. Failures are retried with
 //!    exponential backoff (a provider's `retry_after` honoured) until the attempts run out (`failed`).
+//! 3. [`pipeline::send_digest`] does the same for the rows of users who take digests: they wait until the end of
+//!    their interval, and then one (recipient, channel)'s due rows are claimed together and sent as one message.
 //!
 //! The one duplicate window: a provider accepted a message and the process died (or lost the database) before it
 //! recorded `sent`. The row's lease then ends and it is sent again. Every such claim of a row whose last sender

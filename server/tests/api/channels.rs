@@ -1005,3 +1005,79 @@ async fn email_goes_out_through_a_real_smtp_conversation(pool: PgPool) {
     );
     assert_eq!(statuses(&app.db).await.get("sent"), Some(&2));
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_digest_sends_one_message_listing_what_happened_in_its_interval(pool: PgPool) {
+    // Arrange: an admin on the default 15-minute digest, with Telegram linked.
+    let bot: FakeBot = Arc::default();
+    let base = spawn_fake_bot(bot.clone()).await;
+    let app = spawn_with_channels(pool, Some(base), None, 8).await;
+    let admin = app.user(Role::Admin).await;
+    let worker = app.user(Role::Worker).await;
+    let client = app.user(Role::Client).await;
+    link(&app, &admin, 555).await;
+    let service = app.service(&admin, &[&worker]).await;
+
+    // Act: two orders; then the interval ends.
+    let mut orders = Vec::new();
+    for _ in 0..2 {
+        orders.push(
+            app.order(&client, service, Some(&worker)).await["id"]
+                .as_i64()
+                .expect("an order id"),
+        );
+    }
+    wait_until(
+        Duration::from_secs(10),
+        "the admin's rows wait for the digest",
+        || async {
+            let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from deliveries where user_id = $1 and digest and status = 'pending'
+             and next_attempt_at > now()",
+        )
+        .bind(admin.id)
+        .fetch_one(&app.db)
+        .await
+        .expect("counted");
+            waiting == 2
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        Bot::all(&bot).is_empty(),
+        "nothing before the interval ends"
+    );
+    sqlx::query("update deliveries set next_attempt_at = now() where user_id = $1")
+        .bind(admin.id)
+        .execute(&app.db)
+        .await
+        .expect("the interval ends");
+
+    // Assert: one message naming both orders, and both rows sent.
+    wait_until(Duration::from_secs(10), "the digest is sent", || async {
+        !Bot::sent(&bot).is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = Bot::sent(&bot);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].chat_id, 555);
+    for order in &orders {
+        assert!(
+            sent[0]
+                .text
+                .contains(&format!("http://testserver/orders/{order}")),
+            "{}",
+            sent[0].text
+        );
+    }
+    let sent_rows: i64 = sqlx::query_scalar(
+        "select count(*) from deliveries where user_id = $1 and status = 'sent' and attempts = 1",
+    )
+    .bind(admin.id)
+    .fetch_one(&app.db)
+    .await
+    .expect("counted");
+    assert_eq!(sent_rows, 2);
+}

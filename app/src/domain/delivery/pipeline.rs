@@ -23,8 +23,8 @@ use crate::{
     },
 };
 
-/// One row to write: (notification, recipient, channel, due at).
-type NewRow = (i64, i64, Channel, DateTime<Utc>);
+/// One row to write: (notification, recipient, channel, due at, part of a digest).
+type NewRow = (i64, i64, Channel, DateTime<Utc>, bool);
 
 /// Turns the notifications committed since the cursor (up to the feed's stable watermark, at most a batch of
 /// them) into delivery rows, and moves the cursor on, in one transaction. One instance does it at a time (the
@@ -122,8 +122,8 @@ struct Recipient {
 
 impl Recipient {
     /// The rows an event of `kind` makes for them: one per channel their preferences enable, that is configured
-    /// here and that has somewhere to go; held until their quiet hours end. Nothing while they take digests (not
-    /// sent yet: see the README).
+    /// here and that has somewhere to go; held until their quiet hours end, and, when they take digests, until
+    /// the end of the digest's interval.
     fn rows_for(
         &self,
         notify: &Notify,
@@ -131,10 +131,14 @@ impl Recipient {
         kind: NotificationKind,
         now: DateTime<Utc>,
     ) -> Vec<NewRow> {
-        if !self.active || self.prefs.digest_minutes > 0 {
+        if !self.active {
             return Vec::new();
         }
-        let due = self.prefs.held_until(now).unwrap_or(now);
+        let digest = self.prefs.digest_minutes > 0;
+        let mut due = self.prefs.held_until(now).unwrap_or(now);
+        if digest {
+            due = due.max(super::settings::digest_due(now, self.prefs.digest_minutes));
+        }
         self.prefs
             .channels_for(kind)
             .filter(|c| notify.transport(*c).is_some())
@@ -143,7 +147,7 @@ impl Recipient {
                 Channel::Email => self.has_email,
                 Channel::WebPush => false,
             })
-            .map(|c| (notification_id, self.id, c, due))
+            .map(|c| (notification_id, self.id, c, due, digest))
             .collect()
     }
 }
@@ -221,20 +225,57 @@ async fn insert_rows(tx: &mut sqlx::PgConnection, rows: &[NewRow]) -> Result<()>
     let user_ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
     let channels: Vec<String> = rows.iter().map(|r| r.2.as_str().to_owned()).collect();
     let due: Vec<DateTime<Utc>> = rows.iter().map(|r| r.3).collect();
+    let digest: Vec<bool> = rows.iter().map(|r| r.4).collect();
     sqlx::query!(
         r#"
-        insert into deliveries (notification_id, user_id, channel, next_attempt_at)
-        select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[])
+        insert into deliveries (notification_id, user_id, channel, next_attempt_at, digest)
+        select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[], $5::bool[])
         on conflict (notification_id, user_id, channel) do nothing
         "#,
         &notification_ids,
         &user_ids,
         &channels,
-        &due
+        &due,
+        &digest
     )
     .execute(tx)
     .await?;
     Ok(())
+}
+
+/// A [`Job`] from a row of a claim's query (the two claims' queries select the same columns).
+macro_rules! job {
+    ($r:expr) => {{
+        let r = $r;
+        let event = match (r.kind, r.order_id, r.data, r.created_at) {
+            (Some(kind), Some(order_id), Some(data), Some(at)) => kind
+                .parse::<NotificationKind>()
+                .ok()
+                .map(|kind| (kind, order_id, data, at)),
+            _ => None,
+        };
+        Job {
+            id: r.id,
+            channel: r.channel,
+            attempts: r.attempts,
+            recovered: r.recovered,
+            event,
+            role: r.role,
+            language: r.language,
+            email: r.email,
+            active: r.active,
+            chat_id: r.chat_id,
+            prefs: stored_prefs(
+                r.kinds,
+                r.telegram_enabled,
+                r.web_push_enabled,
+                r.email_enabled,
+                r.quiet_from,
+                r.quiet_to,
+                r.digest_minutes,
+            ),
+        }
+    }};
 }
 
 /// A claimed row with what sending it takes.
@@ -271,7 +312,7 @@ pub async fn send_due(ctx: &Context) -> Result<usize> {
         r#"
         with due as (
             select id, lease is not null as recovered from deliveries
-            where status = 'pending' and next_attempt_at <= now() and channel = any($4)
+            where status = 'pending' and not digest and next_attempt_at <= now() and channel = any($4)
             order by next_attempt_at limit $1
             for update skip locked
         ), claimed as (
@@ -304,34 +345,7 @@ pub async fn send_due(ctx: &Context) -> Result<usize> {
     let claimed = rows.len();
     let mut sends = tokio::task::JoinSet::new();
     for r in rows {
-        let event = match (r.kind, r.order_id, r.data, r.created_at) {
-            (Some(kind), Some(order_id), Some(data), Some(at)) => kind
-                .parse::<NotificationKind>()
-                .ok()
-                .map(|kind| (kind, order_id, data, at)),
-            _ => None,
-        };
-        let job = Job {
-            id: r.id,
-            channel: r.channel,
-            attempts: r.attempts,
-            recovered: r.recovered,
-            event,
-            role: r.role,
-            language: r.language,
-            email: r.email,
-            active: r.active,
-            chat_id: r.chat_id,
-            prefs: stored_prefs(
-                r.kinds,
-                r.telegram_enabled,
-                r.web_push_enabled,
-                r.email_enabled,
-                r.quiet_from,
-                r.quiet_to,
-                r.digest_minutes,
-            ),
-        };
+        let job = job!(r);
         let ctx = ctx.clone();
         sends.spawn(async move {
             let id = job.id;
@@ -345,7 +359,88 @@ pub async fn send_due(ctx: &Context) -> Result<usize> {
     Ok(claimed)
 }
 
+/// The advisory lock one digest claim at a time holds ("TASKDIGE" in ASCII): two claims of one recipient's rows
+/// would otherwise wait on each other's row locks.
+const DIGEST_LOCK: i64 = 0x5441_534B_4449_4745;
+
+/// Claims the due digest rows of one (recipient, channel), the longest waiting, sends them as one message and
+/// records the outcome on each. Returns how many rows it claimed (0: no digest is due).
+pub async fn send_digest(ctx: &Context) -> Result<usize> {
+    let policy = ctx.notify.policy;
+    let lease = Uuid::new_v4();
+    let channels: Vec<String> = Channel::ALL
+        .iter()
+        .filter(|c| ctx.notify.transport(**c).is_some())
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    if channels.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = ctx.db.begin().await?;
+    let mine = sqlx::query_scalar!(
+        r#"select pg_try_advisory_xact_lock($1) as "locked!""#,
+        DIGEST_LOCK
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if !mine {
+        return Ok(0);
+    }
+    let rows = sqlx::query!(
+        r#"
+        with grp as (
+            select user_id, channel from deliveries
+            where status = 'pending' and digest and next_attempt_at <= now() and channel = any($3)
+            order by next_attempt_at limit 1
+        ), due as (
+            select d.id, d.lease is not null as recovered from deliveries d join grp using (user_id, channel)
+            where d.status = 'pending' and d.digest and d.next_attempt_at <= now()
+            for update of d
+        ), claimed as (
+            update deliveries d
+            set lease = $1, leased_until = now() + make_interval(secs => $2),
+                next_attempt_at = now() + make_interval(secs => $2), attempts = d.attempts + 1
+            from due where d.id = due.id
+            returning d.id, d.notification_id, d.user_id, d.channel, d.attempts, due.recovered
+        )
+        select c.id as "id!", c.channel as "channel!", c.attempts as "attempts!", c.recovered as "recovered!",
+               n.kind as "kind?", n.order_id as "order_id?", n.data as "data?", n.created_at as "created_at?",
+               u.role as "role!", u.language as "language?", u.email as "email?", u.is_active as "active!",
+               t.chat_id as "chat_id?",
+               s.kinds as "kinds?", s.telegram_enabled as "telegram_enabled?",
+               s.web_push_enabled as "web_push_enabled?", s.email_enabled as "email_enabled?",
+               s.quiet_from as "quiet_from?", s.quiet_to as "quiet_to?", s.digest_minutes as "digest_minutes?"
+        from claimed c
+        join users u on u.id = c.user_id
+        left join notifications n on n.id = c.notification_id
+        left join telegram_links t on t.user_id = c.user_id
+        left join notification_settings s on s.user_id = c.user_id
+        order by c.id
+        "#,
+        lease,
+        policy.lease.as_secs_f64(),
+        &channels
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let claimed = rows.len();
+    let jobs: Vec<Job> = rows.into_iter().map(|r| job!(r)).collect();
+    let Some(first) = jobs.first() else {
+        return Ok(0);
+    };
+    let verdict = match first.channel.parse::<Channel>() {
+        Ok(channel) => attempt(ctx, first, channel, Some(&jobs)).await,
+        Err(_) => Verdict::Failed(format!("unknown channel {}", first.channel)),
+    };
+    for job in &jobs {
+        conclude(ctx, job, lease, verdict.clone()).await;
+    }
+    Ok(claimed)
+}
+
 /// What became of one claimed row.
+#[derive(Clone)]
 enum Verdict {
     Sent,
     Retry {
@@ -359,15 +454,21 @@ enum Verdict {
 
 /// Sends one claimed row and records what became of it.
 async fn deliver(ctx: &Context, job: Job, lease: Uuid) -> Result<()> {
-    let channel = job.channel.parse::<Channel>().ok();
+    let verdict = match job.channel.parse::<Channel>() {
+        Ok(channel) => attempt(ctx, &job, channel, None).await,
+        Err(_) => Verdict::Failed(format!("unknown channel {}", job.channel)),
+    };
+    conclude(ctx, &job, lease, verdict).await;
+    Ok(())
+}
+
+/// Counts what became of a row and records it (a failure to record is logged: the lease runs out and the row is
+/// claimed again).
+async fn conclude(ctx: &Context, job: &Job, lease: Uuid, verdict: Verdict) {
     if job.recovered {
         metrics::counter!("deliveries_recovered_total", "channel" => job.channel.clone())
             .increment(1);
     }
-    let verdict = match channel {
-        None => Verdict::Failed(format!("unknown channel {}", job.channel)),
-        Some(channel) => attempt(ctx, &job, channel).await,
-    };
     let outcome = match &verdict {
         Verdict::Sent => "sent",
         Verdict::Retry { .. } if job.attempts >= ctx.notify.policy.max_attempts => "failed",
@@ -383,11 +484,15 @@ async fn deliver(ctx: &Context, job: Job, lease: Uuid) -> Result<()> {
         metrics::histogram!("delivery_lag_seconds", "channel" => job.channel.clone())
             .record(lag.as_secs_f64());
     }
-    record(&ctx.db, &job, lease, verdict, &ctx.notify).await
+    if let Err(e) = record(&ctx.db, job, lease, verdict, &ctx.notify).await {
+        let id = job.id;
+        tracing::warn!(delivery.id = id, error = %e, "Failed to record delivery {id}");
+    }
 }
 
-/// Decides and, when there is somewhere to send to, sends.
-async fn attempt(ctx: &Context, job: &Job, channel: Channel) -> Verdict {
+/// Decides and, when there is somewhere to send to, sends: `job`'s own message, or the digest of `digest` (all
+/// of one recipient and channel, `job` among them).
+async fn attempt(ctx: &Context, job: &Job, channel: Channel, digest: Option<&[Job]>) -> Verdict {
     let notify = &ctx.notify;
     if !job.active {
         return Verdict::Skipped("the user is deactivated".to_owned());
@@ -419,11 +524,20 @@ async fn attempt(ctx: &Context, job: &Job, channel: Channel) -> Verdict {
         .as_deref()
         .and_then(lang::from_tag)
         .unwrap_or(Locale::en);
-    let message = render(
-        notify,
-        locale,
-        job.event.as_ref().map(|(k, o, d, _)| (*k, *o, d)),
-    );
+    let message = match digest {
+        Some(jobs) => render_digest(
+            notify,
+            locale,
+            jobs.iter()
+                .filter_map(|j| j.event.as_ref().map(|(k, o, d, _)| (*k, *o, d)))
+                .collect(),
+        ),
+        None => render(
+            notify,
+            locale,
+            job.event.as_ref().map(|(k, o, d, _)| (*k, *o, d)),
+        ),
+    };
     match transport.send(&address, &message).await {
         Outcome::Sent => Verdict::Sent,
         Outcome::Retry { error, after } => Verdict::Retry { error, after },
@@ -468,6 +582,34 @@ pub fn render(
                 text: format!("{test}\n{}", notify.public_url),
             }
         }
+    }
+}
+
+/// The most events a digest names one by one; the rest are counted.
+const DIGEST_LINES: usize = 20;
+
+/// One message listing `events` (oldest first), each with its order's address.
+pub fn render_digest(
+    notify: &Notify,
+    locale: Locale,
+    events: Vec<(NotificationKind, i64, &serde_json::Value)>,
+) -> Message {
+    let count = events.len();
+    let mut lines: Vec<String> = events
+        .iter()
+        .take(DIGEST_LINES)
+        .map(|(kind, order_id, data)| {
+            let sentence = lang::notification(locale, *kind, *order_id, data);
+            format!("• {sentence}: {}", notify.order_url(*order_id))
+        })
+        .collect();
+    if count > DIGEST_LINES {
+        let more = td_string!(locale, channel.digest_more);
+        lines.push(more.replace("%n%", &(count - DIGEST_LINES).to_string()));
+    }
+    Message {
+        subject: td_string!(locale, channel.digest_subject).replace("%n%", &count.to_string()),
+        text: lines.join("\n"),
     }
 }
 

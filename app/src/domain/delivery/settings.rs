@@ -125,6 +125,14 @@ impl Prefs {
     }
 }
 
+/// When a digest of every `minutes` collecting an event at `now` goes: the end of the interval `now` falls in
+/// (intervals are counted from the Unix epoch, so every instance agrees on them).
+pub fn digest_due(now: DateTime<Utc>, minutes: i32) -> DateTime<Utc> {
+    let period = i64::from(minutes.max(1)) * 60;
+    let end = (now.timestamp().div_euclid(period) + 1) * period;
+    DateTime::from_timestamp(end, 0).unwrap_or(now)
+}
+
 /// The end of the quiet hours `from`–`to` (Tashkent time; `from > to` spans midnight) that `now` falls in, or
 /// `None` when it falls outside them.
 pub fn quiet_until(now: DateTime<Utc>, from: NaiveTime, to: NaiveTime) -> Option<DateTime<Utc>> {
@@ -339,6 +347,22 @@ mod tests {
         ];
         for ((from, to), now, expected, case) in cases {
             assert_eq!(quiet_until(now, from, to), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn a_digest_goes_at_the_end_of_its_interval() {
+        let cases = [
+            (at(10, 7), 15, at(10, 15)),
+            (at(10, 15), 15, at(10, 30)),
+            (at(10, 59), 60, at(11, 0)),
+        ];
+        for (now, minutes, expected) in cases {
+            assert_eq!(
+                digest_due(now, minutes),
+                expected,
+                "{now} every {minutes} min"
+            );
         }
     }
 
