@@ -1081,3 +1081,112 @@ async fn a_digest_sends_one_message_listing_what_happened_in_its_interval(pool: 
     .expect("counted");
     assert_eq!(sent_rows, 2);
 }
+
+/// A browser's public key (the Web Push spec's example).
+const P256DH: &str = concat!(
+    "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-",
+    "Ts1XbjhazAkj7I99e8QcYP7DkM"
+);
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn push_subscriptions_are_stored_per_device_and_counted_in_the_settings(pool: PgPool) {
+    // Arrange
+    let app = spawn_app(pool).await;
+    let user = app.user(Role::Client).await;
+    let device = |n: u32| {
+        json!({"endpoint": format!("https://push.example/send/{n}"),
+               "keys": {"p256dh": P256DH,
+                        "auth": "tBHItJI5svbpez7KI4CCXg"}})
+    };
+
+    // Act
+    for n in [1, 2, 2] {
+        app.post("/api/v1/me/push-subscriptions", &user.access, device(n))
+            .await
+            .expect(201);
+    }
+    let bad = app
+        .post(
+            "/api/v1/me/push-subscriptions",
+            &user.access,
+            json!({"endpoint": "http://push.example/x", "keys": {"p256dh": "a b", "auth": ""}}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    for field in ["endpoint", "keys.p256dh", "keys.auth"] {
+        assert!(
+            bad.body["errors"].get(field).is_some(),
+            "{field}: {}",
+            bad.body
+        );
+    }
+    let settings = app
+        .get("/api/v1/me/notification-settings", &user.access)
+        .await;
+    assert_eq!(
+        settings.expect(200)["channels"]["web_push"]["subscriptions"],
+        2
+    );
+    let gone = app
+        .call(
+            reqwest::Method::DELETE,
+            "/api/v1/me/push-subscriptions",
+            Some(&user.access),
+            Some(json!({"endpoint": "https://push.example/send/1"})),
+        )
+        .await;
+    assert_eq!(gone.status, 204);
+    let settings = app
+        .get("/api/v1/me/notification-settings", &user.access)
+        .await;
+    assert_eq!(
+        settings.expect(200)["channels"]["web_push"]["subscriptions"],
+        1
+    );
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn blocking_the_bot_unlinks_the_chat_and_later_messages_are_skipped(pool: PgPool) {
+    // Arrange
+    let bot: FakeBot = Arc::default();
+    let base = spawn_fake_bot(bot.clone()).await;
+    let app = spawn_with_channels(pool, Some(base), None, 8).await;
+    let user = app.user(Role::Client).await;
+    link(&app, &user, 777).await;
+    // A message queued while the chat is still linked.
+    sqlx::query(
+        "insert into deliveries (user_id, channel, next_attempt_at)
+         values ($1, 'telegram', now() + interval '1 second')",
+    )
+    .bind(user.id)
+    .execute(&app.db)
+    .await
+    .expect("queued");
+
+    // Act: Telegram tells the webhook the user blocked the bot.
+    let blocked = json!({"update_id": 1, "my_chat_member": {
+        "chat": {"id": 777, "type": "private"}, "from": {"id": 777, "is_bot": false, "first_name": "A"},
+        "date": 0, "old_chat_member": {"status": "member", "user": {"id": 1, "is_bot": true, "first_name": "B"}},
+        "new_chat_member": {"status": "kicked", "until_date": 0,
+                            "user": {"id": 1, "is_bot": true, "first_name": "B"}}}});
+    assert_eq!(webhook(&app, Some(HOOK_SECRET), blocked).await, 200);
+
+    // Assert: unlinked, and the queued message is skipped rather than sent.
+    let settings = app
+        .get("/api/v1/me/notification-settings", &user.access)
+        .await;
+    assert_eq!(
+        settings.expect(200)["channels"]["telegram"]["linked"],
+        false
+    );
+    wait_until(
+        Duration::from_secs(10),
+        "the queued message is settled",
+        || async { pending(&app.db).await == 0 },
+    )
+    .await;
+    assert_eq!(statuses(&app.db).await.get("skipped"), Some(&1));
+    assert!(Bot::all(&bot).is_empty());
+}
