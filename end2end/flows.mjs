@@ -183,7 +183,12 @@ await test('the client orders; the worker and the admin see it appear without re
     await c.page.waitForSelector(`tr[data-order="${orderId}"] [data-status=pending]`, T);
   }
   await worker.page.waitForSelector(`.toast:has-text("#${orderId}")`, T);
-  for (const c of [worker, admin]) assertNoPageFetch(`the ${c.role}'s order list`, lists[c.role]);
+  for (const c of [worker, admin]) {
+    assertNoPageFetch(`the ${c.role}'s order list`, lists[c.role]);
+    // The new order's frame carried its row: the list read nothing for it.
+    const reads = lists[c.role].seen.filter((r) => new URL(r.url).pathname === '/_fn/get_order_row');
+    if (reads.length) throw new Error(`the ${c.role}'s order list read the new order's row instead of taking it from the frame`);
+  }
   for (const c of [worker, admin]) lists[c.role].stop();
 });
 

@@ -401,8 +401,14 @@ pub enum ServerFrame {
         role: Role,
         last_id: i64,
     },
-    /// A new event, or one replayed after `after_id`.
-    Notification { notification: Notification },
+    /// A new event, or one replayed after `after_id`. A live event that placed, assigned or moved an order
+    /// also carries the `order` as the change left it (what a list row shows), so that an open list puts it in
+    /// place without reading it; a replayed one does not (the page reads the row if it needs it).
+    Notification {
+        notification: Notification,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order: Option<Box<Order>>,
+    },
     /// Read state changed in another tab or device of the same user.
     Read { ids: Vec<i64> },
     /// The answer to a `ping`.

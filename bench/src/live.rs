@@ -3,8 +3,8 @@
 //! window (its `utime + stime` in `/proc/<pid>/stat`) and whether every frame reached every socket.
 //!
 //! What the island does is the live design's: it applies the frame (here: parses it), and for an `order_created`
-//! makes one small JSON read, `GET /api/v1/orders/{id}` (the row it adds to the orders list). A run without that
-//! read (frames only) shows what the read costs.
+//! whose frame does not carry the order (a live one does) makes one small JSON read, `GET /api/v1/orders/{id}`
+//! (the row it adds to the orders list). A run without that read (frames only) shows what a read would cost.
 
 use std::{
     collections::HashSet,
@@ -47,7 +47,8 @@ pub struct LiveSettings {
     pub orders_per_second: f64,
     /// For how long.
     pub seconds: u64,
-    /// Whether the island reads each new order (`GET /api/v1/orders/{id}`), or only applies frames.
+    /// Whether the island reads a new order whose frame does not carry it (`GET /api/v1/orders/{id}`), as the
+    /// browser's does, or only applies frames.
     pub reads: bool,
 }
 
@@ -83,6 +84,8 @@ impl LiveRun {
 #[derive(Default)]
 struct Progress {
     frames: AtomicUsize,
+    /// Reads started, and done.
+    started: AtomicUsize,
     reads: AtomicUsize,
 }
 
@@ -159,18 +162,11 @@ pub async fn run(
             .bind(&order_ids)
             .fetch_all(db)
             .await?;
-    let created = events.iter().filter(|e| e.1 == "order_created").count();
-    let (frames_wanted, reads_wanted) = (
-        events.len() * settings.sockets,
-        if settings.reads {
-            created * settings.sockets
-        } else {
-            0
-        },
-    );
+    let frames_wanted = events.len() * settings.sockets;
     let deadline = Instant::now() + DRAIN;
+    // Reads are made only for frames without their order; every read started is waited for.
     while (progress.frames.load(Ordering::SeqCst) < frames_wanted
-        || progress.reads.load(Ordering::SeqCst) < reads_wanted)
+        || progress.reads.load(Ordering::SeqCst) < progress.started.load(Ordering::SeqCst))
         && Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -278,7 +274,10 @@ async fn island(
                         if let Some(id) = notification["id"].as_i64() {
                             island.ids.push(id);
                             ctx.progress.frames.fetch_add(1, Ordering::Relaxed);
-                            if ctx.reads && notification["kind"] == "order_created" {
+                            if ctx.reads
+                                && notification["kind"] == "order_created"
+                                && frame.get("order").is_none()
+                            {
                                 to_read.extend(notification["order_id"].as_i64());
                             }
                         }
@@ -294,6 +293,7 @@ async fn island(
                         admin.token.clone(),
                     );
                     let (progress, connections) = (ctx.progress.clone(), connections.clone());
+                    progress.started.fetch_add(1, Ordering::Relaxed);
                     reads.push(tokio::spawn(async move {
                         let _connection = connections.acquire_owned().await;
                         let response = http.get(url).bearer_auth(token).send().await;

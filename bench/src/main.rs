@@ -72,6 +72,14 @@ struct Args {
     /// REST concurrencies.
     #[arg(long, value_delimiter = ',', default_value = "16,64")]
     concurrency: Vec<usize>,
+    /// The REST operations to run.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "create-order,list-orders"
+    )]
+    operations: Vec<Operation>,
     /// Seconds per REST run.
     #[arg(long, default_value_t = 15)]
     rest_seconds: u64,
@@ -123,22 +131,17 @@ struct Args {
     /// Seconds of orders per live-pages run.
     #[arg(long, default_value_t = 60)]
     live_seconds: u64,
-    /// What the islands do in the live-pages runs, one run each: `reads` (apply the frame, read each new order)
-    /// and `frames` (apply the frame only).
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "reads,frames"
-    )]
+    /// What the islands do in the live-pages runs, one run each: `island` (what the browser's island does: apply
+    /// the frame, and read a new order whose frame does not carry it) and `frames` (apply the frame only).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "island")]
     live_islands: Vec<Islands>,
 }
 
 /// What a live-pages run's islands do on each event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Islands {
-    /// Apply the frame, and read each new order (`GET /api/v1/orders/{id}`).
-    Reads,
+    /// Apply the frame, and read a new order (`GET /api/v1/orders/{id}`) whose frame does not carry it.
+    Island,
     /// Apply the frame only.
     Frames,
 }
@@ -195,6 +198,9 @@ impl Bench {
     async fn rest_phase(&mut self) -> anyhow::Result<()> {
         self.report.rest_header()?;
         for operation in Operation::ALL {
+            if !self.args.operations.contains(&operation) {
+                continue;
+            }
             for &c in &self.args.concurrency {
                 let run = rest::run(&self.http, &self.args, &self.world, c, operation).await?;
                 self.report.rest_run(operation, c, &run, &self.ceiling)?;
@@ -256,7 +262,7 @@ impl Bench {
                 sockets: self.args.live_sockets,
                 orders_per_second: f64::from(self.args.orders_per_second),
                 seconds: self.args.live_seconds,
-                reads: islands == Islands::Reads,
+                reads: islands == Islands::Island,
             };
             let run = live::run(
                 &self.args.base,

@@ -232,7 +232,9 @@ impl Report {
         writeln!(
             self.text,
             "Admin sockets whose clients do what a live island does on each event: apply the frame (parse it), \
-             and, where the islands read, one `GET /api/v1/orders/{{id}}` for each `order_created`. The server's \
+             and, where the islands read, one `GET /api/v1/orders/{{id}}` for each `order_created` whose frame \
+             does not carry the order (a live event's frame carries it; the orders list puts it in place from \
+             there). The server's \
              CPU is its `utime + stime` (`/proc/<pid>/stat`) from the first order until every frame and read is \
              done, over that time.\n"
         )?;
@@ -270,7 +272,7 @@ impl Report {
              {verdict} |",
             s.sockets,
             if s.reads {
-                "frame + read of each new order"
+                "as the browser's: frame, and a read of a new order its frame lacks"
             } else {
                 "frame only"
             },
@@ -581,7 +583,8 @@ mod tests {
         assert_eq!(cells(rows[1]), cells(rows[2]), "alignment and row");
         assert_eq!(
             rows[2],
-            "| 500 | frame + read of each new order | 20 × 60 | 1200 | 600000 | 600000 | 0 | 0 | 600000 | 0 | \
+            "| 500 | as the browser's: frame, and a read of a new order its frame lacks | 20 × 60 | 1200 | 600000 | \
+             600000 | 0 | 0 | 600000 | 0 | \
              1.0 / 4.0 | 61.0 | 0.50 | 25.4 | yes |"
         );
         assert!(rows[3].ends_with("| no (CPU, frames) |"), "{}", rows[3]);

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::{Args, fixtures::World, stats::percentile};
 
 /// What a REST run's workers do.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Operation {
     /// Place an order (JWT, JSON, order + notification in one transaction).
     CreateOrder,

@@ -181,10 +181,10 @@ async fn sweep_payments(ctx: Context) {
     }
 }
 
-/// Folds the tallies' deltas every second, so a maintained count reads its row and at most a second's deltas
-/// (see `domain::tallies`). Several instances may fold at once.
+/// Folds the tallies' deltas four times a second, so a maintained count reads its row and at most a quarter of
+/// a second's deltas, which are not indexed (see `domain::tallies`). Several instances may fold at once.
 async fn fold_tallies(ctx: Context) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

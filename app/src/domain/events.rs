@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Result, actor::parse_column, error::Error};
-use crate::models::Notification;
+use crate::models::{Notification, Order};
 
 /// A committed event as the live feed fans it out: its audience and its frame, serialized once for every socket.
 #[derive(Debug, Clone)]
@@ -21,15 +21,36 @@ impl FeedEvent {
     pub fn new(row: NotificationRow, client_id: i64, worker_id: Option<i64>) -> Result<Self> {
         let id = row.id;
         let notification = Notification::try_from(row)?;
-        let frame =
-            serde_json::to_string(&crate::models::ServerFrame::Notification { notification })
-                .map_err(|e| Error::Internal(e.into()))?;
+        let frame = serde_json::to_string(&crate::models::ServerFrame::Notification {
+            notification,
+            order: None,
+        })
+        .map_err(|e| Error::Internal(e.into()))?;
         Ok(Self {
             id,
             client_id,
             worker_id,
             frame,
         })
+    }
+
+    /// The event's frame also carries `order`, as the change left it: an open list puts the row in place from the
+    /// frame instead of reading it. (The frame's last field is `notification`; `order` is appended after it,
+    /// where serializing the whole frame would put it.)
+    #[must_use]
+    pub fn with_order(mut self, order: &Order) -> Self {
+        match serde_json::to_string(order) {
+            Ok(order) if self.frame.ends_with('}') => {
+                self.frame.pop();
+                self.frame.reserve(order.len() + 10);
+                self.frame.push_str(",\"order\":");
+                self.frame.push_str(&order);
+                self.frame.push('}');
+            }
+            // An order that cannot be written leaves the frame as it was: the page reads the row.
+            _ => {}
+        }
+        self
     }
 }
 
@@ -93,4 +114,64 @@ pub struct NoSink;
 
 impl EventSink for NoSink {
     fn committed(&self, _recorded: Vec<FeedEvent>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::{OrderStatus, ServerFrame, UserSummary};
+
+    #[test]
+    fn a_frame_with_its_order_reads_as_the_whole_frame_would() {
+        let at = DateTime::parse_from_rfc3339("2026-12-06T10:00:00.123Z")
+            .unwrap()
+            .to_utc();
+        let row = NotificationRow {
+            id: 7,
+            kind: "order_created".into(),
+            order_id: 3,
+            actor_id: Some(2),
+            data: serde_json::json!({"status": "pending", "note": "a } and a \" inside"}),
+            read: false,
+            created_at: at,
+        };
+        let order = Order {
+            id: 3,
+            client_id: 2,
+            worker_id: None,
+            service_id: 1,
+            service_name: "Plumbing } \"quoted\"".into(),
+            price: 150_000,
+            status: OrderStatus::Pending,
+            description: "Fix the tap".into(),
+            client: UserSummary {
+                id: 2,
+                username: "client".into(),
+                full_name: "Client One".into(),
+            },
+            worker: None,
+            created_at: at,
+            updated_at: at,
+        };
+        let event = FeedEvent::new(row, 2, None).unwrap();
+        let plain: ServerFrame = serde_json::from_str(&event.frame).unwrap();
+        let ServerFrame::Notification {
+            notification,
+            order: None,
+        } = plain
+        else {
+            panic!("a frame without its order: {}", event.frame);
+        };
+        let framed = event.with_order(&order);
+        let whole = serde_json::to_string(&ServerFrame::Notification {
+            notification,
+            order: Some(Box::new(order)),
+        })
+        .unwrap();
+        assert_eq!(framed.frame, whole);
+        assert_eq!(
+            (framed.id, framed.client_id, framed.worker_id),
+            (7, 2, None)
+        );
+    }
 }

@@ -56,28 +56,56 @@ pub async fn events_between(
         .collect()
 }
 
-/// Whether any of `viewer`'s notifications with an id in `(after, upto]` is read: below their read mark, or read
-/// one by one. The rule is the one every read of the feed applies ([`super::notifications::replay_page`]); a socket
-/// that catches up from the relay's memory, whose frames say `read: false`, asks this first and replays from the
-/// database when it is so (the integration test
-/// `live::a_catch_up_from_memory_sends_the_frames_of_the_database_replay` proves the two agree).
-pub async fn any_read_between(
+/// What a socket that opens needs to know from the database, read in one round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opening {
+    /// The user is still active, in the role and session epoch the socket was authenticated with (a revocation
+    /// broadcast between the authentication and the socket joining the feed would otherwise be missed).
+    pub allowed: bool,
+    /// Whether any of the viewer's notifications with an id in `(read_after, upto]` is read: below their read
+    /// mark, or read one by one. False when `read_after` was not given.
+    pub read_between: bool,
+    /// The newest id of the viewer's feed at or below `upto`, when asked for.
+    pub last_id: Option<i64>,
+}
+
+/// What socket of `viewer` opening at `upto` (its start) needs: whether they may still open it, whether a
+/// catch-up from the relay's memory (whose frames say `read: false`) after `read_after` would be wrong because
+/// one of those is read (the rule every read of the feed applies, [`super::notifications::replay_page`]; the
+/// integration test `live::a_catch_up_from_memory_sends_the_frames_of_the_database_replay` proves the two agree),
+/// and, if `want_last_id`, the newest id of their feed at or below `upto` (what
+/// [`super::notifications::last_visible_id`] reads). One statement, so that every client reconnecting at once
+/// costs the database one round trip each.
+pub async fn opening(
     db: &PgPool,
     viewer: &super::Actor,
-    after: i64,
+    read_after: Option<i64>,
     upto: i64,
-) -> Result<bool> {
-    Ok(sqlx::query_scalar!(
+    want_last_id: bool,
+) -> Result<Opening> {
+    let row = sqlx::query!(
         r#"
-        select (u.notifications_read_upto > $2 or exists (
+        select coalesce(u.role = $2 and u.session_epoch = $3, false) as "allowed!",
+               coalesce($4::bigint is not null and (u.notifications_read_upto > $4 or exists (
                    select 1 from notification_reads r
-                   where r.user_id = $1 and r.notification_id > $2 and r.notification_id <= $3)) as "read!"
-        from users u where u.id = $1
+                   where r.user_id = u.id and r.notification_id > $4 and r.notification_id <= $5)), false)
+                   as "read_between!",
+               case when $6 then (select coalesce(max(n.id), 0) from visible_notifications($2, $1) n
+                                  where n.id <= $5) end as last_id
+        from (select $1::bigint as id) me left join users u on u.id = me.id and u.is_active
         "#,
         viewer.id,
-        after,
-        upto
+        viewer.role.as_str(),
+        viewer.session_epoch,
+        read_after,
+        upto,
+        want_last_id
     )
     .fetch_one(db)
-    .await?)
+    .await?;
+    Ok(Opening {
+        allowed: row.allowed,
+        read_between: row.read_between,
+        last_id: row.last_id,
+    })
 }

@@ -340,17 +340,7 @@ pub async fn create(ctx: &Context, actor: &Actor, input: CreateOrderInput) -> Re
         worker_id,
         data: event_data,
     };
-    // The order is placed whatever happens here; an event that could not be framed is read back by the feed.
-    ctx.events
-        .committed(event.stored(event_id, event_at).into_iter().collect());
-    tracing::info!(
-        order.id = order_id,
-        user.id = actor.id,
-        "Client {} placed order {}",
-        actor.id,
-        order_id
-    );
-    Ok(Order {
+    let order = Order {
         id: order_id,
         client_id: actor.id,
         worker_id,
@@ -363,7 +353,23 @@ pub async fn create(ctx: &Context, actor: &Actor, input: CreateOrderInput) -> Re
         worker,
         created_at,
         updated_at,
-    })
+    };
+    // The order is placed whatever happens here; an event that could not be framed is read back by the feed.
+    ctx.events.committed(
+        event
+            .stored(event_id, event_at)
+            .map(|e| e.with_order(&order))
+            .into_iter()
+            .collect(),
+    );
+    tracing::info!(
+        order.id = order_id,
+        user.id = actor.id,
+        "Client {} placed order {}",
+        actor.id,
+        order_id
+    );
+    Ok(order)
 }
 
 /// The facts of an order needed to judge a change, read with its row locked.
@@ -481,8 +487,13 @@ pub async fn change_status(
     )
     .await?;
     tx.commit().await?;
+    let moved = fetch_visible(&ctx.db, actor, id).await;
     if let Some(event) = changed {
-        ctx.events.committed(vec![event]);
+        // The frame carries the order as moved, so that a list of its new status shows it without reading it.
+        ctx.events.committed(vec![match &moved {
+            Ok(order) => event.with_order(order),
+            Err(_) => event,
+        }]);
         tracing::info!(
             order.id = id,
             user.id = actor.id,
@@ -491,7 +502,7 @@ pub async fn change_status(
             input.status
         );
     }
-    fetch_visible(&ctx.db, actor, id).await
+    moved
 }
 
 /// An admin (re)assigns an open order to an active worker of its service.
@@ -541,14 +552,19 @@ pub async fn assign(ctx: &Context, actor: &Actor, id: i64, input: AssignInput) -
     )
     .await?;
     tx.commit().await?;
-    ctx.events.committed(vec![event]);
+    // The frame carries the order as reassigned, so that a list it enters shows it without reading it.
+    let assigned = fetch_visible(db, actor, id).await;
+    ctx.events.committed(vec![match &assigned {
+        Ok(order) => event.with_order(order),
+        Err(_) => event,
+    }]);
     tracing::info!(
         order.id = id,
         worker.id = input.worker_id,
         "Order {id} assigned to worker {}",
         input.worker_id
     );
-    fetch_visible(db, actor, id).await
+    assigned
 }
 
 /// Every event of an order the caller may see, oldest first.

@@ -52,8 +52,8 @@ pub async fn sum(db: &PgPool, prefix: &str, keep: impl Fn(&str) -> bool) -> Resu
         }))
 }
 
-/// Folds the deltas written since the last fold into the tallies (the server does it every second, so a tally
-/// reads its row and at most a second's deltas). Returns how many deltas it folded.
+/// Folds the deltas written since the last fold into the tallies (the server does it four times a second, so a
+/// tally reads its row and at most a quarter of a second's deltas). Returns how many deltas it folded.
 pub async fn fold(ctx: &Context) -> Result<i64> {
     Ok(sqlx::query_scalar!(r#"select fold_tallies() as "n!""#)
         .fetch_one(&ctx.db)

@@ -30,6 +30,7 @@ pub async fn stable_watermark(db: &PgPool) -> Result<i64> {
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    metrics::counter!("feed_watermark_waits_total").increment(1);
     Ok(try_watermark(db, true).await?.unwrap_or_default())
 }
 

@@ -21,7 +21,7 @@ use crate::{
     api::{Logout as SignOut, UpdateLanguage as SetLanguage},
     i18n::{Locale, td_string},
     lang,
-    models::{Notification, Role},
+    models::{Notification, Order, Role},
     ui::locale,
 };
 
@@ -132,14 +132,19 @@ impl Live {
         }
     }
 
-    /// A new (or replayed) event arrived: count it and show it.
-    fn receive(&self, n: Notification) {
+    /// A new (or replayed) event arrived, with the order it left as its frame carried it: count it and show it.
+    fn receive(&self, n: Notification, order: Option<Box<Order>>) {
         if !n.read {
             self.changes.update_value(|c| *c += 1);
             self.unread.update(|u| *u += 1);
         }
         let id = n.id;
-        self.feed.update(|f| f.push(Change::Event(n.clone())));
+        self.feed.update(|f| {
+            if let Some(order) = order {
+                f.push(Change::Order(order));
+            }
+            f.push(Change::Event(n.clone()));
+        });
         self.toasts.update(|t| {
             t.insert(0, n);
             t.truncate(TOASTS);
@@ -346,10 +351,13 @@ mod socket {
                     }
                     // Events come in id order, and a replay after a reconnect starts after the newest
                     // received: an id not above it was seen already.
-                    ServerFrame::Notification { notification } => {
+                    ServerFrame::Notification {
+                        notification,
+                        order,
+                    } => {
                         if notification.id > feed.after.get() {
                             feed.after.set(notification.id);
-                            feed.live.receive(notification);
+                            feed.live.receive(notification, order);
                         }
                     }
                     ServerFrame::Read { ids } => feed.live.apply_read(&ids),

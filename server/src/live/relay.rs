@@ -686,6 +686,7 @@ async fn relay(inner: std::sync::Weak<Inner>) {
             feed.served.send_replace(covering);
             continue;
         }
+        metrics::counter!("feed_relay_database_reads_total").increment(1);
         match catch_up(&feed).await {
             Ok(()) => {
                 feed.served.send_replace(covering);

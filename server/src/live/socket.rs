@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use app::{
-    domain::{Actor, Error, auth, feed, notifications},
+    domain::{Actor, Error, feed, notifications},
     models::{ClientFrame, ServerFrame},
 };
 use axum::{
@@ -165,32 +165,33 @@ async fn run(
     let left = expires_at.saturating_sub(chrono::Utc::now().timestamp());
     let expiry = tokio::time::sleep(Duration::from_secs(u64::try_from(left).unwrap_or(0)));
     tokio::pin!(expiry);
-    // The database is read in turns while sockets open (see `Feed::database_turn`), not while sending.
+    // A catch-up within the relay's recent events comes from memory, unless one of them was read (their frames
+    // say unread); otherwise from the database.
+    let recent = after_id.and_then(|after| state.feed.recent(&actor, after, start));
+    let known_last_id = recent.as_ref().and_then(|c| c.last_id);
+    let read_after = match (after_id, &recent) {
+        (Some(after), Some(catch_up)) if !catch_up.frames.is_empty() => Some(after),
+        _ => None,
+    };
+    // The database is read in turns while sockets open (see `Feed::database_turn`), not while sending; once. The
+    // caller was authenticated (perhaps from the cache) before this socket joined; a revocation broadcast in
+    // between would have been missed, so the user is read again now.
     let turn = state.feed.database_turn().await;
-    // The caller was authenticated (perhaps from the cache) before this socket joined; a revocation broadcast
-    // in between would have been missed. Reading the user again now closes that window.
-    let still_allowed = auth::load_actor(&state.ctx.db, actor.id)
-        .await
-        .is_ok_and(|current| current.role == actor.role);
-    if !still_allowed {
+    let opening = feed::opening(
+        &state.ctx.db,
+        &actor,
+        read_after,
+        start,
+        known_last_id.is_none(),
+    )
+    .await?;
+    if !opening.allowed {
         drop(turn);
         close(&mut socket, CLOSE_REVOKED, "access revoked").await;
         return Err(End::Revoked);
     }
-
-    // A catch-up within the relay's recent events comes from memory, unless one of them was read (their frames
-    // say unread); otherwise from the database.
-    let mut recent = after_id.and_then(|after| state.feed.recent(&actor, after, start));
-    if let (Some(after), Some(catch_up)) = (after_id, &recent)
-        && !catch_up.frames.is_empty()
-        && feed::any_read_between(&state.ctx.db, &actor, after, start).await?
-    {
-        recent = None;
-    }
-    let last_id = match recent.as_ref().and_then(|c| c.last_id) {
-        Some(id) => id,
-        None => notifications::last_visible_id(&state.ctx.db, &actor, start).await?,
-    };
+    let recent = recent.filter(|_| !opening.read_between);
+    let last_id = known_last_id.or(opening.last_id).unwrap_or_default();
     drop(turn);
     send_frame(
         &mut socket,
@@ -341,7 +342,11 @@ async fn replay(
         };
         let complete = i64::try_from(page.len()).unwrap_or(i64::MAX) < REPLAY_PAGE;
         for notification in page {
-            send_frame(socket, &ServerFrame::Notification { notification }).await?;
+            let frame = ServerFrame::Notification {
+                notification,
+                order: None,
+            };
+            send_frame(socket, &frame).await?;
         }
         // A short page is the last: nothing more lies at or below `upto`.
         if complete {

@@ -306,6 +306,33 @@ async fn live_frames_match_the_stored_events_and_a_gap_in_the_ids_loses_nothing(
         ]
     );
     assert_eq!(live[0]["notification"]["kind"], "order_created");
+    // The order's first frame carries the order as placed (what a list row shows); a message's carries none.
+    let placed = app
+        .get(&format!("/api/v1/orders/{order}"), &w.client_a.access)
+        .await;
+    for field in [
+        "id",
+        "client_id",
+        "worker_id",
+        "service_id",
+        "service_name",
+        "price",
+        "description",
+        "client",
+        "worker",
+        "created_at",
+    ] {
+        assert_eq!(
+            live[0]["order"][field], placed.body[field],
+            "the order_created frame's order.{field}: {}",
+            live[0]
+        );
+    }
+    assert_eq!(live[0]["order"]["status"], "pending");
+    assert!(
+        live[1..].iter().all(|f| f.get("order").is_none()),
+        "{live:?}"
+    );
     let ids: Vec<i64> = live.iter().map(notification_id).collect();
     assert!(ids.windows(2).all(|p| p[0] < p[1]), "{ids:?}");
     let stored = app

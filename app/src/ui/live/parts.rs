@@ -26,7 +26,7 @@
 
 use std::collections::VecDeque;
 
-use crate::models::Notification;
+use crate::models::{Notification, Order};
 
 /// One thing the socket reported.
 #[derive(Debug, Clone)]
@@ -38,6 +38,9 @@ use crate::models::Notification;
     )
 )]
 pub enum Change {
+    /// The order an event placed, assigned or moved, as the change left it (a live event's frame carries it):
+    /// pushed just before that event.
+    Order(Box<Order>),
     /// A new event (or one replayed after a reconnect).
     Event(Notification),
     /// Notifications of the user that were unread were marked read (in another tab or device).
@@ -126,7 +129,15 @@ mod browser {
         if let Some(status) = doc.get_element_by_id("order-status")
             && let Some(id) = attr(&status, "data-order")
         {
-            track(feed, OrderPage { id, me, role });
+            track(
+                feed,
+                OrderPage {
+                    id,
+                    me,
+                    role,
+                    framed: None,
+                },
+            );
         }
         if let Some(root) = found("[data-live=orders]") {
             track(feed, OrderList::new(root, role));
@@ -323,6 +334,7 @@ mod browser {
                         );
                     }
                 }
+                Change::Order(_) => {}
                 Change::Read(ids) => {
                     for id in ids {
                         let Some(item) = find(&self.root, &format!("#feed > [data-id=\"{id}\"]"))
@@ -351,6 +363,8 @@ mod browser {
         id: i64,
         me: i64,
         role: Role,
+        /// The order as the last event's frame carried it, if it did.
+        framed: Option<Box<Order>>,
     }
 
     impl OrderPage {
@@ -433,12 +447,15 @@ mod browser {
 
     impl Part for OrderPage {
         fn apply(&mut self, change: &Change) {
-            let Change::Event(n) = change else {
-                return;
+            let n = match change {
+                Change::Order(o) if o.id == self.id => {
+                    self.framed = Some(o.clone());
+                    return;
+                }
+                Change::Event(n) if n.order_id == self.id => n,
+                _ => return,
             };
-            if n.order_id != self.id {
-                return;
-            }
+            let framed = self.framed.take();
             if let Some(timeline) = by_id("timeline") {
                 let n = n.clone();
                 place_oldest_first(&timeline, "data-id", n.id, view! { <TimelineItem n /> });
@@ -453,9 +470,14 @@ mod browser {
                 NotificationKind::OrderAssigned => {
                     let id = self.id;
                     leptos::task::spawn_local(async move {
-                        if let Ok(order) = api::get_order_row(id).await
-                            && let Some(worker) = by_id("order-worker")
-                        {
+                        let order = match framed {
+                            Some(order) => *order,
+                            None => match api::get_order_row(id).await {
+                                Ok(order) => order,
+                                Err(_) => return,
+                            },
+                        };
+                        if let Some(worker) = by_id("order-worker") {
                             let name =
                                 order.worker.as_ref().map_or("—", |w| w.full_name.as_str());
                             worker.set_text_content(Some(name));
@@ -506,12 +528,15 @@ mod browser {
     // ---- order lists --------------------------------------------------------------------------------------
 
     /// `/orders` (and `/` signed in): status cells from the frames; an order arriving (new, newly assigned,
-    /// entering the status filter) or changing worker is read as one row.
+    /// entering the status filter) or changing worker is put in place from the order its frame carries, or read
+    /// as one row when the frame carries none (a replay after a reconnect).
     struct OrderList {
         root: Element,
         page: i64,
         status: Option<OrderStatus>,
         role: Role,
+        /// The order the last frame carried: its event needs no read.
+        framed: Option<i64>,
     }
 
     impl OrderList {
@@ -521,6 +546,7 @@ mod browser {
                 status: attr(&root, "data-status"),
                 root,
                 role,
+                framed: None,
             }
         }
 
@@ -532,38 +558,61 @@ mod browser {
         fn read(&self, id: i64) {
             let (root, page, status, role) = (self.root.clone(), self.page, self.status, self.role);
             leptos::task::spawn_local(async move {
-                let Ok(o) = api::get_order_row(id).await else {
-                    return;
-                };
-                if status.is_some_and(|s| s != o.status) {
-                    return;
-                }
-                match find(&root, "tbody") {
-                    Some(body) => place_newest_first(
-                        &body,
-                        "data-order",
-                        o.id,
-                        page,
-                        view! {
-                            <OrderRow o role />
-                        },
-                    ),
-                    None if page == 1 => {
-                        let orders: Vec<Order> = vec![o];
-                        replace_children(&root, view! { <OrdersTable orders role /> });
-                    }
-                    None => {}
+                if let Ok(o) = api::get_order_row(id).await {
+                    place_order(&root, page, status, role, o);
                 }
             });
         }
     }
 
+    /// Puts order `o` in its place in the list `root` (page `page`, filtered by `status`): replaces its row if
+    /// shown, removes it if it left the filter, adds it if new here.
+    fn place_order(root: &Element, page: i64, status: Option<OrderStatus>, role: Role, o: Order) {
+        let shown = find(root, &format!("tr[data-order=\"{}\"]", o.id));
+        if status.is_some_and(|s| s != o.status) {
+            if let Some(row) = shown {
+                row.remove();
+            }
+            return;
+        }
+        if let Some(row) = shown {
+            replace(&row, view! { <OrderRow o role /> });
+            return;
+        }
+        match find(root, "tbody") {
+            Some(body) => place_newest_first(
+                &body,
+                "data-order",
+                o.id,
+                page,
+                view! {
+                    <OrderRow o role />
+                },
+            ),
+            None if page == 1 => {
+                let orders: Vec<Order> = vec![o];
+                replace_children(root, view! { <OrdersTable orders role /> });
+            }
+            None => {}
+        }
+    }
+
     impl Part for OrderList {
         fn apply(&mut self, change: &Change) {
-            let Change::Event(n) = change else {
-                return;
+            let n = match change {
+                Change::Order(o) => {
+                    self.framed = Some(o.id);
+                    place_order(&self.root, self.page, self.status, self.role, (**o).clone());
+                    return;
+                }
+                Change::Event(n) => n,
+                Change::Read(_) => return,
             };
             let id = n.order_id;
+            // Its frame carried the order, which is in place already.
+            if self.framed.take() == Some(id) {
+                return;
+            }
             match n.kind {
                 NotificationKind::OrderCreated
                     if self.row(id).is_none()

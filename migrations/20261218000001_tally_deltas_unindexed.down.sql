@@ -1,0 +1,1 @@
+create index tally_deltas_key_idx on tally_deltas (key);
