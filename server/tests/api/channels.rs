@@ -52,6 +52,8 @@ struct Bot {
     delay: Duration,
     /// Calls with a wrong token in the path.
     wrong_token: usize,
+    /// Down (every call a 502) until then.
+    down_until: Option<Instant>,
 }
 
 type FakeBot = Arc<Mutex<Bot>>;
@@ -89,7 +91,12 @@ async fn send_message(
         }
         let chat_id = body["chat_id"].as_i64().unwrap_or_default();
         let n = bot.calls.len() + 1;
-        let (status, answer) = if bot.blocked.contains(&chat_id) {
+        let (status, answer) = if bot.down_until.is_some_and(|until| Instant::now() < until) {
+            (
+                502,
+                json!({"ok": false, "error_code": 502, "description": "Bad Gateway"}),
+            )
+        } else if bot.blocked.contains(&chat_id) {
             (
                 403,
                 json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),
@@ -1189,4 +1196,63 @@ async fn blocking_the_bot_unlinks_the_chat_and_later_messages_are_skipped(pool: 
     .await;
     assert_eq!(statuses(&app.db).await.get("skipped"), Some(&1));
     assert!(Bot::all(&bot).is_empty());
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_provider_down_for_a_while_gets_every_message_once_when_it_is_back(pool: PgPool) {
+    // Arrange: the Bot API is down for 3 seconds; retries back off from 1 second.
+    let bot: FakeBot = Arc::new(Mutex::new(Bot {
+        down_until: Some(Instant::now() + Duration::from_secs(3)),
+        ..Bot::default()
+    }));
+    let base = spawn_fake_bot(bot.clone()).await;
+    let app = spawn_app_with(pool, move |c| {
+        c.notify.telegram_api_base = base;
+        c.notify.telegram_bot_token = Some(BOT_TOKEN.to_owned().into());
+        c.notify.telegram_bot_username = Some(BOT_NAME.to_owned());
+        c.notify.delivery_interval_ms = 50;
+        c.notify.delivery_backoff_secs = 1;
+    })
+    .await;
+    let mut users = Vec::new();
+    for _ in 0..5 {
+        users.push(app.user(Role::Client).await);
+    }
+    let refs: Vec<&TestUser> = users.iter().collect();
+    link_directly(&app, &refs).await;
+
+    // Act
+    for user in &users {
+        app.post(
+            "/api/v1/me/notification-settings/test",
+            &user.access,
+            json!({}),
+        )
+        .await
+        .expect(202);
+    }
+
+    // Assert: refused while down, each sent once after, none failed.
+    wait_until(Duration::from_secs(30), "every message is sent", || async {
+        statuses(&app.db).await.get("sent").copied().unwrap_or(0) == 5
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let calls = Bot::all(&bot);
+    assert!(calls.iter().any(|c| c.status == 502), "the outage was met");
+    let mut accepted: Vec<i64> = Bot::sent(&bot).iter().map(|c| c.chat_id).collect();
+    accepted.sort_unstable();
+    let mut expected: Vec<i64> = users.iter().map(|u| u.id + 1_000_000).collect();
+    expected.sort_unstable();
+    assert_eq!(accepted, expected, "one accepted message per chat");
+    let retried: i64 = sqlx::query_scalar(
+        "select count(*) from deliveries where attempts > 1 and last_error like '%502%'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("counted");
+    assert_eq!(
+        retried, 5,
+        "each was retried after the outage, its last error kept"
+    );
 }
