@@ -18,6 +18,10 @@ use serde_json::{Value, json};
 /// The gap between two messages to one chat.
 const PER_CHAT: Duration = Duration::from_secs(1);
 
+/// The longest a send waits for its turn; a message whose turn is further away is deferred (and its row held), so
+/// a send never outlasts its row's lease.
+const MAX_WAIT: Duration = Duration::from_secs(5);
+
 /// A Bot API client for one bot.
 pub struct TelegramApi {
     http: reqwest::Client,
@@ -49,7 +53,9 @@ impl TelegramApi {
     }
 
     async fn send_message(&self, chat_id: i64, text: &str) -> Outcome {
-        self.pace.wait_turn(chat_id).await;
+        if let Err(after) = self.pace.wait_turn(chat_id).await {
+            return Outcome::Deferred { after };
+        }
         let body = json!({ "chat_id": chat_id, "text": text });
         let response = match self
             .http
@@ -132,8 +138,9 @@ impl Pace {
         }
     }
 
-    /// Waits for this chat's turn and the bot's, reserving both.
-    async fn wait_turn(&self, chat_id: i64) {
+    /// Waits for this chat's turn and the bot's, reserving both; or, when the turn is more than [`MAX_WAIT`]
+    /// away, reserves nothing and says how far away it is.
+    async fn wait_turn(&self, chat_id: i64) -> Result<(), Duration> {
         let at = {
             let mut state = self
                 .state
@@ -148,11 +155,15 @@ impl Pace {
                 .get(&chat_id)
                 .map_or(now, |free| (*free).max(now));
             let at = state.next.max(chat_free);
+            if at > now + MAX_WAIT {
+                return Err(at - now);
+            }
             state.next = at + self.gap;
             state.chats.insert(chat_id, at + PER_CHAT);
             at
         };
         tokio::time::sleep_until(at.into()).await;
+        Ok(())
     }
 
     /// No message goes before `after` from now (Telegram's 429 `retry_after`).

@@ -63,6 +63,9 @@ pub enum Outcome {
     Refused { error: String },
     /// The address is gone for good (the bot was blocked): not retried, and the channel is unlinked.
     Gone { error: String },
+    /// Not tried: the provider's pace has no turn for it soon (a chat's one message a second). Held for `after`,
+    /// the attempt not counted, so a busy chat neither waits out its sender's lease nor spends its attempts.
+    Deferred { after: Duration },
 }
 
 /// One channel's provider: sends a message to an address.

@@ -686,7 +686,7 @@ async fn a_provider_failing_a_third_of_the_calls_still_delivers_every_message_ex
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn one_chat_gets_at_most_one_message_a_second(pool: PgPool) {
-    // Arrange: three messages for one chat, due at once.
+    // Arrange: eight messages for one chat, due at once (more than a sender waits for: the later ones are held).
     let bot: FakeBot = Arc::default();
     let base = spawn_fake_bot(bot.clone()).await;
     let app = spawn_with_channels(pool, Some(base), None, 8).await;
@@ -694,7 +694,7 @@ async fn one_chat_gets_at_most_one_message_a_second(pool: PgPool) {
     link(&app, &user, 333).await;
 
     // Act
-    for _ in 0..3 {
+    for _ in 0..8 {
         app.post(
             "/api/v1/me/notification-settings/test",
             &user.access,
@@ -705,10 +705,19 @@ async fn one_chat_gets_at_most_one_message_a_second(pool: PgPool) {
     }
 
     // Assert: sent one by one, a second apart (the network may shorten a gap a little).
-    wait_until(Duration::from_secs(15), "the three are sent", || async {
-        Bot::sent(&bot).len() == 3
+    wait_until(Duration::from_secs(30), "the eight are sent", || async {
+        Bot::sent(&bot).len() == 8
     })
     .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(Bot::all(&bot).len(), 8, "each sent once");
+    let once: i64 = sqlx::query_scalar(
+        "select count(*) from deliveries where status = 'sent' and attempts = 1",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("counted");
+    assert_eq!(once, 8, "waiting for a turn spends no attempt");
     let times: Vec<Instant> = Bot::all(&bot).iter().map(|c| c.at).collect();
     for pair in times.windows(2) {
         assert!(

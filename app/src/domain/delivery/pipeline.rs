@@ -542,6 +542,9 @@ async fn attempt(ctx: &Context, job: &Job, channel: Channel, digest: Option<&[Jo
         Outcome::Sent => Verdict::Sent,
         Outcome::Retry { error, after } => Verdict::Retry { error, after },
         Outcome::Refused { error } => Verdict::Failed(error),
+        Outcome::Deferred { after } => {
+            Verdict::Held(Utc::now() + chrono::Duration::from_std(after).unwrap_or_default())
+        }
         Outcome::Gone { error } => {
             if let Address::TelegramChat(chat_id) = address {
                 match super::telegram::unlink_chat(&ctx.db, chat_id).await {
