@@ -34,6 +34,10 @@ if grep -qE '^PAYMENT_SANDBOX=true' .env && ! grep -qE '^CLICK_API_URL=.*/sandbo
   echo "CLICK_API_URL=http://localhost:3000/sandbox/click-api" >> .env
   grep -qE '^FISCAL_MERCHANT_TIN=' .env || echo "FISCAL_MERCHANT_TIN=123456789" >> .env
 fi
+if ! grep -qE '^(SMTP_URL|EMAIL_DIR)=.+' .env; then
+  step "Email notifications of the demo go to files in target/email (.eml)"
+  echo "EMAIL_DIR=target/email" >> .env
+fi
 # shellcheck source=/dev/null
 set -a; source .env; set +a
 # The URLs found above win over the ones in .env.

@@ -8,6 +8,7 @@ mod actor;
 pub mod auth;
 pub mod context;
 pub mod dashboard;
+pub mod delivery;
 pub mod error;
 pub mod events;
 pub mod feed;

@@ -727,5 +727,7 @@ pub struct Session {
     pub last_id: i64,
 }
 
+pub mod delivery;
+
 #[cfg(test)]
 mod proptests;

@@ -153,6 +153,89 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub payments: PaymentConfig,
+
+    #[command(flatten)]
+    pub notify: NotifyConfig,
+}
+
+/// The notification channels: the Telegram bot (off without a token), email (SMTP, or files for local runs) and
+/// the delivery sweep's pace and retries.
+#[derive(Debug, Clone, Args)]
+pub struct NotifyConfig {
+    /// Telegram: the Bot API's base URL (tests point it at a local fake).
+    #[arg(
+        long,
+        env = "TELEGRAM_API_BASE",
+        default_value = "https://api.telegram.org"
+    )]
+    pub telegram_api_base: String,
+
+    /// Telegram: the bot's token from @BotFather. Without it the Telegram channel is off.
+    #[arg(long, env = "TELEGRAM_BOT_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub telegram_bot_token: Option<SecretString>,
+
+    /// Telegram: the bot's username (without `@`), for the deep link `https://t.me/<username>?start=<token>`.
+    #[arg(long, env = "TELEGRAM_BOT_USERNAME")]
+    pub telegram_bot_username: Option<String>,
+
+    /// Telegram: the secret given to `setWebhook` as `secret_token`; the webhook refuses calls without it.
+    #[arg(long, env = "TELEGRAM_WEBHOOK_SECRET", hide_env_values = true, value_parser = secret)]
+    pub telegram_webhook_secret: Option<SecretString>,
+
+    /// Telegram: messages per second to all chats together (Telegram allows about 30).
+    #[arg(long, env = "TELEGRAM_MESSAGES_PER_SECOND", default_value_t = 30)]
+    pub telegram_messages_per_second: u32,
+
+    /// Email: the SMTP server, e.g. `smtps://user:password@smtp.example.com:465` or `smtp://127.0.0.1:25`
+    /// (`?tls=required` for STARTTLS). Wins over `EMAIL_DIR`.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, value_parser = secret)]
+    pub smtp_url: Option<SecretString>,
+
+    /// Email: a directory each message is written to as an `.eml` file instead (local runs). Without this and
+    /// `SMTP_URL` the email channel is off.
+    #[arg(long, env = "EMAIL_DIR")]
+    pub email_dir: Option<std::path::PathBuf>,
+
+    /// Email: the sender, e.g. `Task <noreply@example.com>`.
+    #[arg(long, env = "EMAIL_FROM", default_value = "Task <noreply@localhost>")]
+    pub email_from: String,
+
+    /// How long a provider may take to answer one message, in seconds.
+    #[arg(long, env = "DELIVERY_TIMEOUT_SECS", default_value_t = 10)]
+    pub delivery_timeout_secs: u64,
+
+    /// Attempts per message before it is `failed`.
+    #[arg(long, env = "DELIVERY_MAX_ATTEMPTS", default_value_t = 8)]
+    pub delivery_max_attempts: i32,
+
+    /// The wait after a message's first failed attempt, in seconds; doubled after each further one (up to an
+    /// hour), unless the provider says how long to wait.
+    #[arg(long, env = "DELIVERY_BACKOFF_SECS", default_value_t = 5)]
+    pub delivery_backoff_secs: u64,
+
+    /// How often the delivery sweep looks for new notifications and due messages, in milliseconds.
+    #[arg(long, env = "DELIVERY_INTERVAL_MS", default_value_t = 250)]
+    pub delivery_interval_ms: u64,
+}
+
+impl Default for NotifyConfig {
+    /// Every channel off, the defaults above otherwise.
+    fn default() -> Self {
+        Self {
+            telegram_api_base: "https://api.telegram.org".to_owned(),
+            telegram_bot_token: None,
+            telegram_bot_username: None,
+            telegram_webhook_secret: None,
+            telegram_messages_per_second: 30,
+            smtp_url: None,
+            email_dir: None,
+            email_from: "Task <noreply@localhost>".to_owned(),
+            delivery_timeout_secs: 10,
+            delivery_max_attempts: 8,
+            delivery_backoff_secs: 5,
+            delivery_interval_ms: 250,
+        }
+    }
 }
 
 /// The payment providers' credentials (a provider without its credentials is off) and the sandbox switch.

@@ -1,6 +1,7 @@
 //! The REST API's handlers, one module per feature, each a thin adapter over [`app::domain`].
 
 pub mod auth;
+pub mod channels;
 pub mod headers;
 pub mod health;
 pub mod limits;

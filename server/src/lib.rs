@@ -8,13 +8,16 @@ pub mod actors;
 pub mod cli;
 pub mod click_api;
 pub mod config;
+pub mod email;
 pub mod extract;
 pub mod http;
 pub mod live;
+pub mod notify;
 pub mod openapi;
 pub mod router;
 pub mod sandbox;
 pub mod state;
+pub mod telegram;
 pub mod telemetry;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -123,11 +126,13 @@ pub async fn build_state(
             &config.payments.click_api_url,
             Duration::from_secs(config.payments.click_api_timeout_secs),
         )?),
+        notify: Arc::new(notify::channels(&config)?),
     };
     tokio::spawn(sweep_payments(ctx.clone()));
     tokio::spawn(fold_tallies(ctx.clone()));
     tokio::spawn(submit_fiscal_receipts(ctx.clone()));
     tokio::spawn(prune_refresh_tokens(ctx.clone()));
+    notify::spawn_sweeps(&ctx, &config);
     let cookies = CookiePolicy {
         secure: config.cookie_secure,
         access_ttl: config.access_ttl(),

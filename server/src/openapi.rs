@@ -47,6 +47,10 @@ use utoipa::{
         (name = "orders", description = "Orders, their status machine, timeline and conversation"),
         (name = "notifications", description = "The caller's event feed"),
         (
+            name = "channels",
+            description = "Notifications away from the page: settings, Telegram, push subscriptions, the delivery log"
+        ),
+        (
             name = "payments",
             description = "Checkout, payment transactions, fiscal receipts and the Payme and Click webhooks"
         ),
@@ -76,6 +80,13 @@ impl Modify for Security {
                     .description(Some("Payme's server: `Paycom:<cashbox key>`"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "telegram",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Telegram-Bot-Api-Secret-Token",
+                "Telegram's server: the `secret_token` given to `setWebhook` (`TELEGRAM_WEBHOOK_SECRET`)",
+            ))),
         );
         components.add_security_scheme(
             "cookie",

@@ -45,6 +45,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(http::services::router())
                 .merge(http::orders::router())
                 .merge(http::notifications::router())
+                .merge(http::channels::router())
                 .merge(http::transactions::router())
                 .merge(http::payments::router()),
         )

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 
 use super::{
     Result,
+    delivery::Notify,
     events::{EventSink, NoSink},
     password::Hasher,
     payments::{ClickSettings, Clock, FiscalSettings, Settings},
@@ -128,6 +129,8 @@ pub struct Context {
     pub events: Arc<dyn EventSink>,
     /// Click's merchant API.
     pub click: Arc<dyn ClickMerchant>,
+    /// The notification channels (Telegram, email) and their providers.
+    pub notify: Arc<Notify>,
 }
 
 impl Context {
@@ -158,6 +161,7 @@ impl Context {
             }),
             events: Arc::new(NoSink),
             click: Arc::new(NoClickMerchant),
+            notify: Arc::new(Notify::off()),
         }
     }
 }

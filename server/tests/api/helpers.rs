@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use server::{
     Application, build_state,
-    config::{FiscalReceipts, PasswordConfig, PaymentConfig, ServeConfig},
+    config::{FiscalReceipts, NotifyConfig, PasswordConfig, PaymentConfig, ServeConfig},
 };
 use sqlx::PgPool;
 use tokio::sync::oneshot;
@@ -126,6 +126,7 @@ pub fn test_config() -> ServeConfig {
             fiscal_merchant_tin: Some(MERCHANT_TIN.to_owned()),
             payment_sandbox: true,
         },
+        notify: NotifyConfig::default(),
     }
 }
 

@@ -6,6 +6,7 @@ mod auth;
 mod authorization;
 mod bad_input;
 mod body_limits;
+mod channels;
 mod extremes;
 mod helpers;
 mod live;

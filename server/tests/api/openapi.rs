@@ -47,6 +47,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/payments"),
     ("post", "/api/v1/payment/payme"),
     ("post", "/api/v1/payment/click"),
+    ("get", "/api/v1/me/notification-settings"),
+    ("put", "/api/v1/me/notification-settings"),
+    ("post", "/api/v1/me/notification-settings/test"),
+    ("post", "/api/v1/me/telegram/link"),
+    ("delete", "/api/v1/me/telegram"),
+    ("post", "/api/v1/telegram/webhook"),
+    ("post", "/api/v1/me/push-subscriptions"),
+    ("delete", "/api/v1/me/push-subscriptions"),
+    ("get", "/api/v1/deliveries"),
 ];
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
