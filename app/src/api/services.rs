@@ -8,7 +8,7 @@ use crate::models::{Offer, Service, UserSummary};
 use {
     super::web::{actor, back_to, context, listing, window},
     crate::domain::services,
-    crate::models::{CreateServiceInput, SetWorkersInput},
+    crate::models::{CreateServiceInput, SetWorkersInput, UpdateServiceInput},
 };
 
 /// The services: active ones; admins may ask for all.
@@ -36,15 +36,7 @@ pub async fn create_service(
     #[server(default)] package_code: String,
     #[server(default)] vat_percent: String,
 ) -> Result<Service, ApiError> {
-    let vat_percent = match vat_percent.trim() {
-        "" => None,
-        typed => Some(typed.parse::<i32>().map_err(|_| {
-            crate::domain::Error::field(
-                "vat_percent",
-                "The VAT rate is a whole percent from 0 to 100.",
-            )
-        })?),
-    };
+    let vat_percent = typed_vat(&vat_percent)?;
     let input = CreateServiceInput {
         name,
         description,
@@ -57,6 +49,43 @@ pub async fn create_service(
     let service = services::create(&context()?, &actor()?, input).await?;
     leptos_axum::redirect(&back_to("/admin/services", None));
     Ok(service)
+}
+
+/// An admin sets a service's fiscal codes (a blank code clears it, a blank rate leaves it); a form post returns to
+/// its page, saying it saved. The same change as `PATCH /api/v1/services/{id}` with those fields.
+#[server(prefix = "/_fn", endpoint = "set_service_fiscal")]
+pub async fn set_service_fiscal(
+    id: i64,
+    #[server(default)] ikpu_code: String,
+    #[server(default)] package_code: String,
+    #[server(default)] vat_percent: String,
+) -> Result<Service, ApiError> {
+    let input = UpdateServiceInput {
+        ikpu_code: Some(Some(ikpu_code)),
+        package_code: Some(Some(package_code)),
+        vat_percent: typed_vat(&vat_percent)?,
+        ..UpdateServiceInput::default()
+    };
+    let service = services::update(&context()?, &actor()?, id, input).await?;
+    leptos_axum::redirect(&back_to(
+        "/admin/services",
+        Some(("saved", &id.to_string())),
+    ));
+    Ok(service)
+}
+
+/// A VAT rate as typed into a form: blank is none.
+#[cfg(feature = "ssr")]
+fn typed_vat(typed: &str) -> Result<Option<i32>, crate::domain::Error> {
+    match typed.trim() {
+        "" => Ok(None),
+        typed => typed.parse::<i32>().map(Some).map_err(|_| {
+            crate::domain::Error::field(
+                "vat_percent",
+                "The VAT rate is a whole percent from 0 to 100.",
+            )
+        }),
+    }
 }
 
 /// An admin sets which workers do a service (a form post returns to its page, saying it saved).

@@ -4,7 +4,10 @@
 use leptos::{prelude::*, server_fn::ServerFn as _};
 
 use crate::{
-    api::{self, CreateService, CreateUser, DeactivateUser, RetryFiscal, SetServiceWorkers},
+    api::{
+        self, CreateService, CreateUser, DeactivateUser, RetryFiscal, SetServiceFiscal,
+        SetServiceWorkers,
+    },
     lang,
     models::{
         Dashboard, FiscalStatus, Notification, PaymentProvider, Role, Service, Transaction,
@@ -426,6 +429,42 @@ fn ServiceAdmin(service: Service, workers: Vec<User>) -> impl IntoView {
                 </fieldset>
                 <button type="submit" class="secondary">{tr!(services.save_workers)}</button>
             </form>
+            <details class="fiscal-edit">
+                <summary>{tr!(services.edit_fiscal)}</summary>
+                <form method="post" action=SetServiceFiscal::url() class="form">
+                    <input type="hidden" name="id" value=id />
+                    <label>
+                        {tr!(services.ikpu_code)}
+                        <input
+                            name="ikpu_code"
+                            inputmode="numeric"
+                            pattern="[0-9]{17}"
+                            maxlength="17"
+                            value=service.ikpu_code.clone().unwrap_or_default()
+                        />
+                    </label>
+                    <label>
+                        {tr!(services.package_code)}
+                        <input
+                            name="package_code"
+                            maxlength="20"
+                            value=service.package_code.clone().unwrap_or_default()
+                        />
+                    </label>
+                    <label>
+                        {tr!(services.vat_percent)}
+                        <input
+                            name="vat_percent"
+                            type="number"
+                            min="0"
+                            max="100"
+                            step="1"
+                            value=service.vat_percent
+                        />
+                    </label>
+                    <button type="submit" class="secondary">{tr!(services.save_fiscal)}</button>
+                </form>
+            </details>
             {saved.then(|| view! { <p class="ok" role="status">{tr!(common.saved)}</p> })}
         </article>
     }

@@ -402,6 +402,7 @@ enum Action {
     DeactivateUser,
     CreateService,
     SetServiceWorkers,
+    SetServiceFiscal,
 }
 
 use Action::*;
@@ -486,7 +487,7 @@ impl Case {
             _ => None,
         };
         let service = match self.0 {
-            SetServiceWorkers => Some(app.service(&w.admin, &[]).await),
+            SetServiceWorkers | SetServiceFiscal => Some(app.service(&w.admin, &[]).await),
             _ => None,
         };
         Scene {
@@ -628,6 +629,24 @@ impl Case {
                 )
                 .field("id", id)
                 .field("worker_ids[]", w.worker_a.id)
+            }
+            SetServiceFiscal => {
+                let id = scene.service.expect("a fresh service");
+                let body = json!({
+                    "ikpu_code": "10305008001000000",
+                    "package_code": "1545633",
+                    "vat_percent": 12
+                });
+                Call::new(
+                    Method::PATCH,
+                    format!("/api/v1/services/{id}"),
+                    Some(body),
+                    "set_service_fiscal",
+                )
+                .field("id", id)
+                .field("ikpu_code", "10305008001000000")
+                .field("package_code", "1545633")
+                .field("vat_percent", "12")
             }
         }
     }
@@ -978,6 +997,19 @@ async fn notification_and_admin_actions_come_to_the_same_outcome_and_frames_both
         ),
         Case(
             SetServiceWorkers,
+            Role::Worker,
+            Other,
+            Refused("permission_denied"),
+        ),
+        Case(SetServiceFiscal, Role::Admin, Other, Done(&[])),
+        Case(
+            SetServiceFiscal,
+            Role::Client,
+            Other,
+            Refused("permission_denied"),
+        ),
+        Case(
+            SetServiceFiscal,
             Role::Worker,
             Other,
             Refused("permission_denied"),

@@ -423,6 +423,56 @@ async fn plain_form_posts_go_on_to_the_next_page_or_back_with_the_error(pool: Pg
         .await;
     assert_eq!(workers.body, serde_json::json!([]), "{:?}", workers.body);
 
+    // A service's fiscal codes are set from its card; a bad code changes nothing and says why.
+    let fiscal = |ikpu: &'static str| {
+        [
+            ("id", service.as_str()),
+            ("ikpu_code", ikpu),
+            ("package_code", "1545633"),
+            ("vat_percent", "12"),
+        ]
+    };
+    let (status, location, _) = post_form(
+        &app,
+        "set_service_fiscal",
+        &admin,
+        "/admin/services?page=1",
+        &fiscal("10305008001000000"),
+    )
+    .await;
+    assert_eq!(
+        (status, location),
+        (302, format!("/admin/services?page=1&saved={}", w.service))
+    );
+    let saved = app
+        .get(&format!("/api/v1/services/{}", w.service), &w.admin.access)
+        .await;
+    assert_eq!(
+        (
+            &saved.body["ikpu_code"],
+            &saved.body["package_code"],
+            &saved.body["vat_percent"]
+        ),
+        (
+            &serde_json::json!("10305008001000000"),
+            &serde_json::json!("1545633"),
+            &serde_json::json!(12)
+        )
+    );
+    let (status, _, _) = post_form(
+        &app,
+        "set_service_fiscal",
+        &admin,
+        "/admin/services?page=1",
+        &fiscal("123"),
+    )
+    .await;
+    assert_eq!(status, 302, "a failed form post returns to its page");
+    let kept = app
+        .get(&format!("/api/v1/services/{}", w.service), &w.admin.access)
+        .await;
+    assert_eq!(kept.body, saved.body, "a bad code changed nothing");
+
     // A visitor's language switch is remembered in the cookie and returns to the page.
     let (status, location, set) = post_form(
         &app,
