@@ -29,6 +29,7 @@ use app::domain::{
     events::{EventSink, FeedEvent},
     feed, watermark,
 };
+use app::models::Role;
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
@@ -584,6 +585,11 @@ pub struct Recent {
     floor: i64,
     upto: i64,
     events: VecDeque<Arc<FeedMessage>>,
+    /// The ids of the kept events by their client, and by their worker, oldest first: a client's or a worker's
+    /// catch-up reads its own events instead of scanning every kept one (ten thousand sockets reconnecting at
+    /// once would each scan thousands, holding the lock the relay needs to keep new events).
+    by_client: HashMap<i64, VecDeque<i64>>,
+    by_worker: HashMap<i64, VecDeque<i64>>,
 }
 
 /// A socket's catch-up from memory ([`Feed::recent`]).
@@ -603,6 +609,8 @@ impl Recent {
             floor: upto,
             upto,
             events: VecDeque::new(),
+            by_client: HashMap::new(),
+            by_worker: HashMap::new(),
         }
     }
 
@@ -611,21 +619,82 @@ impl Recent {
     fn extend(&mut self, from: i64, upto: i64, events: Vec<Arc<FeedMessage>>) {
         if from != self.upto {
             self.events.clear();
+            self.by_client.clear();
+            self.by_worker.clear();
             self.floor = from;
+        }
+        for message in &events {
+            if let FeedMessage::Event {
+                id,
+                client_id,
+                worker_id,
+                ..
+            } = **message
+            {
+                self.by_client.entry(client_id).or_default().push_back(id);
+                if let Some(worker_id) = worker_id {
+                    self.by_worker.entry(worker_id).or_default().push_back(id);
+                }
+            }
         }
         self.events.extend(events);
         self.upto = upto;
         while self.events.len() > self.capacity {
-            if let Some(oldest) = self.events.pop_front() {
-                self.floor = event_id(&oldest).unwrap_or(self.floor);
+            let Some(oldest) = self.events.pop_front() else {
+                break;
+            };
+            if let FeedMessage::Event {
+                id,
+                client_id,
+                worker_id,
+                ..
+            } = *oldest
+            {
+                self.floor = id;
+                forget(&mut self.by_client, client_id, id);
+                if let Some(worker_id) = worker_id {
+                    forget(&mut self.by_worker, worker_id, id);
+                }
             }
         }
+    }
+
+    /// The kept event with id `id`.
+    fn event(&self, id: i64) -> Option<&Arc<FeedMessage>> {
+        let at = self
+            .events
+            .partition_point(|m| event_id(m).is_some_and(|e| e < id));
+        self.events.get(at).filter(|m| event_id(m) == Some(id))
     }
 
     /// See [`Feed::recent`].
     fn catch_up(&self, viewer: &Actor, after: i64, upto: i64) -> Option<CatchUp> {
         if after < self.floor || upto > self.upto {
             return None;
+        }
+        let own = match viewer.role {
+            Role::Admin => None,
+            Role::Client => Some(&self.by_client),
+            Role::Worker => Some(&self.by_worker),
+        };
+        if let Some(index) = own {
+            // The viewer's own events, from the index: those in the window, and the newest at or below it.
+            let ids = index.get(&viewer.id);
+            let mut catch_up = CatchUp::default();
+            for &id in ids.into_iter().flatten() {
+                if id > upto {
+                    break;
+                }
+                if id <= after {
+                    catch_up.last_id = Some(id);
+                    continue;
+                }
+                if let Some(FeedMessage::Event { frame, .. }) = self.event(id).map(|m| &**m) {
+                    catch_up.frames.push(frame.clone());
+                    catch_up.last_id = Some(id);
+                }
+            }
+            return Some(catch_up);
         }
         let sees = |m: &Arc<FeedMessage>| match **m {
             FeedMessage::Event {
@@ -658,6 +727,18 @@ impl Recent {
             catch_up.last_id = self.events.range(..first_after).rev().find_map(sees);
         }
         Some(catch_up)
+    }
+}
+
+/// Drops `id`, the oldest kept event, from `user`'s ids in `index`.
+fn forget(index: &mut HashMap<i64, VecDeque<i64>>, user: i64, id: i64) {
+    if let Some(ids) = index.get_mut(&user) {
+        if ids.front() == Some(&id) {
+            ids.pop_front();
+        }
+        if ids.is_empty() {
+            index.remove(&user);
+        }
     }
 }
 
@@ -811,6 +892,7 @@ mod tests {
 
     use app::{domain::Actor, models::Role};
     use axum::extract::ws::Utf8Bytes;
+    use proptest::prelude::any;
 
     // By its path from the crate's root: `super` would name the `live` module to the import checker.
     use crate::live::relay::{CatchUp, FeedMessage, Recent};
@@ -895,6 +977,76 @@ mod tests {
         );
         let c = recent.catch_up(&client, 16, 16).expect("kept");
         assert_eq!((frames(&c), c.last_id), (vec![], Some(16)));
+    }
+
+    /// An event the model keeps: its id, client and worker.
+    type Kept = (i64, i64, Option<i64>);
+
+    proptest::proptest! {
+        /// A client's or a worker's catch-up, read from the index, is what scanning every kept event with the
+        /// audience rule gives, whatever was kept, dropped or skipped before.
+        #[test]
+        fn the_indexed_catch_up_is_the_scan_of_every_kept_event(
+            batches in proptest::collection::vec(
+                (
+                    any::<bool>(),
+                    proptest::collection::vec((1i64..5, proptest::option::of(1i64..5), any::<bool>()), 0..6),
+                ),
+                1..10,
+            ),
+            capacity in 1usize..12,
+            viewer_id in 1i64..5,
+            worker in any::<bool>(),
+            after_back in 0i64..30,
+            upto_back in 0i64..10,
+        ) {
+            let mut recent = Recent::new(capacity, 0);
+            // The model: every event kept, in order, and the floor, as `Recent` promises them.
+            let mut kept: Vec<Kept> = Vec::new();
+            let (mut floor, mut upto) = (0, 0);
+            for (skip, batch) in batches {
+                let from = if skip { upto + 3 } else { upto };
+                if from != upto {
+                    kept.clear();
+                    floor = from;
+                }
+                let mut next = from;
+                let mut messages = Vec::new();
+                for (client, worker_id, committed) in batch {
+                    next += 1;
+                    if committed {
+                        messages.push(event(next, client, worker_id));
+                        kept.push((next, client, worker_id));
+                    }
+                }
+                recent.extend(from, next, messages);
+                upto = next;
+                while kept.len() > capacity {
+                    floor = kept.remove(0).0;
+                }
+            }
+            let viewer = viewer(viewer_id, if worker { Role::Worker } else { Role::Client });
+            let (window_end, after) = (upto - upto_back.min(upto), upto - after_back.min(upto));
+            let got = recent.catch_up(&viewer, after, window_end);
+            if after < floor || window_end > upto {
+                proptest::prop_assert!(got.is_none());
+            } else {
+                let sees = |&(_, client, worker_id): &Kept| {
+                    app::domain::feed::audience_includes(&viewer, client, worker_id)
+                };
+                let want: Vec<String> = kept
+                    .iter()
+                    .filter(|e| e.0 > after && e.0 <= window_end && sees(e))
+                    .map(|e| format!("frame {}", e.0))
+                    .collect();
+                let last_id = kept.iter().filter(|e| e.0 <= window_end && sees(e)).map(|e| e.0).next_back();
+                let got = got.expect("kept");
+                proptest::prop_assert_eq!(
+                    (frames(&got).into_iter().map(str::to_owned).collect::<Vec<_>>(), got.last_id),
+                    (want, last_id)
+                );
+            }
+        }
     }
 
     #[test]
