@@ -77,7 +77,7 @@ pub fn channels(config: &ServeConfig) -> anyhow::Result<Notify> {
 pub fn spawn_sweeps(ctx: &Context, config: &ServeConfig) {
     let every = Duration::from_millis(config.notify.delivery_interval_ms.max(10));
     let notify = &ctx.notify;
-    if notify.telegram_transport.is_none() && notify.email_transport.is_none() {
+    if !notify.any_channel() {
         tokio::spawn(fan_out(ctx.clone(), every.max(IDLE_FOLLOW)));
         return;
     }

@@ -147,6 +147,11 @@ impl Notify {
         }
     }
 
+    /// Whether any channel is configured here: with none, nothing is ever sent from this instance.
+    pub fn any_channel(&self) -> bool {
+        Channel::ALL.iter().any(|&c| self.transport(c).is_some())
+    }
+
     /// The provider of `channel`, if it is configured here. Web Push has none yet.
     pub fn transport(&self, channel: Channel) -> Option<&Arc<dyn Transport>> {
         match channel {

@@ -466,6 +466,40 @@ async fn without_a_bot_token_telegram_is_off(pool: PgPool) {
         webhook(&app, Some(HOOK_SECRET), start(1, "/stop")).await,
         404
     );
+
+    // With no channel at all, the fan-out only moves its cursor past what was committed: no rows, and turning a
+    // channel on later does not send this history.
+    let admin = app.user(Role::Admin).await;
+    let client = app.user(Role::Client).await;
+    let service = app.service(&admin, &[&worker]).await;
+    app.order(&client, service, Some(&worker)).await;
+    let newest: i64 = sqlx::query_scalar("select max(id) from notifications")
+        .fetch_one(&app.db)
+        .await
+        .expect("the order's event");
+    wait_until(
+        Duration::from_secs(10),
+        "the cursor passes the order",
+        || {
+            let ctx = app.ctx.clone();
+            async move {
+                pipeline::fan_out(&ctx)
+                    .await
+                    .expect("a round of the fan-out");
+                sqlx::query_scalar::<_, i64>("select upto from delivery_cursor")
+                    .fetch_one(&ctx.db)
+                    .await
+                    .expect("the cursor")
+                    >= newest
+            }
+        },
+    )
+    .await;
+    let rows: i64 = sqlx::query_scalar("select count(*) from deliveries")
+        .fetch_one(&app.db)
+        .await
+        .expect("counted");
+    assert_eq!(rows, 0);
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]

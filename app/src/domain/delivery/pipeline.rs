@@ -46,6 +46,17 @@ pub async fn fan_out(ctx: &Context) -> Result<usize> {
     if seen.is_none_or(|seen| seen >= mark) {
         return Ok(0);
     }
+    // With no channel configured here no event can make a row (a row needs its channel's provider): the cursor
+    // just follows the feed, without reading the events and their recipients.
+    if !ctx.notify.any_channel() {
+        sqlx::query!(
+            r#"update delivery_cursor set upto = $1 where upto < $1"#,
+            mark
+        )
+        .execute(db)
+        .await?;
+        return Ok(0);
+    }
     let mut tx = db.begin().await?;
     let Some(upto) =
         sqlx::query_scalar!(r#"select upto from delivery_cursor for update skip locked"#)
