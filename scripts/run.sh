@@ -46,6 +46,14 @@ export DATABASE_URL=${TASK_DATABASE_URL:-$(database_url task)}
 step "Building the release server and WASM bundle (precompressed, hashed file names)"
 cargo leptos build --release --precompress
 
+if ! grep -qE '^VAPID_PRIVATE_KEY=.+' .env; then
+  step "Adding a fresh VAPID key to .env (Web Push: enable it on /settings)"
+  "$CARGO_TARGET_DIR/release/server" vapid-keys | grep '^VAPID_PRIVATE_KEY=' >> .env
+  # shellcheck source=/dev/null
+  set -a; source .env; set +a
+  export DATABASE_URL=${TASK_DATABASE_URL:-$(database_url task)}
+fi
+
 export LEPTOS_SITE_ROOT=${LEPTOS_SITE_ROOT:-target/site} LEPTOS_OUTPUT_NAME=task LEPTOS_ENV=PROD LEPTOS_HASH_FILES=true
 step "Migrating and loading demo data"
 "$CARGO_TARGET_DIR/release/server" migrate

@@ -4,6 +4,7 @@
 //! the contract's error envelope as [`ApiError`] with the matching HTTP status.
 
 mod auth;
+mod channels;
 mod dashboard;
 mod error;
 mod notifications;
@@ -17,8 +18,8 @@ pub mod web;
 use serde::{Deserialize, Serialize};
 
 pub use self::{
-    auth::*, dashboard::*, error::ApiError, notifications::*, orders::*, payments::*, services::*,
-    users::*,
+    auth::*, channels::*, dashboard::*, error::ApiError, notifications::*, orders::*, payments::*,
+    services::*, users::*,
 };
 #[cfg(feature = "ssr")]
 pub use error::{ErrorCause, HttpStatus};

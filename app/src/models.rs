@@ -192,6 +192,14 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
+/// A user on the admin's users page, with the PINFL/TIN their orders' receipts name as the seller (the user
+/// object does not show it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RosterEntry {
+    pub user: User,
+    pub tax_id: Option<String>,
+}
+
 /// A short view of a user, nested in other objects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -73,6 +73,9 @@ enum Command {
     },
     /// Print the OpenAPI 3.1 document of the REST API (the one served at `/api/v1/openapi.json`).
     Openapi,
+    /// Print a new VAPID key pair for Web Push, as `.env` lines (`VAPID_PRIVATE_KEY`; the public key is served
+    /// at `/api/v1/push/vapid-public-key`).
+    VapidKeys,
     /// Play Payme or Click against a running server's webhooks (the built-in gateway sandbox), e.g.
     /// `server sandbox payme --order 5 --action pay`. Uses the same payment credentials as the server.
     Sandbox {
@@ -214,6 +217,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .await
                 .map_err(explain)?;
             println!("Created admin {} (id {}).", user.username, user.id);
+            Ok(())
+        }
+        Command::VapidKeys => {
+            let keys = crate::push::generate_keys()?;
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "VAPID_PRIVATE_KEY={}\n# public key: {}",
+                keys.private_key,
+                keys.public_key
+            );
             Ok(())
         }
         Command::Openapi => {

@@ -200,6 +200,21 @@ pub struct NotifyConfig {
     #[arg(long, env = "EMAIL_FROM", default_value = "Task <noreply@localhost>")]
     pub email_from: String,
 
+    /// Web Push: the VAPID private key (a P-256 scalar, URL-safe base64; `task vapid-keys` makes a pair).
+    /// Without it the Web Push channel is off.
+    #[arg(long, env = "VAPID_PRIVATE_KEY", hide_env_values = true, value_parser = secret)]
+    pub vapid_private_key: Option<SecretString>,
+
+    /// Web Push: who runs this server, in every VAPID signature (`mailto:` or `https:`), so push services can
+    /// reach the operator.
+    #[arg(long, env = "VAPID_SUBJECT", default_value = "mailto:admin@localhost")]
+    pub vapid_subject: String,
+
+    /// Web Push: accept subscriptions whose push service is plain HTTP on this machine (`http://127.0.0.1:…`).
+    /// Tests and local fakes only: never in production.
+    #[arg(long, env = "WEB_PUSH_ALLOW_LOCAL", default_value_t = false, action = clap::ArgAction::Set)]
+    pub web_push_allow_local: bool,
+
     /// How long a provider may take to answer one message, in seconds.
     #[arg(long, env = "DELIVERY_TIMEOUT_SECS", default_value_t = 10)]
     pub delivery_timeout_secs: u64,
@@ -230,6 +245,9 @@ impl Default for NotifyConfig {
             smtp_url: None,
             email_dir: None,
             email_from: "Task <noreply@localhost>".to_owned(),
+            vapid_private_key: None,
+            vapid_subject: "mailto:admin@localhost".to_owned(),
+            web_push_allow_local: false,
             delivery_timeout_secs: 10,
             delivery_max_attempts: 8,
             delivery_backoff_secs: 5,
@@ -323,6 +341,10 @@ pub struct PaymentConfig {
     #[arg(long, env = "FISCAL_MERCHANT_TIN", value_parser = tin)]
     pub fiscal_merchant_tin: Option<String>,
 
+    /// The classifier's unit of one order, at the end of each receipt line's title ("Uy tozalash (xizmat)").
+    #[arg(long, env = "FISCAL_UNIT", default_value = app::domain::payments::DEFAULT_FISCAL_UNIT, value_parser = unit)]
+    pub fiscal_unit: String,
+
     /// Serve the built-in gateway sandbox (`/sandbox/...`), which plays Payme and Click against this server's
     /// webhooks with the real credentials. For demos and tests only; never turn it on in production.
     #[arg(long, env = "PAYMENT_SANDBOX", default_value_t = false, action = clap::ArgAction::Set)]
@@ -343,6 +365,15 @@ fn tin(value: &str) -> Result<String, String> {
         Ok(value.to_owned())
     } else {
         Err("must be 9 digits".to_owned())
+    }
+}
+
+fn unit(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if (1..=32).contains(&value.chars().count()) {
+        Ok(value.to_owned())
+    } else {
+        Err("must be 1 to 32 characters".to_owned())
     }
 }
 
@@ -395,6 +426,7 @@ impl PaymentConfig {
             fiscal: FiscalSettings {
                 required,
                 merchant_tin: self.fiscal_merchant_tin.clone(),
+                unit: self.fiscal_unit.clone(),
             },
             public_url: public_url.trim_end_matches('/').to_owned(),
             sandbox: self.payment_sandbox,

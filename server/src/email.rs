@@ -94,7 +94,7 @@ impl Transport for Email {
         Box::pin(async move {
             match to {
                 Address::Email(address) => self.send_email(address, message).await,
-                Address::TelegramChat(_) => Outcome::Refused {
+                _ => Outcome::Refused {
                     error: "not an email address".to_owned(),
                 },
             }

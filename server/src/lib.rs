@@ -14,6 +14,7 @@ pub mod http;
 pub mod live;
 pub mod notify;
 pub mod openapi;
+pub mod push;
 pub mod router;
 pub mod sandbox;
 pub mod state;

@@ -8,7 +8,7 @@ use app::domain::{
     delivery::{Notify, Policy, TelegramBot, Transport, pipeline},
 };
 
-use crate::{config::ServeConfig, email::Email, telegram::TelegramApi};
+use crate::{config::ServeConfig, email::Email, push::WebPush, telegram::TelegramApi};
 
 /// The channels `config` turns on, with their providers.
 pub fn channels(config: &ServeConfig) -> anyhow::Result<Notify> {
@@ -45,22 +45,34 @@ pub fn channels(config: &ServeConfig) -> anyhow::Result<Notify> {
         (None, Some(dir)) => Some(Arc::new(Email::files(dir, &n.email_from)?)),
         (None, None) => None,
     };
+    let push = match &n.vapid_private_key {
+        Some(key) => Some(WebPush::new(
+            secrecy::ExposeSecret::expose_secret(key),
+            &n.vapid_subject,
+            timeout,
+        )?),
+        None => None,
+    };
+    let vapid_public_key = push.as_ref().map(|p| p.public_key().to_owned());
+    let push_transport = push.map(|p| Arc::new(p) as Arc<dyn Transport>);
+    let on = |on: bool| if on { "on" } else { "off" };
     tracing::info!(
         telegram = telegram.is_some(),
+        web_push = push_transport.is_some(),
         email = email_transport.is_some(),
-        "Notification channels: Telegram {}, email {}",
-        if telegram.is_some() { "on" } else { "off" },
-        if email_transport.is_some() {
-            "on"
-        } else {
-            "off"
-        },
+        "Notification channels: Telegram {}, Web Push {}, email {}",
+        on(telegram.is_some()),
+        on(push_transport.is_some()),
+        on(email_transport.is_some()),
     );
     Ok(Notify {
         public_url: config.base_url().to_owned(),
         telegram,
         telegram_transport,
         email_transport,
+        push_transport,
+        vapid_public_key,
+        allow_local_push: n.web_push_allow_local,
         policy: Policy {
             max_attempts: n.delivery_max_attempts.max(1),
             lease: timeout.saturating_mul(3).max(Duration::from_secs(30)),

@@ -108,7 +108,7 @@ impl Transport for TelegramApi {
         Box::pin(async move {
             match to {
                 Address::TelegramChat(chat_id) => self.send_message(*chat_id, &message.text).await,
-                Address::Email(_) => Outcome::Refused {
+                _ => Outcome::Refused {
                     error: "not a Telegram chat".to_owned(),
                 },
             }

@@ -1,5 +1,5 @@
-//! Notifications that reach people away from the page: Telegram, email (and Web Push, whose subscriptions are
-//! kept but not yet sent to), with each user's preferences, and a delivery pipeline that loses nothing.
+//! Notifications that reach people away from the page: Telegram, Web Push (to every device a user subscribed)
+//! and email, with each user's preferences, and a delivery pipeline that loses nothing.
 //!
 //! The pipeline is built on what the feed already guarantees ([`super::watermark`]):
 //! 1. [`pipeline::fan_out`] reads the committed notifications in id order up to the stable watermark, from a
@@ -38,6 +38,17 @@ pub enum Address {
     TelegramChat(i64),
     /// An email address.
     Email(String),
+    /// One device's push subscription.
+    Push(PushTarget),
+}
+
+/// A browser's push subscription, as its `PushSubscription` gave it: where to send, and the keys the payload is
+/// encrypted to (URL-safe base64).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct PushTarget {
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
 }
 
 /// A message, rendered in its recipient's language.
@@ -47,6 +58,8 @@ pub struct Message {
     pub subject: String,
     /// The whole text, the order page's address included.
     pub text: String,
+    /// The page the message is about (a push notification opens it when clicked).
+    pub url: String,
 }
 
 /// What a provider made of one message.
@@ -132,6 +145,13 @@ pub struct Notify {
     pub telegram: Option<TelegramBot>,
     pub telegram_transport: Option<Arc<dyn Transport>>,
     pub email_transport: Option<Arc<dyn Transport>>,
+    /// The Web Push sender, when a VAPID key is configured.
+    pub push_transport: Option<Arc<dyn Transport>>,
+    /// The VAPID public key (an uncompressed P-256 point, URL-safe base64) browsers subscribe with.
+    pub vapid_public_key: Option<String>,
+    /// Whether a push subscription may name a plain-HTTP push service on this machine (`http://127.0.0.1:…`): for
+    /// tests and local fakes only.
+    pub allow_local_push: bool,
     pub policy: Policy,
 }
 
@@ -143,6 +163,9 @@ impl Notify {
             telegram: None,
             telegram_transport: None,
             email_transport: None,
+            push_transport: None,
+            vapid_public_key: None,
+            allow_local_push: false,
             policy: Policy::default(),
         }
     }
@@ -152,12 +175,12 @@ impl Notify {
         Channel::ALL.iter().any(|&c| self.transport(c).is_some())
     }
 
-    /// The provider of `channel`, if it is configured here. Web Push has none yet.
+    /// The provider of `channel`, if it is configured here.
     pub fn transport(&self, channel: Channel) -> Option<&Arc<dyn Transport>> {
         match channel {
             Channel::Telegram => self.telegram_transport.as_ref(),
             Channel::Email => self.email_transport.as_ref(),
-            Channel::WebPush => None,
+            Channel::WebPush => self.push_transport.as_ref(),
         }
     }
 

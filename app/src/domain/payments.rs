@@ -15,7 +15,9 @@ pub mod payme;
 mod settings;
 
 use settings::from_ms;
-pub use settings::{AddressList, ClickSettings, Clock, FiscalSettings, PaymeSettings, Settings};
+pub use settings::{
+    AddressList, ClickSettings, Clock, DEFAULT_FISCAL_UNIT, FiscalSettings, PaymeSettings, Settings,
+};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};

@@ -197,17 +197,18 @@ pub async fn get(ctx: &Context, actor: &Actor, id: i64) -> Result<Transaction> {
     .try_into()
 }
 
-/// What a fiscal receipt needs: the confirmed Click payment's id at Click, and the receipt URL if already fetched.
-struct ReceiptTarget {
-    transaction_id: i64,
-    /// Click's payment id (`click_paydoc_id`), the key of its merchant API.
-    click_payment_id: i64,
-    stored_url: Option<String>,
+/// Where a transaction's fiscal receipt comes from.
+enum ReceiptSource {
+    /// Known already: Payme's `SetFiscalData`, or Click's answer to an earlier ask.
+    Stored(String),
+    /// A confirmed Click payment whose receipt URL is asked of Click's merchant API by its payment id
+    /// (`click_paydoc_id`).
+    Click(i64),
 }
 
-/// The receipt target of a transaction the caller may see (clients their own, admins all). Only a confirmed Click
-/// payment has a fiscal receipt: 409 otherwise.
-async fn receipt_target(ctx: &Context, actor: &Actor, id: i64) -> Result<ReceiptTarget> {
+/// The receipt source of a transaction the caller may see (clients their own, admins all): a confirmed Click
+/// payment, or a Payme payment whose receipt Payme sent. 409 otherwise.
+async fn receipt_source(ctx: &Context, actor: &Actor, id: i64) -> Result<ReceiptSource> {
     let db = &ctx.db;
     require_reader(actor)?;
     let row = sqlx::query!(
@@ -227,39 +228,40 @@ async fn receipt_target(ctx: &Context, actor: &Actor, id: i64) -> Result<Receipt
         row.provider.as_str(),
         row.status.as_str(),
         row.click_paydoc_id,
+        row.receipt_url,
     ) {
-        ("click", "confirmed", Some(click_payment_id)) => Ok(ReceiptTarget {
-            transaction_id: row.id,
-            click_payment_id,
-            stored_url: row.receipt_url,
-        }),
+        ("click", "confirmed", _, Some(url)) | ("payme", _, _, Some(url)) => {
+            Ok(ReceiptSource::Stored(url))
+        }
+        ("click", "confirmed", Some(click_payment_id), None) => {
+            Ok(ReceiptSource::Click(click_payment_id))
+        }
+        ("payme", "confirmed", _, None) => Err(Error::Conflict(
+            "Payme has not sent this payment's fiscal receipt yet.".to_owned(),
+        )),
         _ => Err(Error::Conflict(
-            "Only a confirmed Click payment has a fiscal receipt.".to_owned(),
+            "Only a confirmed payment has a fiscal receipt.".to_owned(),
         )),
     }
 }
 
-/// The fiscal receipt of a confirmed Click payment the caller may see: the URL kept from an earlier ask, else
-/// asked of Click's merchant API and kept, so later asks do not call Click again. 409 for any other transaction or
-/// when Click is not enabled; 502 when Click cannot be reached.
+/// The fiscal receipt of a payment the caller may see: the URL Payme sent or kept from an earlier ask, else asked
+/// of Click's merchant API and kept, so later asks do not call Click again. 409 for a transaction without a
+/// receipt (yet) or when Click is not enabled; 502 when Click cannot be reached.
 pub async fn receipt(ctx: &Context, actor: &Actor, id: i64) -> Result<FiscalReceipt> {
-    let target = receipt_target(ctx, actor, id).await?;
-    let qr_code_url = match target.stored_url {
-        Some(url) => url,
-        None => {
+    let qr_code_url = match receipt_source(ctx, actor, id).await? {
+        ReceiptSource::Stored(url) => url,
+        ReceiptSource::Click(click_payment_id) => {
             let click = ctx.payments.click.as_ref().ok_or_else(|| {
                 Error::Conflict("Click payments are not enabled on this server.".to_owned())
             })?;
-            let url = ctx
-                .click
-                .receipt_url(click, target.click_payment_id)
-                .await?;
-            save_receipt(ctx, target.transaction_id, &url).await?;
+            let url = ctx.click.receipt_url(click, click_payment_id).await?;
+            save_receipt(ctx, id, &url).await?;
             url
         }
     };
     Ok(FiscalReceipt {
-        transaction_id: target.transaction_id,
+        transaction_id: id,
         qr_code_url,
     })
 }

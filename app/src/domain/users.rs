@@ -1,5 +1,7 @@
 //! Accounts: self-registration (always a client), admin management, the caller's own profile.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -13,8 +15,8 @@ use super::{
     tallies, tokens,
 };
 use crate::models::{
-    CreateUserInput, RegisterInput, Role, TokenPair, UpdateMeInput, UpdateUserInput, User,
-    UserStats, validate,
+    CreateUserInput, RegisterInput, Role, RosterEntry, TokenPair, UpdateMeInput, UpdateUserInput,
+    User, UserStats, validate,
 };
 
 /// The unique index on `lower(username)`.
@@ -225,6 +227,30 @@ pub async fn list(
     .try_map(User::try_from)
 }
 
+/// [`list`] for the admin's users page, each user with their PINFL/TIN (which the user object does not show).
+pub async fn roster(
+    ctx: &Context,
+    actor: &Actor,
+    role: Option<Role>,
+    window: Window,
+) -> Result<Slice<RosterEntry>> {
+    let slice = list(ctx, actor, role, window).await?;
+    let ids: Vec<i64> = slice.results.iter().map(|u| u.id).collect();
+    let tax_ids: HashMap<i64, String> = sqlx::query!(
+        r#"select id, tax_id as "tax_id!" from users where id = any($1) and tax_id is not null"#,
+        &ids
+    )
+    .fetch_all(&ctx.db)
+    .await?
+    .into_iter()
+    .map(|r| (r.id, r.tax_id))
+    .collect();
+    Ok(slice.map(|user| RosterEntry {
+        tax_id: tax_ids.get(&user.id).cloned(),
+        user,
+    }))
+}
+
 /// A page of [`list`], newest first or, `from_tail`, oldest first; each row with the count the tallies gave.
 async fn list_page(
     db: &PgPool,
@@ -284,6 +310,8 @@ struct Change {
     password_hash: Option<String>,
     role: Option<Role>,
     is_active: Option<bool>,
+    /// A worker's PINFL or TIN (`Some(None)` clears it).
+    tax_id: Option<Option<String>>,
 }
 
 impl Change {
@@ -324,6 +352,7 @@ impl Change {
             password_hash,
             role: None,
             is_active: None,
+            tax_id: None,
         })
     }
 
@@ -348,7 +377,8 @@ impl Change {
                 password_hash = coalesce($7, password_hash),
                 role = coalesce($8, role),
                 is_active = coalesce($9, is_active),
-                session_epoch = session_epoch + case when $10 then 1 else 0 end
+                session_epoch = session_epoch + case when $10 then 1 else 0 end,
+                tax_id = case when $11 then $12 else tax_id end
             where id = $1
             returning id, username, role, email, full_name, phone, is_active, created_at, session_epoch
             "#,
@@ -361,7 +391,9 @@ impl Change {
             self.password_hash.as_deref(),
             self.role.map(Role::as_str),
             self.is_active,
-            ends_sessions
+            ends_sessions,
+            self.tax_id.is_some(),
+            self.tax_id.flatten()
         )
         .fetch_optional(&mut *tx)
         .await?
@@ -505,12 +537,8 @@ pub async fn update(ctx: &Context, actor: &Actor, id: i64, input: UpdateUserInpu
     // Only a real change of role ends the user's sessions.
     change.role = input.role.filter(|&role| role != target.role);
     change.is_active = input.is_active;
+    change.tax_id = tax_id;
     let (user, _) = change.apply(ctx, id).await?;
-    if let Some(tax_id) = tax_id {
-        sqlx::query!(r#"update users set tax_id = $2 where id = $1"#, id, tax_id)
-            .execute(&ctx.db)
-            .await?;
-    }
     tracing::info!(
         user.id = id,
         admin.id = actor.id,

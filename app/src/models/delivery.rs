@@ -105,6 +105,14 @@ pub struct UpdateNotificationSettings {
     pub digest_minutes: i32,
 }
 
+/// `GET /api/v1/push/vapid-public-key`: the key a browser subscribes with (`applicationServerKey`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct VapidPublicKey {
+    /// An uncompressed P-256 point, URL-safe base64 without padding.
+    pub key: String,
+}
+
 /// `POST /api/v1/me/telegram/link`: the bot's deep link with a one-time token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -6,12 +6,12 @@ use leptos::{prelude::*, server_fn::ServerFn as _};
 use crate::{
     api::{
         self, CreateService, CreateUser, DeactivateUser, RetryFiscal, SetServiceFiscal,
-        SetServiceWorkers,
+        SetServiceWorkers, SetTaxId,
     },
     lang,
     models::{
-        Dashboard, FiscalStatus, Notification, PaymentProvider, Role, Service, Transaction,
-        TransactionStatus, User,
+        Dashboard, FiscalStatus, Notification, PaymentProvider, Role, RosterEntry, Service,
+        Transaction, TransactionStatus, User,
     },
     ui::{
         Guard, locale,
@@ -219,7 +219,7 @@ fn UsersBody(me: i64) -> impl IntoView {
     let created = query_param("created").get_untracked();
     let users = Resource::new(
         move || (page.get(), role.get()),
-        |(p, r)| api::list_users(p, r.and_then(|r| r.parse().ok())),
+        |(p, r)| api::list_roster(p, r.and_then(|r| r.parse().ok())),
     );
     let error = Signal::derive(move || create.value().get().and_then(Result::err));
     view! {
@@ -270,7 +270,7 @@ fn UsersBody(me: i64) -> impl IntoView {
         <Listed
             list=users
             empty=|| view! { <Empty><p>{tr!(users.empty)}</p></Empty> }
-            rows={move |items: Vec<User>| view! {
+            rows={move |items: Vec<RosterEntry>| view! {
                         <div class="table-wrap">
                             <table>
                                 <thead><tr>
@@ -278,11 +278,13 @@ fn UsersBody(me: i64) -> impl IntoView {
                                     <th scope="col">{tr!(auth.username)}</th>
                                     <th scope="col">{tr!(users.role)}</th>
                                     <th scope="col">{tr!(users.state)}</th>
+                                    <th scope="col">{tr!(users.tax_id)}</th>
                                     <th scope="col"></th>
                                 </tr></thead>
                                 <tbody>
-                                    {items.into_iter().map(|u: User| {
+                                    {items.into_iter().map(|RosterEntry { user: u, tax_id }| {
                                         let id = u.id;
+                                        let worker = u.role == Role::Worker;
                                         view! {
                                             <tr data-user=u.username>
                                                 <td>{u.full_name.clone()}</td>
@@ -297,6 +299,7 @@ fn UsersBody(me: i64) -> impl IntoView {
                                                         }.into_any()
                                                     }}
                                                 </td>
+                                                <td>{worker.then(|| view! { <TaxIdForm id tax_id /> })}</td>
                                                 <td>{(u.is_active && id != me).then(|| view! {
                                                     <form method="post" action=DeactivateUser::url() class="inline">
                                                         <input type="hidden" name="id" value=id />
@@ -313,6 +316,28 @@ fn UsersBody(me: i64) -> impl IntoView {
                         </div>
             }}
         />
+    }
+}
+
+/// A worker's PINFL or TIN, the seller on their orders' fiscal receipts (blank: the merchant).
+#[component]
+fn TaxIdForm(id: i64, tax_id: Option<String>) -> impl IntoView {
+    let saved = query_param("saved").get_untracked() == Some(id.to_string());
+    view! {
+        <form method="post" action=SetTaxId::url() class="inline tax-id">
+            <input type="hidden" name="id" value=id />
+            <input
+                name="tax_id"
+                inputmode="numeric"
+                pattern="[0-9]{9}|[0-9]{14}"
+                maxlength="14"
+                size="14"
+                aria-label=tr!(users.tax_id)
+                value=tax_id.unwrap_or_default()
+            />
+            <button type="submit" class="link">{tr!(users.save_tax_id)}</button>
+            {saved.then(|| view! { <span class="ok" role="status">{tr!(common.saved)}</span> })}
+        </form>
     }
 }
 

@@ -42,3 +42,32 @@ addEventListener('change', (e) => {
   const el = e.target;
   if (el instanceof HTMLSelectElement && 'submitOnChange' in el.dataset) el.form?.submit();
 });
+// - "Enable notifications on this device" (the settings page, shown only where the browser has the Push API):
+//   registers the service worker (`/sw.js`), subscribes with the server's VAPID key and hands the subscription to
+//   the server.
+addEventListener('DOMContentLoaded', () => {
+  const button = document.getElementById('enable-push');
+  if (!button || !('serviceWorker' in navigator) || !('PushManager' in window)) return;
+  button.hidden = false;
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    try {
+      if ((await Notification.requestPermission()) !== 'granted') throw new Error(button.dataset.denied);
+      await navigator.serviceWorker.register('/sw.js');
+      const registration = await navigator.serviceWorker.ready;
+      const b64 = button.dataset.key.replace(/-/g, '+').replace(/_/g, '/');
+      const key = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+      const { endpoint, keys } = subscription.toJSON();
+      const body = new URLSearchParams({ endpoint, p256dh: keys.p256dh, auth: keys.auth });
+      const answer = await fetch('/_fn/create_push_subscription', { method: 'POST', body, headers: { accept: 'application/json' } });
+      if (!answer.ok) throw new Error((await answer.json()).detail);
+      location.assign('/settings?saved=1');
+    } catch (e) {
+      const error = document.getElementById('push-error');
+      error.textContent = e.message;
+      error.hidden = false;
+      button.disabled = false;
+    }
+  });
+});

@@ -186,6 +186,7 @@ pub fn TopBar(who: Option<Who>, here: String) -> impl IntoView {
             {link("/admin/users", tr!(nav.users))}
             {link("/admin/services", tr!(nav.services))}
             {link("/admin/transactions", tr!(nav.transactions))}
+            {link("/admin/deliveries", tr!(nav.deliveries))}
         })}
         {role.is_some().then(|| view! {
             <li>
@@ -202,6 +203,7 @@ pub fn TopBar(who: Option<Who>, here: String) -> impl IntoView {
                     </span>
                 </a>
             </li>
+            {link("/settings", tr!(nav.settings))}
         })}
     };
     let account = match who {

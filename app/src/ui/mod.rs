@@ -16,6 +16,7 @@ mod auth;
 mod live;
 mod notifications;
 mod orders;
+mod settings;
 mod widgets;
 
 use leptos::prelude::*;
@@ -90,6 +91,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // The page's Content-Security-Policy runs inline scripts only with the response's nonce.
                 <script nonce=use_nonce() inner_html=FORMS_SCRIPT></script>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="manifest" href="/manifest.webmanifest" />
                 <MetaTags />
             </head>
             <body>
@@ -173,6 +175,8 @@ fn Layout() -> impl IntoView {
                     <Route path=path!("/admin/users") view=admin::Users ssr=SsrMode::Async />
                     <Route path=path!("/admin/services") view=admin::Services ssr=SsrMode::Async />
                     <Route path=path!("/admin/transactions") view=admin::Transactions ssr=SsrMode::Async />
+                    <Route path=path!("/admin/deliveries") view=settings::DeliveriesPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings") view=settings::SettingsPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -15,7 +15,7 @@ use app::{
         ErrorBody, Page,
         delivery::{
             Delivery, NotificationSettings, PushSubscriptionInput, PushSubscriptionRef,
-            TelegramLink, UpdateNotificationSettings,
+            TelegramLink, UpdateNotificationSettings, VapidPublicKey,
         },
     },
 };
@@ -48,6 +48,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_telegram_link))
         .routes(routes!(delete_telegram_link))
         .routes(routes!(telegram_webhook))
+        .routes(routes!(get_vapid_public_key))
         .routes(routes!(create_push_subscription, delete_push_subscription))
         .routes(routes!(list_deliveries))
 }
@@ -125,6 +126,14 @@ async fn telegram_webhook(
     let update = telegram::handle_update(&state.ctx, &body).await?;
     tracing::debug!(?update, "Telegram update");
     Ok(axum::Json(serde_json::json!({ "ok": true })))
+}
+
+/// The VAPID public key browsers subscribe with (`applicationServerKey`); 409 when Web Push is not configured.
+#[utoipa::path(get, path = "/push/vapid-public-key", tag = "channels",
+    responses((status = 200, description = "Success", body = VapidPublicKey),
+              (status = 409, description = "Web Push is not configured here (`conflict`)", body = ErrorBody)))]
+async fn get_vapid_public_key(State(state): State<AppState>) -> Reply<VapidPublicKey> {
+    push::vapid_public_key(&state.ctx).map(axum::Json)
 }
 
 /// Stores the browser's push subscription for the caller (this device).

@@ -1,4 +1,4 @@
-//! Payment transactions, read side, and the fiscal receipt of a confirmed Click payment.
+//! Payment transactions, read side, and the fiscal receipt of a confirmed payment.
 
 use app::{
     domain::{
@@ -52,13 +52,15 @@ async fn get_transaction(call: Call, Id(id): Id) -> Reply<Transaction> {
         .map(axum::Json)
 }
 
-/// The fiscal receipt of a confirmed Click payment (the client's own, or any for an admin), fetched once from
-/// Click's merchant API and kept. 409 for any other transaction; 502 `bad_gateway` when Click cannot be reached.
+/// The fiscal receipt of a payment (the client's own, or any for an admin): the one Payme sent with
+/// `SetFiscalData`, or a confirmed Click payment's, fetched once from Click's merchant API and kept. 409 for a
+/// transaction without a receipt (yet); 502 `bad_gateway` when Click cannot be reached.
 #[utoipa::path(get, path = "/transactions/{id}/receipt", tag = "payments", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, description = "Success", body = FiscalReceipt), (status = 403, response = Forbidden),
               (status = 404, response = NotFound),
-              (status = 409, description = "Not a confirmed Click payment", body = ErrorBody),
+              (status = 409, description = "No receipt (yet): not a confirmed payment, or Payme has not sent it",
+               body = ErrorBody),
               (status = 502, description = "Click's merchant API failed or did not answer in time", body = ErrorBody)))]
 async fn get_receipt(call: Call, Id(id): Id) -> Reply<FiscalReceipt> {
     transactions::receipt(&call.ctx, &call.actor, id)

@@ -917,17 +917,20 @@ async fn a_429_waits_its_retry_after_and_a_blocked_bot_unlinks_the_chat(pool: Pg
     )
     .await
     .expect(202);
+    // The chat is unlinked as the answer comes, and the row recorded just after.
     wait_until(
         Duration::from_secs(15),
-        "the blocked chat is unlinked",
+        "the blocked chat is unlinked and its message recorded",
         || async {
-            let linked: bool = sqlx::query_scalar(
-                "select exists (select 1 from telegram_links where chat_id = 222)",
+            let (linked, done): (bool, bool) = sqlx::query_as(
+                "select exists (select 1 from telegram_links where chat_id = 222), \
+                        not exists (select 1 from deliveries where user_id = $1 and status = 'pending')",
             )
+            .bind(blocker.id)
             .fetch_one(&app.db)
             .await
             .expect("checked");
-            !linked
+            !linked && done
         },
     )
     .await;

@@ -124,6 +124,7 @@ pub fn test_config() -> ServeConfig {
             click_prepare_ttl_secs: 1800,
             fiscal_receipts: FiscalReceipts::Optional,
             fiscal_merchant_tin: Some(MERCHANT_TIN.to_owned()),
+            fiscal_unit: app::domain::payments::DEFAULT_FISCAL_UNIT.to_owned(),
             payment_sandbox: true,
         },
         notify: NotifyConfig::default(),
@@ -434,6 +435,8 @@ impl TestApp {
             "notification_reads",
             "order_messages",
             "transactions",
+            "notification_settings",
+            "deliveries",
         ] {
             let n: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
                 .fetch_one(&self.db)

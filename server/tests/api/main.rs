@@ -18,6 +18,7 @@ mod pagination;
 mod parity;
 mod parsers;
 mod payments;
+mod push;
 mod redirects;
 mod same_origin;
 mod security_headers;

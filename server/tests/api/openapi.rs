@@ -53,6 +53,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/me/telegram/link"),
     ("delete", "/api/v1/me/telegram"),
     ("post", "/api/v1/telegram/webhook"),
+    ("get", "/api/v1/push/vapid-public-key"),
     ("post", "/api/v1/me/push-subscriptions"),
     ("delete", "/api/v1/me/push-subscriptions"),
     ("get", "/api/v1/deliveries"),
@@ -100,7 +101,9 @@ async fn the_openapi_document_lists_every_route_and_documents_its_errors(pool: P
         );
         let secured = operation["security"].is_array();
         // Click signs its requests instead of authenticating (`shared/PAYMENTS.md` §2.4).
-        let public = path.starts_with("/api/v1/auth/") || *path == "/api/v1/payment/click";
+        let public = path.starts_with("/api/v1/auth/")
+            || *path == "/api/v1/payment/click"
+            || *path == "/api/v1/push/vapid-public-key";
         assert_eq!(
             secured, !public,
             "{method} {path}: security is {}",

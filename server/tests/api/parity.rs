@@ -7,7 +7,7 @@
 
 use std::{collections::HashMap, fmt, time::Duration};
 
-use app::models::Role;
+use app::models::{NotificationKind, Role};
 use futures_util::{StreamExt as _, future::join_all};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -403,6 +403,10 @@ enum Action {
     CreateService,
     SetServiceWorkers,
     SetServiceFiscal,
+    SetTaxId,
+    UpdateNotificationSettings,
+    SendTestNotification,
+    DeleteTelegramLink,
 }
 
 use Action::*;
@@ -453,6 +457,13 @@ impl Case {
     }
 
     async fn arrange(&self, app: &TestApp, w: &World) -> Scene {
+        if self.0 == UpdateNotificationSettings {
+            // Both ways start from the role's defaults (no row), so both write the user's first row.
+            sqlx::query("delete from notification_settings")
+                .execute(&app.db)
+                .await
+                .expect("the settings are reset");
+        }
         if self.0 == MarkAllNotificationsRead {
             // Everything read before: both ways then have the same new events to mark.
             let actor = self.actor(w);
@@ -483,7 +494,7 @@ impl Case {
             names.events.insert(id, event);
         }
         let fresh = match self.0 {
-            DeactivateUser => Some(app.user(Role::Worker).await),
+            DeactivateUser | SetTaxId => Some(app.user(Role::Worker).await),
             _ => None,
         };
         let service = match self.0 {
@@ -647,6 +658,66 @@ impl Case {
                 .field("ikpu_code", "10305008001000000")
                 .field("package_code", "1545633")
                 .field("vat_percent", "12")
+            }
+            UpdateNotificationSettings => {
+                let kinds: serde_json::Map<String, Value> = NotificationKind::ALL
+                    .iter()
+                    .map(|k| {
+                        let channels = if *k == NotificationKind::OrderMessage {
+                            json!(["email"])
+                        } else {
+                            json!([])
+                        };
+                        (k.as_str().to_owned(), channels)
+                    })
+                    .collect();
+                let body = json!({
+                    "channels": {
+                        "telegram": { "enabled": false },
+                        "web_push": { "enabled": true },
+                        "email": { "enabled": true },
+                    },
+                    "kinds": kinds,
+                    "quiet_hours": { "from": "22:00", "to": "07:30" },
+                    "digest_minutes": 15,
+                });
+                Call::new(
+                    Method::PUT,
+                    "/api/v1/me/notification-settings",
+                    Some(body),
+                    "update_notification_settings",
+                )
+                .field("channels[]", "web_push")
+                .field("channels[]", "email")
+                .field("routes[]", "order_message:email")
+                .field("quiet", "on")
+                .field("quiet_from", "22:00")
+                .field("quiet_to", "07:30")
+                .field("digest_minutes", 15)
+            }
+            SendTestNotification => Call::new(
+                Method::POST,
+                "/api/v1/me/notification-settings/test",
+                Some(json!({})),
+                "send_test_notification",
+            ),
+            DeleteTelegramLink => Call::new(
+                Method::DELETE,
+                "/api/v1/me/telegram",
+                None,
+                "delete_telegram_link",
+            ),
+            SetTaxId => {
+                let id = scene.fresh.as_ref().expect("a fresh worker").id;
+                let body = json!({ "tax_id": "31234567890123" });
+                Call::new(
+                    Method::PATCH,
+                    format!("/api/v1/users/{id}"),
+                    Some(body),
+                    "set_tax_id",
+                )
+                .field("id", id)
+                .field("tax_id", "31234567890123")
             }
         }
     }
@@ -947,6 +1018,11 @@ async fn notification_and_admin_actions_come_to_the_same_outcome_and_frames_both
             Own,
             Done(&[Party::Admin]),
         ),
+        Case(UpdateNotificationSettings, Role::Client, Own, Done(&[])),
+        Case(UpdateNotificationSettings, Role::Worker, Own, Done(&[])),
+        Case(UpdateNotificationSettings, Role::Admin, Own, Done(&[])),
+        Case(SendTestNotification, Role::Client, Own, Done(&[])),
+        Case(DeleteTelegramLink, Role::Worker, Own, Done(&[])),
         Case(CreateUser, Role::Admin, Other, Done(&[])),
         Case(
             CreateUser,
@@ -1014,6 +1090,9 @@ async fn notification_and_admin_actions_come_to_the_same_outcome_and_frames_both
             Other,
             Refused("permission_denied"),
         ),
+        Case(SetTaxId, Role::Admin, Other, Done(&[])),
+        Case(SetTaxId, Role::Client, Other, Refused("permission_denied")),
+        Case(SetTaxId, Role::Worker, Other, Refused("permission_denied")),
     ];
 
     // Act and assert
@@ -1439,6 +1518,10 @@ enum Read {
     Services,
     /// Every service (only admins see the inactive ones).
     AllServices,
+    /// The caller's notification settings.
+    NotificationSettings,
+    /// The delivery log (admins).
+    Deliveries,
 }
 
 impl Read {
@@ -1491,6 +1574,21 @@ impl Read {
                 "/results",
                 "/items",
             ),
+            Self::NotificationSettings => (
+                Call::new(
+                    Method::GET,
+                    "/api/v1/me/notification-settings",
+                    None,
+                    "get_notification_settings",
+                ),
+                "",
+                "",
+            ),
+            Self::Deliveries => (
+                list("/api/v1/deliveries", "list_deliveries"),
+                "/results",
+                "/items",
+            ),
         }
     }
 }
@@ -1530,6 +1628,12 @@ async fn reads_show_the_same_rows_to_the_same_caller_both_ways(pool: PgPool) {
     app.delete(&format!("/api/v1/services/{retired}"), &w.admin.access)
         .await
         .expect(204);
+    sqlx::query("insert into deliveries (user_id, channel) values ($1, 'email'), ($2, 'telegram')")
+        .bind(w.client_a.id)
+        .bind(w.worker_b.id)
+        .execute(&app.db)
+        .await
+        .expect("two deliveries in the log");
     let denied = Some("permission_denied");
     let not_found = Some("not_found");
     // (read, and for a client, a worker and an admin: the code it is refused with, if it is)
@@ -1544,6 +1648,8 @@ async fn reads_show_the_same_rows_to_the_same_caller_both_ways(pool: PgPool) {
         (Read::Users, [denied, denied, None]),
         (Read::Services, [None, None, None]),
         (Read::AllServices, [None, None, None]),
+        (Read::NotificationSettings, [None, None, None]),
+        (Read::Deliveries, [denied, denied, None]),
     ];
 
     for (read, refusals) in cases {

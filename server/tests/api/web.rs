@@ -473,6 +473,33 @@ async fn plain_form_posts_go_on_to_the_next_page_or_back_with_the_error(pool: Pg
         .await;
     assert_eq!(kept.body, saved.body, "a bad code changed nothing");
 
+    // A worker's PINFL is set on the users page, which shows it; a malformed one changes nothing; blank clears it.
+    let worker = w.worker_a.id.to_string();
+    let tax_id_of = || async {
+        sqlx::query_scalar::<_, Option<String>>("select tax_id from users where id = $1")
+            .bind(w.worker_a.id)
+            .fetch_one(&app.db)
+            .await
+            .expect("the worker")
+    };
+    for (typed, stored) in [
+        (" 31234567890123 ", Some("31234567890123")),
+        ("12345", Some("31234567890123")),
+        ("", None),
+    ] {
+        let form = [("id", worker.as_str()), ("tax_id", typed)];
+        let (status, _, _) = post_form(&app, "set_tax_id", &admin, "/admin/users", &form).await;
+        assert_eq!(status, 302, "{typed:?}");
+        assert_eq!(tax_id_of().await.as_deref(), stored, "{typed:?}");
+        if stored.is_some() {
+            let (_, html, _) = page(&app, "/admin/users?role=worker", &admin, "").await;
+            assert!(
+                html.contains("value=\"31234567890123\""),
+                "{typed:?}: the users page shows it"
+            );
+        }
+    }
+
     // A visitor's language switch is remembered in the cookie and returns to the page.
     let (status, location, set) = post_form(
         &app,
@@ -831,4 +858,124 @@ async fn the_order_page_links_the_fiscal_receipt_and_the_admin_retries_a_failed_
         .await
         .expect("read");
     assert_eq!(now, "pending");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_notification_settings_page_works_without_javascript(pool: PgPool) {
+    // Arrange
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let cookie = |user: &TestUser, lang: &str| {
+        format!("task_access={}; i18n_pref_locale={lang}", user.access)
+    };
+    let worker = cookie(&w.worker_a, "en");
+    // Whether the page's checkbox of `value` is ticked.
+    let ticked = |html: &str, value: &str| {
+        html.split('<')
+            .find(|tag| tag.starts_with("input") && tag.contains(&format!("value=\"{value}\"")))
+            .is_some_and(|tag| tag.contains("checked"))
+    };
+
+    // The worker's defaults show: new orders, assignments and messages on every channel.
+    let (status, html, _) = page(&app, "/settings", &worker, "").await;
+    assert_eq!(status, 200);
+    for route in [
+        "order_created:telegram",
+        "order_assigned:email",
+        "order_message:web_push",
+    ] {
+        assert!(ticked(&html, route), "{route} is on by default");
+    }
+    assert!(!ticked(&html, "payment_confirmed:email"));
+    assert!(html.contains("id=\"send-test\""), "the test button");
+    for (lang, title) in [
+        ("ru", "Уведомления вне сайта"),
+        ("uz", "Saytdan tashqari bildirishnomalar"),
+    ] {
+        let (_, html, _) = page(&app, "/settings", &cookie(&w.worker_a, lang), "").await;
+        assert!(html.contains(title), "{lang}");
+    }
+
+    // Act: the form is posted as the page sends it.
+    let form = [
+        ("channels[]", "email"),
+        ("routes[]", "order_created:email"),
+        ("routes[]", "order_message:email"),
+        ("quiet", "on"),
+        ("quiet_from", "23:00"),
+        ("quiet_to", "07:00"),
+        ("digest_minutes", "15"),
+    ];
+    let (status, location, _) = post_form(
+        &app,
+        "update_notification_settings",
+        &worker,
+        "/settings",
+        &form,
+    )
+    .await;
+
+    // Assert: back on the page, saying so; REST reads what the form saved.
+    assert_eq!((status, location.as_str()), (302, "/settings?saved=1"));
+    let saved = app
+        .get("/api/v1/me/notification-settings", &w.worker_a.access)
+        .await;
+    assert_eq!(saved.body["channels"]["email"]["enabled"], true);
+    assert_eq!(saved.body["channels"]["telegram"]["enabled"], false);
+    assert_eq!(
+        saved.body["kinds"]["order_created"],
+        serde_json::json!(["email"])
+    );
+    assert_eq!(saved.body["kinds"]["order_assigned"], serde_json::json!([]));
+    assert_eq!(
+        saved.body["quiet_hours"],
+        serde_json::json!({ "from": "23:00", "to": "07:00" })
+    );
+    assert_eq!(saved.body["digest_minutes"], 15);
+    let (_, html, _) = page(&app, "/settings", &worker, "").await;
+    assert!(ticked(&html, "order_created:email") && !ticked(&html, "order_created:telegram"));
+    assert!(html.contains("value=\"23:00\""));
+
+    // A bad interval changes nothing and comes back to the page.
+    let bad = [("digest_minutes", "5")];
+    let (status, _, _) = post_form(
+        &app,
+        "update_notification_settings",
+        &worker,
+        "/settings",
+        &bad,
+    )
+    .await;
+    assert_eq!(status, 302);
+    let kept = app
+        .get("/api/v1/me/notification-settings", &w.worker_a.access)
+        .await;
+    assert_eq!(kept.body, saved.body, "a refused form changed nothing");
+
+    // The test button queues a message for each channel that is on and has somewhere to go.
+    let (status, location, _) =
+        post_form(&app, "send_test_notification", &worker, "/settings", &[]).await;
+    assert_eq!(status, 302);
+    assert!(location.starts_with("/settings?tested="), "{location}");
+
+    // The delivery log is the admins' page.
+    sqlx::query("insert into deliveries (user_id, channel, status, last_error) values ($1, 'email', 'failed', 'boom')")
+        .bind(w.worker_a.id)
+        .execute(&app.db)
+        .await
+        .expect("a failed delivery");
+    let (status, html, _) = page(
+        &app,
+        "/admin/deliveries?status=failed",
+        &cookie(&w.admin, "en"),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("data-status=\"failed\"") && html.contains("boom"),
+        "the failed delivery is listed"
+    );
+    let (_, html, _) = page(&app, "/admin/deliveries", &worker, "").await;
+    assert!(!html.contains("boom"), "not for a worker");
 }

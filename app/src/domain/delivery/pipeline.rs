@@ -8,7 +8,7 @@ use serde::Deserialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Address, Message, Notify, Outcome, settings::Prefs, settings::PrefsRow};
+use super::{Address, Message, Notify, Outcome, PushTarget, settings::Prefs, settings::PrefsRow};
 use crate::{
     domain::{
         Actor, Context, Result,
@@ -134,6 +134,7 @@ struct Recipient {
     prefs: Prefs,
     has_email: bool,
     linked: bool,
+    subscribed: bool,
 }
 
 impl Recipient {
@@ -161,7 +162,7 @@ impl Recipient {
             .filter(|c| match c {
                 Channel::Telegram => self.linked,
                 Channel::Email => self.has_email,
-                Channel::WebPush => false,
+                Channel::WebPush => self.subscribed,
             })
             .map(|c| (notification_id, self.id, c, due, digest))
             .collect()
@@ -174,6 +175,7 @@ async fn recipients(tx: &mut sqlx::PgConnection, ids: &[i64]) -> Result<HashMap<
         r#"
         select u.id, u.role, u.is_active, u.email is not null as "has_email!",
                exists (select 1 from telegram_links t where t.user_id = u.id) as "linked!",
+               exists (select 1 from push_subscriptions p where p.user_id = u.id) as "subscribed!",
                s.kinds as "kinds?", s.telegram_enabled as "telegram_enabled?",
                s.web_push_enabled as "web_push_enabled?", s.email_enabled as "email_enabled?",
                s.quiet_from, s.quiet_to, s.digest_minutes as "digest_minutes?"
@@ -205,6 +207,7 @@ async fn recipients(tx: &mut sqlx::PgConnection, ids: &[i64]) -> Result<HashMap<
                     prefs: Prefs::of(role, stored),
                     has_email: r.has_email,
                     linked: r.linked,
+                    subscribed: r.subscribed,
                 },
             ))
         })
@@ -281,6 +284,10 @@ macro_rules! job {
             email: r.email,
             active: r.active,
             chat_id: r.chat_id,
+            push: r
+                .push
+                .and_then(|p| serde_json::from_value::<Vec<PushTarget>>(p).ok())
+                .unwrap_or_default(),
             prefs: stored_prefs(
                 r.kinds,
                 r.telegram_enabled,
@@ -307,6 +314,8 @@ struct Job {
     email: Option<String>,
     active: bool,
     chat_id: Option<i64>,
+    /// The recipient's push subscriptions (of a `web_push` row).
+    push: Vec<PushTarget>,
     prefs: Option<PrefsRow>,
 }
 
@@ -342,6 +351,11 @@ pub async fn send_due(ctx: &Context) -> Result<usize> {
                n.kind as "kind?", n.order_id as "order_id?", n.data as "data?", n.created_at as "created_at?",
                u.role as "role!", u.language as "language?", u.email as "email?", u.is_active as "active!",
                t.chat_id as "chat_id?",
+               case when c.channel = 'web_push' then
+                   (select coalesce(jsonb_agg(jsonb_build_object('endpoint', p.endpoint, 'p256dh', p.p256dh,
+                                                                 'auth', p.auth) order by p.id), '[]')
+                    from push_subscriptions p where p.user_id = c.user_id)
+               end as "push?",
                s.kinds as "kinds?", s.telegram_enabled as "telegram_enabled?",
                s.web_push_enabled as "web_push_enabled?", s.email_enabled as "email_enabled?",
                s.quiet_from as "quiet_from?", s.quiet_to as "quiet_to?", s.digest_minutes as "digest_minutes?"
@@ -423,6 +437,11 @@ pub async fn send_digest(ctx: &Context) -> Result<usize> {
                n.kind as "kind?", n.order_id as "order_id?", n.data as "data?", n.created_at as "created_at?",
                u.role as "role!", u.language as "language?", u.email as "email?", u.is_active as "active!",
                t.chat_id as "chat_id?",
+               case when c.channel = 'web_push' then
+                   (select coalesce(jsonb_agg(jsonb_build_object('endpoint', p.endpoint, 'p256dh', p.p256dh,
+                                                                 'auth', p.auth) order by p.id), '[]')
+                    from push_subscriptions p where p.user_id = c.user_id)
+               end as "push?",
                s.kinds as "kinds?", s.telegram_enabled as "telegram_enabled?",
                s.web_push_enabled as "web_push_enabled?", s.email_enabled as "email_enabled?",
                s.quiet_from as "quiet_from?", s.quiet_to as "quiet_to?", s.digest_minutes as "digest_minutes?"
@@ -524,14 +543,14 @@ async fn attempt(ctx: &Context, job: &Job, channel: Channel, digest: Option<&[Jo
             return Verdict::Held(until);
         }
     }
-    let address = match channel {
-        Channel::Telegram => job.chat_id.map(Address::TelegramChat),
-        Channel::Email => job.email.clone().map(Address::Email),
-        Channel::WebPush => None,
+    let addresses: Vec<Address> = match channel {
+        Channel::Telegram => job.chat_id.map(Address::TelegramChat).into_iter().collect(),
+        Channel::Email => job.email.clone().map(Address::Email).into_iter().collect(),
+        Channel::WebPush => job.push.iter().cloned().map(Address::Push).collect(),
     };
-    let Some(address) = address else {
+    if addresses.is_empty() {
         return Verdict::Skipped(format!("no {channel} address any more"));
-    };
+    }
     let Some(transport) = notify.transport(channel) else {
         return Verdict::Skipped(format!("{channel} is not configured here"));
     };
@@ -554,7 +573,20 @@ async fn attempt(ctx: &Context, job: &Job, channel: Channel, digest: Option<&[Jo
             job.event.as_ref().map(|(k, o, d, _)| (*k, *o, d)),
         ),
     };
-    match transport.send(&address, &message).await {
+    // Every device of a push recipient gets it: the row is sent when one took it (a device that failed meanwhile
+    // is not tried again, or the others would get it twice), retried when none did and one may yet.
+    let mut verdicts = Vec::with_capacity(addresses.len());
+    for address in &addresses {
+        let outcome = transport.send(address, &message).await;
+        verdicts.push(verdict_of(ctx, job, address, outcome).await);
+    }
+    combine(verdicts)
+}
+
+/// What `outcome` of sending to `address` makes of the row; an address gone for good is removed (a Telegram chat
+/// that blocked the bot is unlinked, an expired push subscription deleted).
+async fn verdict_of(ctx: &Context, job: &Job, address: &Address, outcome: Outcome) -> Verdict {
+    match outcome {
         Outcome::Sent => Verdict::Sent,
         Outcome::Retry { error, after } => Verdict::Retry { error, after },
         Outcome::Refused { error } => Verdict::Failed(error),
@@ -562,20 +594,38 @@ async fn attempt(ctx: &Context, job: &Job, channel: Channel, digest: Option<&[Jo
             Verdict::Held(Utc::now() + chrono::Duration::from_std(after).unwrap_or_default())
         }
         Outcome::Gone { error } => {
-            if let Address::TelegramChat(chat_id) = address {
-                match super::telegram::unlink_chat(&ctx.db, chat_id).await {
-                    Ok(_) => tracing::info!(
-                        delivery.id = job.id,
-                        "Unlinked a Telegram chat that blocked the bot"
-                    ),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "Failed to unlink a blocked Telegram chat")
-                    }
-                }
+            let removed = match address {
+                Address::TelegramChat(chat_id) => super::telegram::unlink_chat(&ctx.db, *chat_id)
+                    .await
+                    .map(|_| "a Telegram chat that blocked the bot"),
+                Address::Push(target) => super::push::remove_gone(&ctx.db, &target.endpoint)
+                    .await
+                    .map(|()| "an expired push subscription"),
+                Address::Email(_) => Ok("nothing"),
+            };
+            match removed {
+                Ok(what) => tracing::info!(delivery.id = job.id, "Removed {what}"),
+                Err(e) => tracing::warn!(error = %e, "Failed to remove a gone address"),
             }
             Verdict::Failed(error)
         }
     }
+}
+
+/// One row's verdict from its addresses' (one, but for a push recipient's devices): sent when any took it;
+/// else held, or retried, when any may yet; else the first failure.
+fn combine(verdicts: Vec<Verdict>) -> Verdict {
+    let rank = |v: &Verdict| match v {
+        Verdict::Sent => 0,
+        Verdict::Held(_) => 1,
+        Verdict::Retry { .. } => 2,
+        Verdict::Failed(_) => 3,
+        Verdict::Skipped(_) => 4,
+    };
+    verdicts
+        .into_iter()
+        .min_by_key(rank)
+        .unwrap_or_else(|| Verdict::Skipped("nowhere to send".to_owned()))
 }
 
 /// The message of an event (`None`: the test message) in `locale`, with the order page's address.
@@ -592,6 +642,7 @@ pub fn render(
             Message {
                 text: format!("{sentence}\n{open}: {url}"),
                 subject: sentence,
+                url,
             }
         }
         None => {
@@ -599,6 +650,7 @@ pub fn render(
             Message {
                 subject: td_string!(locale, channel.test_subject).to_owned(),
                 text: format!("{test}\n{}", notify.public_url),
+                url: notify.public_url.clone(),
             }
         }
     }
@@ -629,6 +681,7 @@ pub fn render_digest(
     Message {
         subject: td_string!(locale, channel.digest_subject).replace("%n%", &count.to_string()),
         text: lines.join("\n"),
+        url: format!("{}/notifications", notify.public_url.trim_end_matches('/')),
     }
 }
 
@@ -732,7 +785,8 @@ pub async fn send_test(ctx: &Context, actor: &Actor) -> Result<usize> {
     let state = sqlx::query!(
         r#"
         select u.email is not null as "has_email!",
-               exists (select 1 from telegram_links t where t.user_id = u.id) as "linked!"
+               exists (select 1 from telegram_links t where t.user_id = u.id) as "linked!",
+               exists (select 1 from push_subscriptions p where p.user_id = u.id) as "subscribed!"
         from users u where u.id = $1
         "#,
         actor.id
@@ -746,7 +800,7 @@ pub async fn send_test(ctx: &Context, actor: &Actor) -> Result<usize> {
         .filter(|c| match c {
             Channel::Telegram => state.linked,
             Channel::Email => state.has_email,
-            Channel::WebPush => false,
+            Channel::WebPush => state.subscribed,
         })
         .map(|c| c.as_str().to_owned())
         .collect();

@@ -1,15 +1,30 @@
-//! Browser push subscriptions: stored per device so the Web Push channel can send to them (sending is not built
-//! yet; see the module [`super`]).
+//! Browser push subscriptions, one per device, which the Web Push channel sends to (see the module [`super`]),
+//! and the VAPID public key browsers subscribe with.
 
 use crate::{
-    domain::{Actor, Context, FieldErrors, Result},
-    models::delivery::PushSubscriptionInput,
+    domain::{Actor, Context, Error, FieldErrors, Result},
+    models::delivery::{PushSubscriptionInput, VapidPublicKey},
 };
+
+/// The VAPID public key of this deployment (409 when Web Push is not configured here).
+pub fn vapid_public_key(ctx: &Context) -> Result<VapidPublicKey> {
+    ctx.notify
+        .vapid_public_key
+        .clone()
+        .map(|key| VapidPublicKey { key })
+        .ok_or_else(|| Error::Conflict("Web Push is not configured on this server.".to_owned()))
+}
 
 /// Stores the caller's subscription (an endpoint already stored moves to the caller, with the new keys).
 pub async fn subscribe(ctx: &Context, actor: &Actor, input: PushSubscriptionInput) -> Result<()> {
     let mut errors = FieldErrors::default();
-    if !input.endpoint.starts_with("https://") || input.endpoint.len() > 2000 {
+    // A push service is always HTTPS; a local one over plain HTTP only where the operator allowed it (tests, the
+    // sandbox's fake), so no subscription makes this server post to its own network.
+    let local = ctx.notify.allow_local_push
+        && ["http://127.0.0.1:", "http://localhost:"]
+            .iter()
+            .any(|p| input.endpoint.starts_with(p));
+    if !(input.endpoint.starts_with("https://") || local) || input.endpoint.len() > 2000 {
         errors.add(
             "endpoint",
             "Expected an https:// URL of at most 2000 characters.",
@@ -52,6 +67,17 @@ pub async fn unsubscribe(ctx: &Context, actor: &Actor, endpoint: &str) -> Result
         endpoint
     )
     .execute(&ctx.db)
+    .await?;
+    Ok(())
+}
+
+/// Removes a subscription its push service says is gone for good (404 or 410): whoever it belonged to.
+pub async fn remove_gone(db: &sqlx::PgPool, endpoint: &str) -> Result<()> {
+    sqlx::query!(
+        r#"delete from push_subscriptions where endpoint = $1"#,
+        endpoint
+    )
+    .execute(db)
     .await?;
     Ok(())
 }

@@ -98,7 +98,7 @@ pub(crate) async fn line_of(
         Some(Line {
             vat: vat_contained(s.price, s.vat_percent),
             code: s.code?,
-            title: s.title,
+            title: format!("{} ({})", s.title, settings.fiscal.unit),
             price: s.price,
             package_code: s.package_code,
             vat_percent: s.vat_percent,
@@ -209,42 +209,73 @@ pub(crate) async fn on_confirmed(
 struct Due {
     transaction_id: i64,
     attempts: i32,
+    /// Whether an earlier claim's lease ran out unrecorded: its instance died (or lost the database) mid-send.
+    recovered: bool,
     click_paydoc_id: Option<i64>,
     amount: i64,
     fiscal_item: Option<Value>,
 }
 
-/// Submits the Click receipts that are due (the background step; several instances may run it at once). Each
-/// is claimed with `for update skip locked` and held while Click is asked, so no receipt is submitted twice; an
-/// accepted one is `submitted` and its receipt URL is then asked for; a refused or unanswered one is tried again
-/// after [`backoff`], and is `failed` after [`MAX_ATTEMPTS`]. The payment itself is never touched. Returns how
-/// many were accepted.
+/// How long a claimed receipt is its submitter's: far longer than Click may take to answer
+/// (`CLICK_API_TIMEOUT_SECS`), so only a submitter that died mid-send loses it.
+pub const LEASE: Duration = Duration::from_secs(5 * 60);
+
+/// Submits the Click receipts that are due (the background step; several instances may run it at once). Each is
+/// claimed with `for update skip locked` under a lease committed before Click is asked, so no two submitters send
+/// the same receipt; the outcome is recorded only under the lease that was taken. An accepted one is `submitted`
+/// and its receipt URL is then asked for; a refused or unanswered one is tried again after [`backoff`], and is
+/// `failed` after [`MAX_ATTEMPTS`]. The payment itself is never touched. Returns how many were accepted.
+///
+/// **The one duplicate window:** Click accepted a receipt and the submitter died before recording it. The receipt
+/// is claimed again when its lease runs out and submitted again; every such re-claim is counted
+/// (`fiscal_submissions.recoveries`, and `outcome="recovered"` on `/metrics`), so duplicates are at most that count.
 pub async fn submit_due(ctx: &Context) -> Result<usize> {
     let Some(click) = ctx.payments.click.as_ref() else {
         return Ok(0);
     };
+    let lease_for = chrono::Duration::from_std(LEASE).unwrap_or_default();
     let mut accepted = 0;
     // A bounded round: what is left is taken by the next one.
     for _ in 0..50 {
         let now = ctx.payments.clock.now();
-        let mut tx = ctx.db.begin().await?;
+        let lease = uuid::Uuid::new_v4();
         let Some(due) = sqlx::query_as!(
             Due,
             r#"
-            select f.transaction_id, f.attempts, t.click_paydoc_id, t.amount, t.fiscal_item
-            from fiscal_submissions f join transactions t on t.id = f.transaction_id
-            where f.submitted_at is null and f.next_attempt_at <= $1 and t.fiscal_status = 'pending'
-            order by f.next_attempt_at, f.transaction_id
-            limit 1
-            for update of f skip locked
+            with due as (
+                select f.transaction_id, f.lease is not null as recovered
+                from fiscal_submissions f join transactions t on t.id = f.transaction_id
+                where f.submitted_at is null and f.next_attempt_at <= $1 and t.fiscal_status = 'pending'
+                  and (f.leased_until is null or f.leased_until <= $1)
+                order by f.next_attempt_at, f.transaction_id
+                limit 1
+                for update of f skip locked
+            )
+            update fiscal_submissions f
+            set lease = $2, leased_until = $3, recoveries = f.recoveries + due.recovered::int
+            from due join transactions t on t.id = due.transaction_id
+            where f.transaction_id = due.transaction_id
+            returning f.transaction_id, f.attempts, due.recovered as "recovered!", t.click_paydoc_id, t.amount,
+                      t.fiscal_item
             "#,
-            now
+            now,
+            lease,
+            now + lease_for
         )
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&ctx.db)
         .await?
         else {
             break;
         };
+        if due.recovered {
+            count(PaymentProvider::Click, "recovered");
+            tracing::warn!(
+                transaction.id = due.transaction_id,
+                "The fiscal receipt of transaction {} is submitted again: its last submitter stopped mid-send \
+                 (Click may already have it)",
+                due.transaction_id
+            );
+        }
         let line = due
             .fiscal_item
             .clone()
@@ -259,18 +290,28 @@ pub async fn submit_due(ctx: &Context) -> Result<usize> {
             )),
         };
         let now = ctx.payments.clock.now();
+        let mut tx = ctx.db.begin().await?;
         match outcome {
             Ok(()) => {
-                sqlx::query!(
+                let recorded = sqlx::query!(
                     r#"
-                    update fiscal_submissions set submitted_at = $2, attempts = attempts + 1, last_error = null
-                    where transaction_id = $1
+                    update fiscal_submissions
+                    set submitted_at = $2, attempts = attempts + 1, last_error = null, lease = null,
+                        leased_until = null
+                    where transaction_id = $1 and lease = $3
                     "#,
                     due.transaction_id,
-                    now
+                    now,
+                    lease
                 )
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected()
+                    == 1;
+                if !recorded {
+                    // The lease ran out meanwhile: whoever holds it now records the receipt.
+                    continue;
+                }
                 set_status(&mut tx, due.transaction_id, FiscalStatus::Submitted).await?;
                 tx.commit().await?;
                 count(PaymentProvider::Click, "accepted");
@@ -287,18 +328,25 @@ pub async fn submit_due(ctx: &Context) -> Result<usize> {
             Err(failure) => {
                 let attempts = due.attempts.saturating_add(1);
                 let wait = chrono::Duration::from_std(backoff(attempts)).unwrap_or_default();
-                sqlx::query!(
+                let recorded = sqlx::query!(
                     r#"
-                    update fiscal_submissions set attempts = $2, next_attempt_at = $3, last_error = $4
-                    where transaction_id = $1
+                    update fiscal_submissions
+                    set attempts = $2, next_attempt_at = $3, last_error = $4, lease = null, leased_until = null
+                    where transaction_id = $1 and lease = $5
                     "#,
                     due.transaction_id,
                     attempts,
                     now + wait,
-                    failure.detail()
+                    failure.detail(),
+                    lease
                 )
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected()
+                    == 1;
+                if !recorded {
+                    continue;
+                }
                 let gave_up = attempts >= MAX_ATTEMPTS;
                 if gave_up {
                     set_status(&mut tx, due.transaction_id, FiscalStatus::Failed).await?;

@@ -160,14 +160,30 @@ impl FromStr for AddressList {
     }
 }
 
+/// The unit a receipt line's title ends with when `FISCAL_UNIT` is not set: every order is one service.
+pub const DEFAULT_FISCAL_UNIT: &str = "xizmat";
+
 /// What fiscal receipts need from configuration (`shared/PAYMENTS.md` §4).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FiscalSettings {
     /// `FISCAL_RECEIPTS=required`: a service without an IKPU code cannot be paid online. Off (`optional`), such a
     /// service is paid as before and its payments' `fiscal_status` is `not_required`.
     pub required: bool,
     /// The merchant's TIN (9 digits), the commission info of a receipt line not sold on a worker's behalf.
     pub merchant_tin: Option<String>,
+    /// The classifier's unit of what one order sells, at the end of each receipt line's title ("Uy tozalash
+    /// (xizmat)"): the count is always 1, so it is one service.
+    pub unit: String,
+}
+
+impl Default for FiscalSettings {
+    fn default() -> Self {
+        Self {
+            required: false,
+            merchant_tin: None,
+            unit: DEFAULT_FISCAL_UNIT.to_owned(),
+        }
+    }
 }
 
 /// Everything payments need from configuration.

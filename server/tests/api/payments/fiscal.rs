@@ -76,7 +76,7 @@ struct Fake {
     submissions: Mutex<Vec<(bool, Value, bool)>>,
     /// How many of the next submissions to refuse (`usize::MAX`: all).
     fail_next: AtomicUsize,
-    /// How long each submission takes to answer, in milliseconds.
+    /// How long each submission takes to answer after it is recorded, in milliseconds.
     delay_ms: AtomicUsize,
 }
 
@@ -99,8 +99,6 @@ async fn submit_items(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Json<Value> {
-    let delay = u64::try_from(fake.delay_ms.load(Ordering::SeqCst)).unwrap_or(0);
-    tokio::time::sleep(Duration::from_millis(delay)).await;
     let auth = valid_auth(&headers);
     let failing = fake
         .fail_next
@@ -115,6 +113,9 @@ async fn submit_items(
         .lock()
         .expect("not poisoned")
         .push((auth, body, accept));
+    // Click has taken it (or refused it) and is slow to say so.
+    let delay = u64::try_from(fake.delay_ms.load(Ordering::SeqCst)).unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
     if accept {
         Json(json!({ "error_code": 0, "error_note": "Success" }))
     } else {
@@ -330,8 +331,8 @@ async fn payme_check_perform_returns_the_receipt_detail_for_each_price_and_rate(
             "detail": {
                 "receipt_type": 0,
                 "items": [{
-                    "title": name, "price": price, "count": 1, "code": IKPU, "package_code": PACKAGE,
-                    "vat_percent": vat,
+                    "title": format!("{name} (xizmat)"), "price": price, "count": 1, "code": IKPU,
+                    "package_code": PACKAGE, "vat_percent": vat,
                 }],
             },
         });
@@ -365,6 +366,14 @@ async fn set_fiscal_data_stores_one_receipt_per_transaction_and_type(pool: PgPoo
     assert_eq!(
         (&before["fiscal_status"], &before["fiscal_receipt_url"]),
         (&json!("pending"), &Value::Null)
+    );
+    let receipt = format!("/api/v1/transactions/{txn}/receipt");
+    let early = app.get(&receipt, &w.client_a.access).await;
+    assert_eq!(
+        (early.status, &early.body["code"]),
+        (409, &json!("conflict")),
+        "no receipt before Payme sends it: {}",
+        early.body
     );
     let data = |receipt: i64, qr: &str| {
         json!({
@@ -460,6 +469,13 @@ async fn set_fiscal_data_stores_one_receipt_per_transaction_and_type(pool: PgPoo
         (&after["fiscal_status"], &after["fiscal_receipt_url"]),
         (&json!("submitted"), &json!(qr))
     );
+    let shown = app.get(&receipt, &w.client_a.access).await;
+    assert_eq!(
+        (shown.status, &shown.body),
+        (200, &json!({ "transaction_id": txn, "qr_code_url": qr })),
+        "the receipt route gives the one Payme sent"
+    );
+    assert_eq!(app.get(&receipt, &w.client_b.access).await.status, 404);
     assert_eq!(
         order_status(&app, w.order_a).await,
         "paid",
@@ -525,7 +541,7 @@ async fn click_receipts_are_submitted_in_tiyin_and_retried_until_accepted(pool: 
     assert!(
         seen[2].1["items"][0]["Name"]
             .as_str()
-            .is_some_and(|n| n.starts_with("Service "))
+            .is_some_and(|n| n.starts_with("Service ") && n.ends_with(" (xizmat)"))
     );
     let shown = transaction(&app, &w.client_a, txn).await;
     assert_eq!(shown["fiscal_status"], "submitted");
@@ -610,6 +626,78 @@ async fn one_receipt_is_accepted_per_payment_with_two_instances_submitting_at_on
             "100 000 tiyin at 15 %: 13 043.48 rounded"
         );
     }
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_receipt_whose_submitter_died_mid_send_is_submitted_again_after_its_lease_and_counted(
+    pool: PgPool,
+) {
+    // Arrange: instance B's clock is an hour ahead, so it claims the receipt first; Click accepts it and never
+    // answers B, which stands for B dying after Click took the receipt and before B recorded it.
+    let (fake, api) = fake_click_api().await;
+    let (fake_b, api_b) = fake_click_api().await;
+    fake_b.delay_ms.store(600_000, Ordering::SeqCst);
+    let app = spawn_app_with(pool, move |c| c.payments.click_api_url = api).await;
+    let (secret, prefix) = (app.jwt_secret.clone(), app.redis_prefix.clone());
+    let b = spawn_app_with(app.db.clone(), move |c| {
+        c.payments.click_api_url = api_b;
+        c.payments.click_api_timeout_secs = 600;
+        c.jwt_secret = secrecy::SecretString::from(secret);
+        c.redis_prefix = prefix;
+    })
+    .await;
+    let w = World::new(&app).await;
+    give_codes(&app, &w, 12).await;
+    let txn = pay_by_click(&app, 9_500_000_001, w.order_a).await;
+    sqlx::query(
+        "update fiscal_submissions set next_attempt_at = next_attempt_at + interval '30 minutes'",
+    )
+    .execute(&app.db)
+    .await
+    .expect("the receipt is due in half an hour");
+    b.clock.advance(Duration::from_secs(3600));
+    let stuck = tokio::spawn(async move { fiscal::submit_due(&b.ctx).await });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while fake_b.accepted().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "B never submitted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Act and assert: while B's lease lasts nobody else sends it, even once it is due.
+    app.clock.advance(Duration::from_secs(3600));
+    fiscal::submit_due(&app.ctx).await.expect("the step runs");
+    assert_eq!(fake.count(), 0, "the lease keeps the receipt B's");
+    assert_eq!(fiscal_status(&app, txn).await, "pending");
+    // After it, instance A claims it again, counts the re-claim and submits it.
+    app.clock.advance(Duration::from_secs(3600));
+    submit_until(&app, 3, || !fake.accepted().is_empty()).await;
+    stuck.abort();
+
+    // Assert: Click got the receipt twice, the one documented duplicate, and the count says so.
+    assert_eq!((fake_b.accepted().len(), fake.accepted().len()), (1, 1));
+    assert_eq!(fake_b.accepted(), fake.accepted(), "the same receipt");
+    let (recoveries, submitted): (i32, bool) = sqlx::query_as(
+        "select recoveries, submitted_at is not null from fiscal_submissions where transaction_id = $1",
+    )
+    .bind(txn)
+    .fetch_one(&app.db)
+    .await
+    .expect("the submission");
+    assert_eq!((recoveries, submitted), (1, true));
+    assert_eq!(fiscal_status(&app, txn).await, "submitted");
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("the metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(r#"task_fiscal_submissions_total{provider="click",outcome="recovered"}"#),
+        "counted on /metrics: {metrics}"
+    );
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
