@@ -1302,3 +1302,298 @@ async fn a_provider_down_for_a_while_gets_every_message_once_when_it_is_back(poo
         "each was retried after the outage, its last error kept"
     );
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn an_instance_killed_with_sigkill_mid_send_loses_no_message(pool: PgPool) {
+    // Arrange: a slow Bot API (it takes each message at once and answers after 1.5 s), and a child instance (the
+    // server binary) that does all the sending: this process's instance has the same channels but its sweeps wait
+    // an hour, so it sends only when the test asks it to.
+    let bot = FakeBot::default();
+    bot.lock().expect("the fake's lock").delay = Duration::from_millis(1500);
+    let base = spawn_fake_bot(bot.clone()).await;
+    let app = spawn_app_with(pool.clone(), {
+        let base = base.clone();
+        move |c| {
+            c.notify.telegram_api_base = base;
+            c.notify.telegram_bot_token = Some(BOT_TOKEN.to_owned().into());
+            c.notify.telegram_bot_username = Some(BOT_NAME.to_owned());
+            c.notify.delivery_interval_ms = 3_600_000;
+            c.notify.delivery_timeout_secs = 5;
+        }
+    })
+    .await;
+    let mut users = Vec::new();
+    for _ in 0..6 {
+        users.push(app.user(Role::Client).await);
+    }
+    link_directly(&app, &users.iter().collect::<Vec<_>>()).await;
+    let port = crate::live::free_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("serve")
+        .env("DATABASE_URL", crate::operations::database_url(&pool))
+        .env("JWT_SECRET", &app.jwt_secret)
+        .env("REDIS_URL", &app.redis_url)
+        .env("REDIS_PREFIX", &app.redis_prefix)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("TELEGRAM_API_BASE", &base)
+        .env("TELEGRAM_BOT_TOKEN", BOT_TOKEN)
+        .env("TELEGRAM_BOT_USERNAME", BOT_NAME)
+        .env("DELIVERY_INTERVAL_MS", "50")
+        .env("DELIVERY_TIMEOUT_SECS", "5")
+        .env("RUST_LOG", "warn")
+        .current_dir(std::env::temp_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server binary starts");
+
+    // Act: a message for each user; the child is killed while the Bot API holds its first answers.
+    for user in &users {
+        app.post(
+            "/api/v1/me/notification-settings/test",
+            &user.access,
+            json!({}),
+        )
+        .await
+        .expect(202);
+    }
+    wait_until(Duration::from_secs(30), "the child is mid-send", || async {
+        !Bot::all(&bot).is_empty()
+    })
+    .await;
+    child.start_kill().expect("SIGKILL is sent");
+    child.wait().await.expect("the child exits");
+    // The rows it held: taken by Telegram or not, their outcome is not recorded.
+    let orphaned: i64 = sqlx::query_scalar(
+        "select count(*) from deliveries where status = 'pending' and lease is not null",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("counted");
+    assert!(orphaned > 0, "the child died holding rows");
+    // This instance sends what is left, the orphaned rows once their lease has ended.
+    wait_until(Duration::from_secs(60), "every message is sent", || async {
+        pipeline::send_due(&app.ctx).await.expect("the sweep runs");
+        pending(&app.db).await == 0
+    })
+    .await;
+
+    // Assert: every user got their message; a second copy only of a message the child had handed over when it
+    // died, and never more of them than rows it left behind.
+    assert_eq!(statuses(&app.db).await.get("sent"), Some(&6));
+    let sent = Bot::sent(&bot);
+    let mut per_chat: HashMap<i64, usize> = HashMap::new();
+    for call in &sent {
+        *per_chat.entry(call.chat_id).or_default() += 1;
+    }
+    for user in &users {
+        assert!(
+            per_chat
+                .get(&(user.id + 1_000_000))
+                .is_some_and(|n| *n >= 1),
+            "user {} got nothing",
+            user.id
+        );
+    }
+    let duplicates: usize = per_chat.values().map(|n| n - 1).sum();
+    assert!(
+        i64::try_from(duplicates).unwrap_or(i64::MAX) <= orphaned,
+        "{duplicates} duplicates, {orphaned} rows orphaned"
+    );
+}
+
+/// A TCP proxy in front of PostgreSQL that can drop every connection and refuse new ones for a while: to the app
+/// behind it, the database restarted.
+struct Outage {
+    port: u16,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Outage {
+    async fn start(upstream: (String, u16)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let port = listener.local_addr().expect("an address").port();
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (flag, handles) = (down.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
+                let upstream = upstream.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                handles.lock().expect("the proxy's lock").push(link);
+            }
+        });
+        Self { port, down, links }
+    }
+
+    /// Drops every connection and refuses new ones.
+    fn cut(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().expect("the proxy's lock").drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Waits until the delivery sweep has passed every notification so far.
+async fn settled(db: &PgPool) {
+    wait_until(Duration::from_secs(15), "the sweep caught up", || async {
+        let (upto, last): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "select (select upto from delivery_cursor), (select max(id) from notifications)",
+        )
+        .fetch_one(db)
+        .await
+        .expect("the cursor");
+        upto.unwrap_or(0) >= last.unwrap_or(0)
+    })
+    .await;
+}
+
+/// Checks that every delivery is sent and the Bot API took each one, a second time at most for a row claimed
+/// again (a row's attempts past the first: the provider never fails in these tests, so only a re-claim after a
+/// lost outcome adds one).
+async fn every_row_sent_once_outside_the_window(db: &PgPool, bot: &FakeBot) -> usize {
+    let rows: Vec<(i64, i32)> = sqlx::query_as(
+        "select t.chat_id, d.attempts from deliveries d join telegram_links t using (user_id) \
+         where d.status = 'sent'",
+    )
+    .fetch_all(db)
+    .await
+    .expect("the rows");
+    assert_eq!(pending(db).await, 0);
+    assert_eq!(
+        statuses(db).await.values().sum::<i64>(),
+        i64::try_from(rows.len()).unwrap_or_default(),
+        "every row is sent"
+    );
+    let mut expected: HashMap<i64, usize> = HashMap::new();
+    let mut reclaims = 0;
+    for (chat, attempts) in &rows {
+        *expected.entry(*chat).or_default() += 1;
+        reclaims += usize::try_from(attempts - 1).unwrap_or_default();
+    }
+    let mut got: HashMap<i64, usize> = HashMap::new();
+    for call in Bot::sent(bot) {
+        *got.entry(call.chat_id).or_default() += 1;
+    }
+    let mut duplicates = 0;
+    for (chat, n) in &expected {
+        let taken = got.get(chat).copied().unwrap_or(0);
+        assert!(taken >= *n, "chat {chat}: {taken} of {n} messages");
+        duplicates += taken - n;
+    }
+    assert!(
+        duplicates <= reclaims,
+        "{duplicates} duplicates, {reclaims} re-claims"
+    );
+    rows.len()
+}
+
+async fn post_message(app: &TestApp, user: &TestUser, order: i64, text: &str) {
+    app.post(
+        &format!("/api/v1/orders/{order}/messages"),
+        &user.access,
+        json!({ "text": text }),
+    )
+    .await
+    .expect(201);
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_postgresql_restart_mid_send_loses_no_message(pool: PgPool) {
+    // Arrange: the app reaches PostgreSQL through a proxy that can cut it off; the Bot API answers slowly.
+    let options = pool.connect_options();
+    let upstream = (options.get_host().to_owned(), options.get_port());
+    let outage = Outage::start(upstream).await;
+    let through = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_with((*options).clone().host("127.0.0.1").port(outage.port))
+        .await
+        .expect("connected through the proxy");
+    let bot = FakeBot::default();
+    bot.lock().expect("the fake's lock").delay = Duration::from_millis(400);
+    let base = spawn_fake_bot(bot.clone()).await;
+    let app = spawn_with_channels(through, Some(base), None, 8).await;
+    let w = crate::helpers::World::new(&app).await;
+    settled(&pool).await;
+    link_directly(&app, &[&w.client_a, &w.worker_a]).await;
+
+    // Act: messages are fanned out and sent; PostgreSQL goes away for 3 s in the middle of it, and comes back.
+    for text in ["one", "two", "three"] {
+        post_message(&app, &w.worker_a, w.order_a, text).await;
+    }
+    wait_until(Duration::from_secs(15), "a send is under way", || async {
+        !Bot::all(&bot).is_empty()
+    })
+    .await;
+    outage.cut();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    outage.restore();
+    post_message(&app, &w.worker_a, w.order_a, "after").await;
+    settled(&pool).await;
+    wait_until(Duration::from_secs(60), "every message is sent", || async {
+        pending(&pool).await == 0
+    })
+    .await;
+
+    // Assert: the four messages reached both chats (client A's and worker A's), each once but for the window.
+    let rows = every_row_sent_once_outside_the_window(&pool, &bot).await;
+    assert_eq!(rows, 8, "4 messages × 2 linked chats");
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_redis_restart_loses_no_message(pool: PgPool) {
+    // Arrange: a private Redis, stopped and started again while messages are on their way.
+    let redis = crate::live::PrivateRedis::start(crate::live::free_port());
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let bot = FakeBot::default();
+    let base = spawn_fake_bot(bot.clone()).await;
+    let app = spawn_app_with(pool.clone(), move |c| {
+        c.redis_url = url;
+        c.notify.telegram_api_base = base;
+        c.notify.telegram_bot_token = Some(BOT_TOKEN.to_owned().into());
+        c.notify.telegram_bot_username = Some(BOT_NAME.to_owned());
+        c.notify.delivery_interval_ms = 50;
+        c.notify.delivery_backoff_secs = 0;
+        c.notify.delivery_timeout_secs = 5;
+    })
+    .await;
+    let w = crate::helpers::World::new(&app).await;
+    settled(&pool).await;
+    link_directly(&app, &[&w.client_a, &w.worker_a]).await;
+
+    // Act
+    post_message(&app, &w.worker_a, w.order_a, "before").await;
+    let port = redis.stop();
+    for text in ["during 1", "during 2"] {
+        post_message(&app, &w.worker_a, w.order_a, text).await;
+    }
+    let _redis = crate::live::PrivateRedis::start(port);
+    post_message(&app, &w.worker_a, w.order_a, "after").await;
+    settled(&pool).await;
+    wait_until(Duration::from_secs(30), "every message is sent", || async {
+        pending(&pool).await == 0
+    })
+    .await;
+
+    // Assert: nothing was lost, and with no instance dying nothing was sent twice.
+    let rows = every_row_sent_once_outside_the_window(&pool, &bot).await;
+    assert_eq!(rows, 8, "4 messages × 2 linked chats");
+    assert_eq!(Bot::sent(&bot).len(), 8, "no duplicate");
+}

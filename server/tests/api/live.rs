@@ -657,13 +657,13 @@ async fn an_event_committed_on_one_instance_reaches_sockets_on_another(pool: PgP
 }
 
 /// A private Redis on a free port, for tests that stop and restart it.
-struct PrivateRedis {
-    port: u16,
+pub(crate) struct PrivateRedis {
+    pub(crate) port: u16,
     child: std::process::Child,
 }
 
 impl PrivateRedis {
-    fn start(port: u16) -> Self {
+    pub(crate) fn start(port: u16) -> Self {
         let child = std::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -690,7 +690,7 @@ impl PrivateRedis {
         panic!("redis-server did not start on {port}");
     }
 
-    fn stop(mut self) -> u16 {
+    pub(crate) fn stop(mut self) -> u16 {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.port
@@ -704,7 +704,7 @@ impl Drop for PrivateRedis {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("a free port")
         .local_addr()
