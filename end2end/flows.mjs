@@ -6,8 +6,10 @@
 // The environment is passed to two server instances on E2E_PORT (the browsers' one, restarted by the
 // dropped-socket test) and E2E_PORT + 1 (a second instance, used while the first is down).
 import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createDecipheriv, createECDH, createPublicKey, hkdfSync, randomBytes, verify } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
 
 const port = Number(process.env.E2E_PORT ?? 3301);
 const base = `http://127.0.0.1:${port}`;
@@ -16,10 +18,96 @@ const out = new URL('./test-results/', import.meta.url).pathname;
 mkdirSync(out, { recursive: true });
 const stamp = Date.now().toString(36);
 
+// ---- the outside world: a Bot API and a push service, local fakes speaking the real protocols ------------------
+// The Bot API takes every sendMessage; the push service checks each request's VAPID signature (an ES256 JWT for
+// its origin, made with the key in the header) and decrypts its aes128gcm payload with the device's private key,
+// which only this script (the "browser") has.
+async function listen(handler) {
+  const server = createServer(handler);
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${server.address().port}` };
+}
+async function body(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+const BOT = { token: '4242:e2e-token', name: 'task_e2e_bot', secret: 'e2e-hook-secret', messages: [] };
+const bot = await listen(async (req, res) => {
+  const sent = await body(req);
+  if (req.url !== `/bot${BOT.token}/sendMessage`) {
+    res.writeHead(401).end(JSON.stringify({ ok: false, error_code: 401, description: 'Unauthorized' }));
+    return;
+  }
+  const message = JSON.parse(sent.toString());
+  BOT.messages.push(message);
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ ok: true, result: { message_id: BOT.messages.length, chat: { id: message.chat_id } } }));
+});
+const b64url = (buf) => Buffer.from(buf).toString('base64url');
+const device = createECDH('prime256v1');
+device.generateKeys();
+const DEVICE = { auth: randomBytes(16), received: [], rejected: [] };
+function checkVapid(header, origin) {
+  const [, token, key] = /^vapid t=([^,]+), k=(\S+)$/.exec(header ?? '') ?? [];
+  if (!token) throw new Error(`not a VAPID authorization: ${header}`);
+  const point = Buffer.from(key, 'base64url');
+  const publicKey = createPublicKey({
+    key: { kty: 'EC', crv: 'P-256', x: b64url(point.subarray(1, 33)), y: b64url(point.subarray(33, 65)) },
+    format: 'jwk',
+  });
+  const [h, c, sig] = token.split('.');
+  const signed = verify('sha256', Buffer.from(`${h}.${c}`), { key: publicKey, dsaEncoding: 'ieee-p1363' },
+    Buffer.from(sig, 'base64url'));
+  if (!signed) throw new Error('the VAPID signature does not verify');
+  const claims = JSON.parse(Buffer.from(c, 'base64url').toString());
+  if (claims.aud !== origin) throw new Error(`aud ${claims.aud}, not ${origin}`);
+  if (!(claims.exp > Date.now() / 1000 && claims.exp < Date.now() / 1000 + 86400)) throw new Error('exp');
+  if (!/^(mailto:|https:)/.test(claims.sub)) throw new Error(`sub ${claims.sub}`);
+}
+function decrypt(encrypted) {
+  // RFC 8188's header (salt, record size, key id: the sender's public key), then RFC 8291's keys.
+  const salt = encrypted.subarray(0, 16);
+  const idlen = encrypted[20];
+  const senderPublic = encrypted.subarray(21, 21 + idlen);
+  const sealed = encrypted.subarray(21 + idlen);
+  const shared = device.computeSecret(senderPublic);
+  const info = Buffer.concat([Buffer.from('WebPush: info\0'), device.getPublicKey(), senderPublic]);
+  const ikm = Buffer.from(hkdfSync('sha256', shared, DEVICE.auth, info, 32));
+  const cek = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: aes128gcm\0'), 16));
+  const nonce = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: nonce\0'), 12));
+  const decipher = createDecipheriv('aes-128-gcm', cek, nonce);
+  decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+  const plain = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]);
+  let end = plain.length - 1;
+  while (end > 0 && plain[end] === 0) end -= 1;
+  if (plain[end] !== 2) throw new Error('no last-record delimiter');
+  return JSON.parse(plain.subarray(0, end).toString());
+}
+const push = await listen(async (req, res) => {
+  const sent = await body(req);
+  try {
+    if (req.headers['content-encoding'] !== 'aes128gcm') throw new Error('not aes128gcm');
+    checkVapid(req.headers.authorization, push.url);
+    DEVICE.received.push(decrypt(sent));
+    res.writeHead(201).end();
+  } catch (e) {
+    DEVICE.rejected.push(e.message);
+    res.writeHead(400).end();
+  }
+});
+const vapidPrivateKey = execFileSync(process.env.SERVER_BIN, ['vapid-keys']).toString()
+  .match(/^VAPID_PRIVATE_KEY=(\S+)$/m)[1];
+
 // ---- the servers ----------------------------------------------------------------------------------------------
 function startServer(p) {
   const child = spawn(process.env.SERVER_BIN, ['serve'], {
-    env: { ...process.env, LEPTOS_SITE_ADDR: `127.0.0.1:${p}`, PUBLIC_URL: `http://127.0.0.1:${p}` },
+    env: {
+      ...process.env, LEPTOS_SITE_ADDR: `127.0.0.1:${p}`, PUBLIC_URL: `http://127.0.0.1:${p}`,
+      TELEGRAM_API_BASE: bot.url, TELEGRAM_BOT_TOKEN: BOT.token, TELEGRAM_BOT_USERNAME: BOT.name,
+      TELEGRAM_WEBHOOK_SECRET: BOT.secret, VAPID_PRIVATE_KEY: vapidPrivateKey, VAPID_SUBJECT: 'mailto:ops@task.test',
+      WEB_PUSH_ALLOW_LOCAL: 'true',
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   return child;
@@ -391,6 +479,67 @@ await test('the language switches, is remembered for the user, and renders on th
   await fresh.close();
   await client.page.selectOption('#language', 'en');
   await client.page.waitForSelector('html[lang=en]', T);
+});
+
+await test('the worker links Telegram, enables push, sets quiet hours, and gets the next order on both', async () => {
+  const page = worker.page;
+  await page.goto(`${base}/settings`);
+  await hydrated(page);
+  await page.waitForSelector('#telegram-state:has-text("Not linked")', T);
+  // "Link Telegram" leads to the bot's deep link; Telegram then calls the webhook with `/start <token>`.
+  await worker.ctx.route('https://t.me/**', (route) => route.fulfill({ status: 200, contentType: 'text/html',
+    body: '<p>Telegram</p>' }));
+  await Promise.all([page.waitForURL(/^https:\/\/t\.me\//, T), page.click('#link-telegram')]);
+  const link = new URL(page.url());
+  if (link.pathname !== `/${BOT.name}`) throw new Error(`the deep link names ${link.pathname}`);
+  const chat = 770000 + Math.floor(Math.random() * 1000);
+  const hook = await fetch(`${base}/api/v1/telegram/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': BOT.secret },
+    body: JSON.stringify({ update_id: 1, message: { message_id: 1, date: 0, chat: { id: chat, type: 'private' },
+      text: `/start ${link.searchParams.get('start')}` } }),
+  });
+  if (hook.status !== 200) throw new Error(`the webhook answered ${hook.status}`);
+  await page.goto(`${base}/settings`);
+  await hydrated(page);
+  await page.waitForSelector('#telegram-state:has-text("Linked")', T);
+  // "Enable notifications on this device": the browser's subscription is this script's device (a headless browser
+  // has no push service of its own), with permission granted as a person would.
+  await worker.ctx.grantPermissions(['notifications'], { origin: base });
+  await page.evaluate(({ endpoint, p256dh, auth }) => {
+    PushManager.prototype.subscribe = async () => ({
+      endpoint, toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh, auth } }),
+    });
+  }, { endpoint: `${push.url}/device`, p256dh: b64url(device.getPublicKey()), auth: b64url(DEVICE.auth) });
+  await page.waitForSelector('#enable-push:not([hidden])', T);
+  await Promise.all([page.waitForURL(/\/settings\?saved=1$/, T), page.click('#enable-push')]);
+  await page.waitForSelector('#push-state:has-text(": 1")', T);
+  // Quiet hours two to three hours from now (Tashkent time): the next order is not held by them.
+  const hour = (new Date().getUTCHours() + 5) % 24;
+  const at = (h) => `${String(h % 24).padStart(2, '0')}:00`;
+  await page.check('input[name=quiet]');
+  await page.fill('input[name=quiet_from]', at(hour + 2));
+  await page.fill('input[name=quiet_to]', at(hour + 3));
+  await Promise.all([page.waitForURL(/\/settings\?saved=1$/, T), page.click('#notification-settings button[type=submit]')]);
+  await page.waitForSelector(`input[name=quiet_from][value="${at(hour + 2)}"]`, T);
+
+  // The next order for the worker.
+  const clientToken = await token(clientName, 'e2e-pass-2026');
+  const adminToken = await token('admin', 'admin-demo-2026');
+  const workers = await api('GET', '/users?role=worker&limit=100', adminToken);
+  const me = workers.results.find((u) => u.username === 'worker');
+  const services = await api('GET', '/services?limit=100', clientToken);
+  const plumbing = services.results.find((x) => x.name === 'Plumbing repair');
+  const order = await api('POST', '/orders', clientToken, { service_id: plumbing.id, worker_id: me.id,
+    description: 'Channels check.' });
+  const deadline = Date.now() + 15000;
+  const onTelegram = () => BOT.messages.find((m) => m.chat_id === chat && m.text.includes(`/orders/${order.id}`));
+  const onPush = () => DEVICE.received.find((m) => m.url.endsWith(`/orders/${order.id}`));
+  while (!(onTelegram() && onPush()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (DEVICE.rejected.length) throw new Error(`the push service refused: ${DEVICE.rejected.join('; ')}`);
+  if (!onTelegram()) throw new Error('no Telegram message for the order');
+  if (!onPush()) throw new Error('no push message for the order');
+  if (!onPush().title.includes(`#${order.id}`)) throw new Error(`push title: ${onPush().title}`);
 });
 
 await test('pages are meaningful without JavaScript, sign-in included', async () => {

@@ -8,7 +8,8 @@
 # database's reads (the storm and the live pages take about five).
 #
 # BENCH_LARGE=0 skips the pages on the large database; BENCH_LARGE=only runs only them, replacing just their
-# section of docs/benchmarks.md. Arguments are passed to the bench driver (`--page-runs 5`, `--large-scale 0.1`).
+# section of docs/benchmarks.md. BENCH_CHANNELS=0 skips the channel deliveries (a server whose Telegram points at
+# the bench driver's fake Bot API, a thousand linked workers, 20 orders a second for a minute). Arguments are passed to the bench driver (`--page-runs 5`, `--large-scale 0.1`).
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 "$ROOT/scripts/setup.sh" run
@@ -71,6 +72,16 @@ if [ "$LARGE" != only ]; then
   TABLES=$("$CARGO_TARGET_DIR/release/bench" --server-pid "$SERVER" --ceiling "$CEILING" --plot docs/latency.svg "$@")
   echo "$TABLES"
   stop_server
+
+  if [ "${BENCH_CHANNELS:-1}" != 0 ]; then
+    step "Channel deliveries (the server's Telegram points at the bench driver's fake Bot API)"
+    TELEGRAM_API_BASE=http://127.0.0.1:3190 TELEGRAM_BOT_TOKEN=1:bench TELEGRAM_BOT_USERNAME=task_bench_bot \
+      serve_fresh task_bench_channels
+    CHANNELS=$("$CARGO_TARGET_DIR/release/bench" --server-pid "$SERVER" --phases channels --bot-listen 127.0.0.1:3190 "$@")
+    echo "$CHANNELS"
+    stop_server
+    TABLES="$TABLES"$'\n'"$CHANNELS"
+  fi
 
   CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
   MEM=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)

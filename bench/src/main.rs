@@ -13,11 +13,14 @@
 //! - live admin pages: admin sockets whose clients do what a live island does on each event (apply the frame, read
 //!   a new order), orders at a steady rate: the server's CPU and lost frames;
 //! - pages (only when asked for, with `--phases pages`): every page and list a user opens, timed on a small
-//!   database and again after the growth step (`bench/sql/grow.sql`) has made it a large one.
+//!   database and again after the growth step (`bench/sql/grow.sql`) has made it a large one;
+//! - channels (only when asked for, with `--phases channels`, against a server whose Telegram points at this
+//!   process): orders at a steady rate for a thousand linked workers, every message's delivery and its lag.
 //!
 //! Users are created directly in the database and their tokens signed with the server's secret, so setting up
 //! ten thousand sockets does not spend minutes hashing passwords.
 
+mod channels;
 mod feed;
 mod fixtures;
 mod listener;
@@ -52,6 +55,8 @@ enum Phase {
     Live,
     /// Every page and list on a small database, then on a large one (grows the server's database: run it last).
     Pages,
+    /// Channel deliveries through a fake Bot API served here (the server's `TELEGRAM_API_BASE` must point at it).
+    Channels,
 }
 
 /// Measures a running Task server.
@@ -135,6 +140,18 @@ struct Args {
     /// the frame, and read a new order whose frame does not carry it) and `frames` (apply the frame only).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "island")]
     live_islands: Vec<Islands>,
+    /// Where the channels phase serves its fake Bot API.
+    #[arg(long, default_value = "127.0.0.1:3190")]
+    bot_listen: String,
+    /// Workers with a linked Telegram in the channels phase.
+    #[arg(long, default_value_t = 1000)]
+    channel_workers: usize,
+    /// Orders per second in the channels phase.
+    #[arg(long, default_value_t = 20)]
+    channel_orders_per_second: u32,
+    /// Seconds of orders in the channels phase.
+    #[arg(long, default_value_t = 60)]
+    channel_seconds: u64,
 }
 
 /// What a live-pages run's islands do on each event.
@@ -168,6 +185,10 @@ async fn main() -> anyhow::Result<()> {
             Phase::Storm => bench.storm_phase().await?,
             Phase::Live => bench.live_phase().await?,
             Phase::Pages => bench.pages_phase().await?,
+            Phase::Channels => {
+                let run = channels::run(&bench.args, &bench.db).await?;
+                bench.report.channels(&run)?;
+            }
         }
     }
     bench.write_report()

@@ -4,6 +4,7 @@
 use std::{collections::HashMap, fmt::Write as _};
 
 use crate::{
+    channels::ChannelsRun,
     feed::FeedRun,
     live::LiveRun,
     pages::{Growth, Measured, PagesRun, Timing},
@@ -24,6 +25,9 @@ const STORM_CAUGHT_UP_S: f64 = 5.0;
 const STORM_ORDER_P99_MS: f64 = 100.0;
 /// The live pages' target: the server's CPU, in cores.
 const LIVE_CORES: f64 = 0.5;
+/// The channels' targets: the delivery lag's p99 (ms), and order creation's p99 meanwhile (ms).
+const CHANNEL_LAG_P99_MS: f64 = 2000.0;
+const CHANNEL_ORDER_P99_MS: f64 = 50.0;
 
 /// The PostgreSQL ceiling for order creation's transaction, in transactions per second by concurrency.
 pub struct Ceiling(HashMap<usize, f64>);
@@ -424,6 +428,66 @@ fn grouped(n: i64) -> String {
         out.push(c);
     }
     if n < 0 { format!("-{out}") } else { out }
+}
+
+impl Report {
+    /// Adds the channels phase: one row.
+    pub fn channels(&mut self, run: &ChannelsRun) -> std::fmt::Result {
+        writeln!(self.text, "\n### Channel deliveries\n")?;
+        writeln!(
+            self.text,
+            "Orders placed at a steady rate, each for one of {} workers whose Telegram is linked (each worker's \
+             defaults: a message for a new order), with {} linked admins on their default 15-minute digest; the \
+             server sends through a fake Bot API served by the bench driver, which notes each message's arrival. \
+             Lag: from the order's notification (`created_at`) to the message's arrival. Targets: every due \
+             message delivered once, lag p99 ≤ {CHANNEL_LAG_P99_MS:.0} ms, order creation p99 ≤ \
+             {CHANNEL_ORDER_P99_MS:.0} ms meanwhile.\n",
+            run.workers, run.admins
+        )?;
+        writeln!(
+            self.text,
+            "| linked workers | admins on a digest | orders/s × s | orders | messages due | delivered | lost | \
+             duplicated | lag p50 / p99 (ms) | digest messages waiting for their interval | order p99 (ms) | \
+             order errors | meets the target |"
+        )?;
+        writeln!(
+            self.text,
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        )?;
+        let mut missed = Vec::new();
+        if run.lost + run.duplicated > 0 || run.order_errors > 0 {
+            missed.push("delivery");
+        }
+        if run.lag_p99.is_nan() || run.lag_p99 > CHANNEL_LAG_P99_MS {
+            missed.push("lag");
+        }
+        if run.order_p99.is_nan() || run.order_p99 > CHANNEL_ORDER_P99_MS {
+            missed.push("order creation");
+        }
+        let verdict = if missed.is_empty() {
+            "yes".to_owned()
+        } else {
+            format!("no ({})", missed.join(", "))
+        };
+        writeln!(
+            self.text,
+            "| {} | {} | {:.0} × {} | {} | {} | {} | {} | {} | {:.0} / {:.0} | {} | {:.1} | {} | {verdict} |",
+            run.workers,
+            run.admins,
+            run.orders_per_second,
+            run.seconds,
+            run.orders,
+            run.expected,
+            run.delivered,
+            run.lost,
+            run.duplicated,
+            run.lag_p50,
+            run.lag_p99,
+            run.digest_waiting,
+            run.order_p99,
+            run.order_errors,
+        )
+    }
 }
 
 #[cfg(test)]
