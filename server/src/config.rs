@@ -182,7 +182,8 @@ pub struct NotifyConfig {
     #[arg(long, env = "TELEGRAM_WEBHOOK_SECRET", hide_env_values = true, value_parser = secret)]
     pub telegram_webhook_secret: Option<SecretString>,
 
-    /// Telegram: messages per second to all chats together (Telegram allows about 30).
+    /// Telegram: messages per second to all chats together, for all instances together (Telegram allows about
+    /// 30).
     #[arg(long, env = "TELEGRAM_MESSAGES_PER_SECOND", default_value_t = 30)]
     pub telegram_messages_per_second: u32,
 

@@ -127,7 +127,7 @@ pub async fn build_state(
             &config.payments.click_api_url,
             Duration::from_secs(config.payments.click_api_timeout_secs),
         )?),
-        notify: Arc::new(notify::channels(&config)?),
+        notify: Arc::new(notify::channels(&config, redis.clone())?),
     };
     tokio::spawn(sweep_payments(ctx.clone()));
     tokio::spawn(fold_tallies(ctx.clone()));

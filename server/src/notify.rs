@@ -8,10 +8,19 @@ use app::domain::{
     delivery::{Notify, Policy, TelegramBot, Transport, pipeline},
 };
 
-use crate::{config::ServeConfig, email::Email, push::WebPush, telegram::TelegramApi};
+use crate::{
+    config::ServeConfig,
+    email::Email,
+    push::WebPush,
+    telegram::{SharedTurns, TelegramApi},
+};
 
-/// The channels `config` turns on, with their providers.
-pub fn channels(config: &ServeConfig) -> anyhow::Result<Notify> {
+/// The channels `config` turns on, with their providers (Telegram's pace shared with every instance through
+/// `redis`).
+pub fn channels(
+    config: &ServeConfig,
+    redis: redis::aio::ConnectionManager,
+) -> anyhow::Result<Notify> {
     let n = &config.notify;
     let timeout = Duration::from_secs(n.delivery_timeout_secs);
     let (telegram, telegram_transport) = match (&n.telegram_bot_token, &n.telegram_bot_username) {
@@ -21,6 +30,10 @@ pub fn channels(config: &ServeConfig) -> anyhow::Result<Notify> {
                 token,
                 n.telegram_messages_per_second,
                 timeout,
+                Some(SharedTurns {
+                    redis,
+                    prefix: format!("{}:telegram", config.redis_prefix),
+                }),
             )?;
             if n.telegram_webhook_secret.is_none() {
                 tracing::warn!(

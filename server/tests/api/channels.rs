@@ -1597,3 +1597,87 @@ async fn a_redis_restart_loses_no_message(pool: PgPool) {
     assert_eq!(rows, 8, "4 messages × 2 linked chats");
     assert_eq!(Bot::sent(&bot).len(), 8, "no duplicate");
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_telegram_limits_hold_for_all_instances_together(pool: PgPool) {
+    // Arrange: two instances over one database and one Redis, each allowed 5 messages a second; 20 chats with a
+    // message each, and one chat with four.
+    let bot: FakeBot = Arc::default();
+    let base = spawn_fake_bot(bot.clone()).await;
+    let channels = |base: String| {
+        move |c: &mut server::config::ServeConfig| {
+            c.notify.telegram_api_base = base;
+            c.notify.telegram_bot_token = Some(BOT_TOKEN.to_owned().into());
+            c.notify.telegram_bot_username = Some(BOT_NAME.to_owned());
+            c.notify.telegram_messages_per_second = 5;
+            c.notify.delivery_interval_ms = 50;
+            c.notify.delivery_timeout_secs = 5;
+        }
+    };
+    let app = spawn_app_with(pool, channels(base.clone())).await;
+    let (secret, prefix) = (app.jwt_secret.clone(), app.redis_prefix.clone());
+    let tweak = channels(base);
+    let _other = spawn_app_with(app.db.clone(), move |c| {
+        tweak(c);
+        c.jwt_secret = secret.into();
+        c.redis_prefix = prefix;
+    })
+    .await;
+    let mut users = Vec::new();
+    for _ in 0..20 {
+        users.push(app.user(Role::Client).await);
+    }
+    link_directly(&app, &users.iter().collect::<Vec<_>>()).await;
+    let busy = &users[0];
+
+    // Act
+    for user in &users {
+        app.post(
+            "/api/v1/me/notification-settings/test",
+            &user.access,
+            json!({}),
+        )
+        .await
+        .expect(202);
+    }
+    for _ in 0..3 {
+        app.post(
+            "/api/v1/me/notification-settings/test",
+            &busy.access,
+            json!({}),
+        )
+        .await
+        .expect(202);
+    }
+
+    // Assert: never more than 5 in a second across both instances (one more at a window's edge), and the busy
+    // chat's messages a second apart.
+    wait_until(Duration::from_secs(60), "all are sent", || async {
+        Bot::sent(&bot).len() == 23
+    })
+    .await;
+    let calls = Bot::all(&bot);
+    assert_eq!(calls.len(), 23, "each sent once");
+    let times: Vec<Instant> = calls.iter().map(|c| c.at).collect();
+    for (i, start) in times.iter().enumerate() {
+        let within = times[i..]
+            .iter()
+            .take_while(|t| **t - *start < Duration::from_secs(1))
+            .count();
+        assert!(within <= 6, "{within} calls within a second");
+    }
+    let busy_chat = busy.id + 1_000_000;
+    let busy_times: Vec<Instant> = calls
+        .iter()
+        .filter(|c| c.chat_id == busy_chat)
+        .map(|c| c.at)
+        .collect();
+    assert_eq!(busy_times.len(), 4);
+    for pair in busy_times.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(800),
+            "two calls to one chat {:?} apart",
+            pair[1] - pair[0]
+        );
+    }
+}
