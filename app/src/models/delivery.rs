@@ -35,6 +35,9 @@ pub struct TelegramState {
     pub enabled: bool,
     /// Whether this deployment has a bot (read-only).
     pub available: bool,
+    /// Why the channel's latest message has not gone out, if it has not (read-only).
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 /// The Web Push channel's state.
@@ -44,6 +47,9 @@ pub struct WebPushState {
     /// How many devices are subscribed (read-only).
     pub subscriptions: i64,
     pub enabled: bool,
+    /// Why the channel's latest message has not gone out, if it has not (read-only).
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 /// The email channel's state.
@@ -53,6 +59,9 @@ pub struct EmailState {
     /// The profile's email address (read-only here; changed with the profile).
     pub address: Option<String>,
     pub enabled: bool,
+    /// Why the channel's latest message has not gone out, if it has not (read-only).
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 /// Every channel's state.

@@ -117,7 +117,7 @@ fn SettingsForm(
             <h2>{tr!(settings.channels)}</h2>
             <dl>
                 <dt>"Telegram"</dt>
-                <dd>{telegram}</dd>
+                <dd>{telegram} <LastError error=c.telegram.last_error.clone() /></dd>
                 <dt>{tr!(settings.web_push)}</dt>
                 <dd>
                     <span id="push-state">{tr!(settings.devices)} ": " {c.web_push.subscriptions}</span>
@@ -131,6 +131,7 @@ fn SettingsForm(
                         </button>
                         <span class="field-error" id="push-error" role="alert" hidden></span>
                     })}
+                    <LastError error=c.web_push.last_error.clone() />
                 </dd>
                 <dt>{tr!(settings.email)}</dt>
                 <dd>
@@ -138,6 +139,7 @@ fn SettingsForm(
                         Some(a) => view! { <span>{a}</span> }.into_any(),
                         None => view! { <span class="muted">{tr!(settings.no_email)}</span> }.into_any(),
                     }}
+                    <LastError error=c.email.last_error.clone() />
                 </dd>
             </dl>
             <form method="post" action=SendTestNotification::url() class="inline">
@@ -228,6 +230,14 @@ fn SettingsForm(
             <button type="submit">{tr!(settings.save)}</button>
         </ActionForm>
     }
+}
+
+/// Why a channel's latest message has not gone out, if it has not.
+#[component]
+fn LastError(error: Option<String>) -> impl IntoView {
+    error.map(
+        |e| view! { <p class="field-error last-error">{tr!(settings.last_error)} ": " {e}</p> },
+    )
 }
 
 /// `/admin/deliveries`: the delivery log.

@@ -372,7 +372,7 @@ async fn settings_start_at_the_role_defaults_and_a_bad_update_changes_nothing(po
     assert_eq!(of_worker.body["quiet_hours"], Value::Null);
     assert_eq!(
         of_worker.body["channels"]["telegram"],
-        json!({"linked": false, "enabled": true, "available": false})
+        json!({"linked": false, "enabled": true, "available": false, "last_error": null})
     );
     let stored: i64 = sqlx::query_scalar("select count(*) from notification_settings")
         .fetch_one(&app.db)
@@ -942,6 +942,17 @@ async fn a_429_waits_its_retry_after_and_a_blocked_bot_unlinks_the_chat(pool: Pg
             .expect("the row");
     assert_eq!(status, "failed");
     assert!(error.unwrap_or_default().contains("blocked"));
+    let settings = app
+        .get("/api/v1/me/notification-settings", &blocker.access)
+        .await;
+    let telegram = &settings.expect(200)["channels"]["telegram"];
+    assert_eq!(telegram["linked"], false);
+    assert!(
+        telegram["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("blocked")),
+        "the settings say why: {telegram}"
+    );
     let calls_to_222 = Bot::all(&bot).iter().filter(|c| c.chat_id == 222).count();
     assert_eq!(calls_to_222, 1, "not retried");
     assert_eq!(bot.lock().expect("the fake's lock").wrong_token, 0);

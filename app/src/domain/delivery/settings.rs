@@ -196,20 +196,41 @@ pub async fn get(ctx: &Context, actor: &Actor) -> Result<NotificationSettings> {
     )
     .fetch_one(&ctx.db)
     .await?;
+    // Each channel's latest message, when it has not gone out: why (a few of the user's newest rows are read).
+    let errors: BTreeMap<String, String> = sqlx::query!(
+        r#"
+        select c.channel as "channel!", d.last_error as "last_error!"
+        from unnest(array['telegram', 'web_push', 'email']) c(channel)
+        join lateral (
+            select last_error, status from deliveries
+            where user_id = $1 and channel = c.channel order by id desc limit 1
+        ) d on d.status <> 'sent' and d.last_error is not null
+        "#,
+        actor.id
+    )
+    .fetch_all(&ctx.db)
+    .await?
+    .into_iter()
+    .map(|r| (r.channel, r.last_error))
+    .collect();
+    let last_error = |channel: Channel| errors.get(channel.as_str()).cloned();
     Ok(NotificationSettings {
         channels: ChannelStates {
             telegram: TelegramState {
                 linked: state.linked,
                 enabled: prefs.telegram,
                 available: ctx.notify.telegram.is_some(),
+                last_error: last_error(Channel::Telegram),
             },
             web_push: WebPushState {
                 subscriptions: state.subscriptions,
                 enabled: prefs.web_push,
+                last_error: last_error(Channel::WebPush),
             },
             email: EmailState {
                 address: state.email,
                 enabled: prefs.email,
+                last_error: last_error(Channel::Email),
             },
         },
         kinds: prefs
