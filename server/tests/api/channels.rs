@@ -1692,3 +1692,87 @@ async fn the_telegram_limits_hold_for_all_instances_together(pool: PgPool) {
         );
     }
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn the_delivery_log_counts_from_the_tallies_and_pages_from_either_end(pool: PgPool) {
+    // Arrange: 90 rows of three users over every status and channel, some of them changed after they came.
+    let app = spawn_app(pool).await;
+    let admin = app.user(Role::Admin).await;
+    let users = [
+        app.user(Role::Client).await,
+        app.user(Role::Worker).await,
+        app.user(Role::Client).await,
+    ];
+    sqlx::query(
+        "insert into deliveries (user_id, channel, status)
+         select ($1::bigint[])[1 + g % 3], (array['telegram', 'web_push', 'email'])[1 + g / 30],
+                (array['pending', 'sent', 'failed', 'skipped'])[1 + g % 4]
+         from generate_series(0, 89) g",
+    )
+    .bind(users.iter().map(|u| u.id).collect::<Vec<_>>())
+    .execute(&app.db)
+    .await
+    .expect("the rows");
+    sqlx::query("update deliveries set status = 'sent' where status = 'pending' and id % 2 = 0")
+        .execute(&app.db)
+        .await
+        .expect("some are sent");
+    let user = users[1].id;
+    let filters = [
+        String::new(),
+        "status=sent".to_owned(),
+        "channel=email".to_owned(),
+        "status=failed&channel=web_push".to_owned(),
+        format!("user_id={user}"),
+        format!("user_id={user}&status=sent"),
+    ];
+    for filter in &filters {
+        // What the log must show, newest first.
+        let status = filter.split('&').find_map(|p| p.strip_prefix("status="));
+        let channel = filter.split('&').find_map(|p| p.strip_prefix("channel="));
+        let by_user = filter.contains("user_id");
+        let expected: Vec<i64> = sqlx::query_scalar(
+            "select id from deliveries where ($1::text is null or status = $1)
+             and ($2::text is null or channel = $2) and (not $3 or user_id = $4) order by id desc",
+        )
+        .bind(status)
+        .bind(channel)
+        .bind(by_user)
+        .bind(user)
+        .fetch_all(&app.db)
+        .await
+        .expect("the rows");
+
+        // Act: every page of 7, the first and the far ones.
+        let mut shown = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = app
+                .get(
+                    &format!("/api/v1/deliveries?{filter}&limit=7&offset={offset}"),
+                    &admin.access,
+                )
+                .await;
+            let body = page.expect(200);
+            assert_eq!(
+                body["count"].as_i64(),
+                i64::try_from(expected.len()).ok(),
+                "{filter}: the count"
+            );
+            let ids: Vec<i64> = body["results"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .filter_map(|d| d["id"].as_i64())
+                .collect();
+            if ids.is_empty() {
+                break;
+            }
+            shown.extend(ids);
+            offset += 7;
+        }
+
+        // Assert
+        assert_eq!(shown, expected, "{filter}: the rows, newest first");
+    }
+}

@@ -13,7 +13,7 @@ use crate::{
     domain::{
         Actor, Context, Result,
         page::{self, Slice, Window},
-        watermark,
+        tallies, watermark,
     },
     i18n::{Locale, td_string},
     lang,
@@ -823,7 +823,8 @@ pub struct DeliveryFilter {
     pub user_id: Option<i64>,
 }
 
-/// The delivery log, newest first (admins only).
+/// The delivery log, newest first (admins only). All of it, or a status's and a channel's, is counted from the
+/// tallies, and a page in its far half read from the oldest end; one user's rows are counted on their index.
 pub async fn list(
     ctx: &Context,
     actor: &Actor,
@@ -832,47 +833,84 @@ pub async fn list(
 ) -> Result<Slice<Delivery>> {
     actor.require_admin()?;
     let db = &ctx.db;
-    page::counted(window, |window| async move {
-        let records = sqlx::query!(
-            r#"
-            with hit as not materialized (
-                select * from deliveries
-                where ($1::text is null or status = $1)
-                  and ($2::text is null or channel = $2)
-                  and ($3::bigint is null or user_id = $3)
-            )
-            select (select count(*) from hit) as "total!", id, notification_id, user_id, channel, status,
-                   attempts, last_error, sent_at
-            from hit order by id desc limit $4 offset $5
-            "#,
-            filter.status.map(DeliveryStatus::as_str),
-            filter.channel.map(Channel::as_str),
-            filter.user_id,
-            window.limit,
-            window.offset
-        )
-        .fetch_all(db)
-        .await?;
-        records
-            .into_iter()
-            .map(|r| {
-                Ok((
-                    r.total,
-                    Delivery {
-                        id: r.id,
-                        notification_id: r.notification_id,
-                        user_id: r.user_id,
-                        channel: r.channel.parse().map_err(anyhow::Error::from)?,
-                        status: r.status.parse().map_err(anyhow::Error::from)?,
-                        attempts: r.attempts,
-                        last_error: r.last_error,
-                        sent_at: r.sent_at,
-                    },
-                ))
+    let known = match filter.user_id {
+        Some(_) => None,
+        None => Some(
+            tallies::sum(db, "deliveries:", |rest| {
+                let (status, channel) = rest.split_once(':').unwrap_or((rest, ""));
+                filter.status.is_none_or(|s| s.as_str() == status)
+                    && filter.channel.is_none_or(|c| c.as_str() == channel)
             })
-            .collect::<Result<Vec<_>>>()
+            .await?
+            .n,
+        ),
+    };
+    page::counted_from_nearer_end(window, known, |window, from_tail| {
+        list_page(db, filter, window, from_tail, known)
     })
     .await
+}
+
+/// A page of [`list`], newest first or, `from_tail`, oldest first; each row with the count (`known`, else counted).
+async fn list_page(
+    db: &PgPool,
+    filter: DeliveryFilter,
+    window: Window,
+    from_tail: bool,
+    known: Option<i64>,
+) -> Result<Vec<(i64, Delivery)>> {
+    let mut tx = page::planned_for_its_parameters(db).await?;
+    let records = sqlx::query!(
+        r#"
+        with page as (
+            (select id from deliveries
+             where not $6 and ($1::text is null or status = $1) and ($2::text is null or channel = $2)
+               and ($3::bigint is null or user_id = $3)
+             order by id desc limit $4 offset $5)
+            union all
+            (select id from deliveries
+             where $6 and ($1::text is null or status = $1) and ($2::text is null or channel = $2)
+               and ($3::bigint is null or user_id = $3)
+             order by id asc limit $4 offset $5)
+        )
+        select case when $7::bigint is not null then $7 else
+                   (select count(*) from deliveries
+                    where ($1::text is null or status = $1) and ($2::text is null or channel = $2)
+                      and ($3::bigint is null or user_id = $3))
+               end as "total!",
+               d.id, d.notification_id, d.user_id, d.channel, d.status, d.attempts, d.last_error, d.sent_at
+        from page join deliveries d on d.id = page.id
+        order by case when $6 then d.id end, d.id desc
+        "#,
+        filter.status.map(DeliveryStatus::as_str),
+        filter.channel.map(Channel::as_str),
+        filter.user_id,
+        window.limit,
+        window.offset,
+        from_tail,
+        known
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    records
+        .into_iter()
+        .map(|r| {
+            Ok((
+                r.total,
+                Delivery {
+                    id: r.id,
+                    notification_id: r.notification_id,
+                    user_id: r.user_id,
+                    channel: r.channel.parse().map_err(anyhow::Error::from)?,
+                    status: r.status.parse().map_err(anyhow::Error::from)?,
+                    attempts: r.attempts,
+                    last_error: r.last_error,
+                    sent_at: r.sent_at,
+                },
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]
