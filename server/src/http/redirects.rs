@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use app::api::{CreatePayment, web};
+use app::api::{CreatePayment, CreateTelegramLink, web};
 use axum::{
     extract::{Request, State},
     http::{HeaderValue, Method, Uri, header},
@@ -16,7 +16,8 @@ use leptos::server_fn::ServerFn as _;
 use crate::state::AppState;
 
 /// Keeps every `Location` on this site (see [`keep_on_site`]). The payment providers' checkout pages are let
-/// through only in the answer of the server function that pays, which sends the payer there on purpose.
+/// through only in the answer of the server function that pays, which sends the payer there on purpose, and the
+/// bot's deep link (`https://t.me/…`) only in the answer of the one that starts linking Telegram.
 pub async fn stay_on_site(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let host = request
         .headers()
@@ -25,6 +26,8 @@ pub async fn stay_on_site(State(state): State<AppState>, request: Request, next:
         .map(str::to_owned)
         .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()));
     let paying = request.method() == Method::POST && request.uri().path() == CreatePayment::PATH;
+    let linking =
+        request.method() == Method::POST && request.uri().path() == CreateTelegramLink::PATH;
     let mut response = next.run(request).await;
     let Some(location) = response.headers().get(header::LOCATION) else {
         return response;
@@ -44,6 +47,10 @@ pub async fn stay_on_site(State(state): State<AppState>, request: Request, next:
             .extend(payments.payme.as_ref().map(|p| p.checkout_url.as_str()));
         site.checkouts
             .extend(payments.click.as_ref().map(|c| c.checkout_url.as_str()));
+    }
+    if linking && state.ctx.notify.telegram.is_some() {
+        site.checkouts
+            .push(app::domain::delivery::telegram::DEEP_LINKS);
     }
     let kept = keep_on_site(given, &site);
     if kept != given {

@@ -524,6 +524,33 @@ async fn linking_through_the_webhook_delivers_the_next_order_to_the_workers_chat
         .expect("a url")
         .to_owned();
     assert!(answer.body["expires_at"].is_string());
+    // The settings page's button (a plain form) leads the browser to the same deep link, a fresh one.
+    let form = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+        .post(format!("{}/_fn/create_telegram_link", app.base))
+        .header("cookie", format!("task_access={}", worker.access))
+        .header("sec-fetch-site", "same-origin")
+        .header("accept", "text/html")
+        .header("referer", format!("{}/settings", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(form.status().as_u16(), 302);
+    let location = form
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        location.starts_with(&format!("https://t.me/{BOT_NAME}?start=")) && location != url,
+        "{location}"
+    );
+    // A new link replaces the user's earlier one: the page's is the one that links.
+    let url = location;
     let token = url
         .strip_prefix(&format!("https://t.me/{BOT_NAME}?start="))
         .expect("the bot's deep link")

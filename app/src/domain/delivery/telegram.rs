@@ -20,6 +20,9 @@ fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// Where Telegram's deep links are: `<this><bot>?start=<token>`.
+pub const DEEP_LINKS: &str = "https://t.me/";
+
 /// A new one-time link for the caller (their earlier unused ones stop working). 409 when no bot is configured.
 pub async fn start_link(ctx: &Context, actor: &Actor) -> Result<TelegramLink> {
     let bot =
@@ -48,7 +51,7 @@ pub async fn start_link(ctx: &Context, actor: &Actor) -> Result<TelegramLink> {
     .await?;
     tx.commit().await?;
     Ok(TelegramLink {
-        url: format!("https://t.me/{}?start={token}", bot.username),
+        url: format!("{DEEP_LINKS}{}?start={token}", bot.username),
         expires_at,
     })
 }
