@@ -21,7 +21,10 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 
-use crate::helpers::{TestApp, TestUser, spawn_app, spawn_app_with};
+use crate::{
+    helpers::{TestApp, TestUser, spawn_app, spawn_app_with},
+    live::post_message,
+};
 
 const BOT_TOKEN: &str = "123456:TEST-token";
 const BOT_NAME: &str = "task_test_bot";
@@ -232,9 +235,7 @@ async fn spawn_with_channels(
 ) -> TestApp {
     spawn_app_with(db, move |c| {
         if let Some(base) = bot_base {
-            c.notify.telegram_api_base = base;
-            c.notify.telegram_bot_token = Some(BOT_TOKEN.to_owned().into());
-            c.notify.telegram_bot_username = Some(BOT_NAME.to_owned());
+            with_bot(c, base);
             c.notify.telegram_webhook_secret = Some(HOOK_SECRET.to_owned().into());
         }
         c.notify.smtp_url = smtp.map(Into::into);
@@ -244,6 +245,13 @@ async fn spawn_with_channels(
         c.notify.delivery_timeout_secs = 5;
     })
     .await
+}
+
+/// Points `c`'s Telegram channel at the fake Bot API at `base`.
+fn with_bot(c: &mut server::config::ServeConfig, base: String) {
+    c.notify.telegram_api_base = base;
+    c.notify.telegram_bot_token = Some(BOT_TOKEN.to_owned().into());
+    c.notify.telegram_bot_username = Some(BOT_NAME.to_owned());
 }
 
 /// Calls the bot's webhook as Telegram would, with `secret` in its header.
@@ -653,15 +661,7 @@ async fn linking_through_the_webhook_delivers_the_next_order_to_the_workers_chat
             .status,
         400
     );
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("the metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"deliveries_total{channel="telegram",outcome="sent"}"#),
         "{metrics}"
@@ -804,9 +804,7 @@ async fn two_senders_at_once_never_send_a_message_twice(pool: PgPool) {
     let second = spawn_app_with(app.db.clone(), move |c| {
         c.jwt_secret = secret.into();
         c.redis_prefix = prefix;
-        c.notify.telegram_api_base = base;
-        c.notify.telegram_bot_token = Some(BOT_TOKEN.to_owned().into());
-        c.notify.telegram_bot_username = Some(BOT_NAME.to_owned());
+        with_bot(c, base);
         c.notify.delivery_interval_ms = 50;
     })
     .await;
@@ -1292,9 +1290,7 @@ async fn a_provider_down_for_a_while_gets_every_message_once_when_it_is_back(poo
     }));
     let base = spawn_fake_bot(bot.clone()).await;
     let app = spawn_app_with(pool, move |c| {
-        c.notify.telegram_api_base = base;
-        c.notify.telegram_bot_token = Some(BOT_TOKEN.to_owned().into());
-        c.notify.telegram_bot_username = Some(BOT_NAME.to_owned());
+        with_bot(c, base);
         c.notify.delivery_interval_ms = 50;
         c.notify.delivery_backoff_secs = 1;
     })
@@ -1353,9 +1349,7 @@ async fn an_instance_killed_with_sigkill_mid_send_loses_no_message(pool: PgPool)
     let app = spawn_app_with(pool.clone(), {
         let base = base.clone();
         move |c| {
-            c.notify.telegram_api_base = base;
-            c.notify.telegram_bot_token = Some(BOT_TOKEN.to_owned().into());
-            c.notify.telegram_bot_username = Some(BOT_NAME.to_owned());
+            with_bot(c, base);
             c.notify.delivery_interval_ms = 3_600_000;
             c.notify.delivery_timeout_secs = 5;
         }
@@ -1490,7 +1484,7 @@ impl Outage {
 }
 
 /// Waits until the delivery sweep has passed every notification so far.
-async fn settled(db: &PgPool) {
+pub(crate) async fn settled(db: &PgPool) {
     wait_until(Duration::from_secs(15), "the sweep caught up", || async {
         let (upto, last): (Option<i64>, Option<i64>) = sqlx::query_as(
             "select (select upto from delivery_cursor), (select max(id) from notifications)",
@@ -1541,16 +1535,6 @@ async fn every_row_sent_once_outside_the_window(db: &PgPool, bot: &FakeBot) -> u
         "{duplicates} duplicates, {reclaims} re-claims"
     );
     rows.len()
-}
-
-async fn post_message(app: &TestApp, user: &TestUser, order: i64, text: &str) {
-    app.post(
-        &format!("/api/v1/orders/{order}/messages"),
-        &user.access,
-        json!({ "text": text }),
-    )
-    .await
-    .expect(201);
 }
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
@@ -1605,9 +1589,7 @@ async fn a_redis_restart_loses_no_message(pool: PgPool) {
     let base = spawn_fake_bot(bot.clone()).await;
     let app = spawn_app_with(pool.clone(), move |c| {
         c.redis_url = url;
-        c.notify.telegram_api_base = base;
-        c.notify.telegram_bot_token = Some(BOT_TOKEN.to_owned().into());
-        c.notify.telegram_bot_username = Some(BOT_NAME.to_owned());
+        with_bot(c, base);
         c.notify.delivery_interval_ms = 50;
         c.notify.delivery_backoff_secs = 0;
         c.notify.delivery_timeout_secs = 5;
@@ -1645,9 +1627,7 @@ async fn the_telegram_limits_hold_for_all_instances_together(pool: PgPool) {
     let base = spawn_fake_bot(bot.clone()).await;
     let channels = |base: String| {
         move |c: &mut server::config::ServeConfig| {
-            c.notify.telegram_api_base = base;
-            c.notify.telegram_bot_token = Some(BOT_TOKEN.to_owned().into());
-            c.notify.telegram_bot_username = Some(BOT_NAME.to_owned());
+            with_bot(c, base);
             c.notify.telegram_messages_per_second = 5;
             c.notify.delivery_interval_ms = 50;
             c.notify.delivery_timeout_secs = 5;

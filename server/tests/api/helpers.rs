@@ -181,6 +181,18 @@ pub async fn spawn_app_with(db: PgPool, tweak: impl FnOnce(&mut ServeConfig)) ->
 }
 
 impl TestApp {
+    /// The `/metrics` page (Prometheus text).
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("the metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// Another instance over the same database and Redis, with the same secret.
     pub async fn second_instance(&self) -> TestApp {
         let (secret, prefix, url) = (

@@ -95,7 +95,7 @@ fn notification_id(frame: &Value) -> i64 {
     frame["notification"]["id"].as_i64().expect("an id")
 }
 
-async fn post_message(app: &TestApp, user: &TestUser, order: i64, text: &str) {
+pub(crate) async fn post_message(app: &TestApp, user: &TestUser, order: i64, text: &str) {
     app.post(
         &format!("/api/v1/orders/{order}/messages"),
         &user.access,

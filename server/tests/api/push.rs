@@ -220,28 +220,6 @@ async fn spawn_with_push(pool: PgPool) -> (TestApp, Fake, String) {
     (app, fake, origin)
 }
 
-/// Waits until the delivery sweep has passed every notification so far (the world's own orders), so that only
-/// what a test does next reaches the devices it subscribes.
-async fn settled(app: &TestApp) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (upto, last): (Option<i64>, Option<i64>) = sqlx::query_as(
-            "select (select upto from delivery_cursor), (select max(id) from notifications)",
-        )
-        .fetch_one(&app.db)
-        .await
-        .expect("the cursor");
-        if upto.unwrap_or(0) >= last.unwrap_or(0) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the delivery sweep never caught up"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Subscribes a new device of `user` named `name`.
 async fn subscribe(app: &TestApp, fake: &Fake, origin: &str, user: &TestUser, name: &str) {
     let device = Device::new();
@@ -287,7 +265,7 @@ async fn a_new_order_reaches_each_of_the_workers_devices_encrypted_and_signed(po
         .await
         .expect("JSON");
     assert_eq!(key["key"], fake.lock().expect("not poisoned").vapid_key);
-    settled(&app).await;
+    crate::channels::settled(&app.db).await;
     subscribe(&app, &fake, &origin, &w.worker_a, "phone").await;
     subscribe(&app, &fake, &origin, &w.worker_a, "laptop").await;
     fake.lock()
@@ -356,7 +334,7 @@ async fn a_busy_push_service_is_tried_again_after_its_retry_after(pool: PgPool) 
     // Arrange: the push service answers 429 (try again in a second), then 500, then takes it.
     let (app, fake, origin) = spawn_with_push(pool).await;
     let w = World::new(&app).await;
-    settled(&app).await;
+    crate::channels::settled(&app.db).await;
     subscribe(&app, &fake, &origin, &w.worker_a, "phone").await;
     fake.lock().expect("not poisoned").answers.insert(
         "phone".to_owned(),

@@ -685,15 +685,7 @@ async fn a_receipt_whose_submitter_died_mid_send_is_submitted_again_after_its_le
     .expect("the submission");
     assert_eq!((recoveries, submitted), (1, true));
     assert_eq!(fiscal_status(&app, txn).await, "submitted");
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("the metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"task_fiscal_submissions_total{provider="click",outcome="recovered"}"#),
         "counted on /metrics: {metrics}"
@@ -777,15 +769,7 @@ async fn an_admin_retries_a_click_submission_that_failed(pool: PgPool) {
     assert_eq!(fake.accepted()[0]["items"][0]["VAT"], 0);
     let again = app.post(&path, &w.admin.access, json!({})).await;
     assert_eq!((again.status, again.code()), (409, "conflict"));
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     for outcome in ["accepted", "refused"] {
         let line =
             format!("task_fiscal_submissions_total{{provider=\"click\",outcome=\"{outcome}\"}}");
