@@ -242,6 +242,25 @@ async fn wait_for(fake: &Fake, what: &str, done: impl Fn(&Service) -> bool) {
     }
 }
 
+/// Waits until `user`'s push delivery is recorded (the push service answers before the server records it).
+async fn recorded(app: &TestApp, user: &TestUser) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let pending: i64 = sqlx::query_scalar(
+            "select count(*) from deliveries where user_id = $1 and channel = 'web_push' and status = 'pending'",
+        )
+        .bind(user.id)
+        .fetch_one(&app.db)
+        .await
+        .expect("counted");
+        if pending == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the delivery was never recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn subscriptions(app: &TestApp, user: &TestUser) -> Vec<String> {
     sqlx::query_scalar("select endpoint from push_subscriptions where user_id = $1 order by id")
         .bind(user.id)
@@ -280,6 +299,7 @@ async fn a_new_order_reaches_each_of_the_workers_devices_encrypted_and_signed(po
 
     // Assert: the phone decrypted the message about the new order, which links to its page.
     wait_for(&fake, "both devices were tried", |s| s.received.len() >= 2).await;
+    recorded(&app, &w.worker_a).await;
     let (rejected, received) = {
         let service = fake.lock().expect("not poisoned");
         (service.rejected.clone(), service.received.clone())
@@ -350,6 +370,7 @@ async fn a_busy_push_service_is_tried_again_after_its_retry_after(pool: PgPool) 
         s.received.iter().any(|r| r.status == 201)
     })
     .await;
+    recorded(&app, &w.worker_a).await;
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "the Retry-After was waited for"
