@@ -69,43 +69,91 @@ pub struct Opening {
     pub last_id: Option<i64>,
 }
 
-/// What socket of `viewer` opening at `upto` (its start) needs: whether they may still open it, whether a
-/// catch-up from the relay's memory (whose frames say `read: false`) after `read_after` would be wrong because
-/// one of those is read (the rule every read of the feed applies, [`super::notifications::replay_page`]; the
-/// integration test `live::a_catch_up_from_memory_sends_the_frames_of_the_database_replay` proves the two agree),
-/// and, if `want_last_id`, the newest id of their feed at or below `upto` (what
-/// [`super::notifications::last_visible_id`] reads). One statement, so that every client reconnecting at once
-/// costs the database one round trip each.
-pub async fn opening(
-    db: &PgPool,
-    viewer: &super::Actor,
-    read_after: Option<i64>,
-    upto: i64,
-    want_last_id: bool,
-) -> Result<Opening> {
-    let row = sqlx::query!(
+/// What a socket of `viewer` opening at `upto` (its start) asks the database ([`openings`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpeningQuery {
+    pub viewer_id: i64,
+    pub role: crate::models::Role,
+    pub session_epoch: i64,
+    /// Where its catch-up from the relay's memory would start, if it has one.
+    pub read_after: Option<i64>,
+    pub upto: i64,
+    /// Whether the newest id of the viewer's feed at or below `upto` is needed.
+    pub want_last_id: bool,
+}
+
+impl OpeningQuery {
+    /// The query of `viewer`'s socket: see [`Opening`] for what each part answers.
+    pub fn new(
+        viewer: &super::Actor,
+        read_after: Option<i64>,
+        upto: i64,
+        want_last_id: bool,
+    ) -> Self {
+        Self {
+            viewer_id: viewer.id,
+            role: viewer.role,
+            session_epoch: viewer.session_epoch,
+            read_after,
+            upto,
+            want_last_id,
+        }
+    }
+}
+
+/// What sockets opening need, each at its start: whether they may still open (the user active in the role and
+/// session epoch the socket was authenticated with), whether a catch-up from the relay's memory (whose frames say
+/// `read: false`) after `read_after` would be wrong because one of those is read (the rule every read of the feed
+/// applies, [`super::notifications::replay_page`]; the integration test
+/// `live::a_catch_up_from_memory_sends_the_frames_of_the_database_replay` proves the two agree), and, if
+/// `want_last_id`, the newest id of their feed at or below `upto` (what [`super::notifications::last_visible_id`]
+/// reads). One statement for the whole batch, answers in the queries' order: when every client reconnects at once
+/// after a restart, thousands of sockets cost the database a few round trips instead of one each.
+pub async fn openings(db: &PgPool, queries: &[OpeningQuery]) -> Result<Vec<Opening>> {
+    let ids: Vec<i64> = queries.iter().map(|q| q.viewer_id).collect();
+    let roles: Vec<&str> = queries.iter().map(|q| q.role.as_str()).collect();
+    let epochs: Vec<i64> = queries.iter().map(|q| q.session_epoch).collect();
+    let read_after: Vec<Option<i64>> = queries.iter().map(|q| q.read_after).collect();
+    let upto: Vec<i64> = queries.iter().map(|q| q.upto).collect();
+    let want: Vec<bool> = queries.iter().map(|q| q.want_last_id).collect();
+    let rows = sqlx::query!(
         r#"
-        select coalesce(u.role = $2 and u.session_epoch = $3, false) as "allowed!",
-               coalesce($4::bigint is not null and (u.notifications_read_upto > $4 or exists (
+        select q.i as "i!",
+               coalesce(u.role = q.role and u.session_epoch = q.epoch, false) as "allowed!",
+               coalesce(q.read_after is not null and (u.notifications_read_upto > q.read_after or exists (
                    select 1 from notification_reads r
-                   where r.user_id = u.id and r.notification_id > $4 and r.notification_id <= $5)), false)
+                   where r.user_id = u.id and r.notification_id > q.read_after and r.notification_id <= q.upto)), false)
                    as "read_between!",
-               case when $6 then (select coalesce(max(n.id), 0) from visible_notifications($2, $1) n
-                                  where n.id <= $5) end as last_id
-        from (select $1::bigint as id) me left join users u on u.id = me.id and u.is_active
+               case when q.want then (select coalesce(max(n.id), 0) from visible_notifications(q.role, q.id) n
+                                      where n.id <= q.upto) end as last_id
+        from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bool[])
+             with ordinality as q(id, role, epoch, read_after, upto, want, i)
+        left join users u on u.id = q.id and u.is_active
+        order by q.i
         "#,
-        viewer.id,
-        viewer.role.as_str(),
-        viewer.session_epoch,
-        read_after,
-        upto,
-        want_last_id
+        &ids,
+        &roles as &[&str],
+        &epochs,
+        &read_after as &[Option<i64>],
+        &upto,
+        &want
     )
-    .fetch_one(db)
+    .fetch_all(db)
     .await?;
-    Ok(Opening {
-        allowed: row.allowed,
-        read_between: row.read_between,
-        last_id: row.last_id,
-    })
+    if rows.len() != queries.len() {
+        return Err(anyhow::anyhow!(
+            "{} openings answered for {} sockets",
+            rows.len(),
+            queries.len()
+        )
+        .into());
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| Opening {
+            allowed: row.allowed,
+            read_between: row.read_between,
+            last_id: row.last_id,
+        })
+        .collect())
 }

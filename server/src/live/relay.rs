@@ -35,6 +35,7 @@ use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
+use super::openings::Openings;
 use crate::actors::ActorCache;
 use tokio::sync::{Notify, broadcast, watch};
 
@@ -122,7 +123,9 @@ struct Inner {
     recent: std::sync::RwLock<Recent>,
     /// How many events `recent` keeps.
     recent_capacity: usize,
-    /// Turns of opening sockets at the database (see [`Feed::database_turn`]).
+    /// Sockets waiting for what they need from the database to open (see [`Feed::opening`]).
+    openings: Arc<Openings>,
+    /// Turns of sockets replaying from the database (see [`Feed::database_turn`]).
     turns: tokio::sync::Semaphore,
     /// Events committed here, handed over by the requests that recorded them, not yet looked at by the relay.
     handed: std::sync::Mutex<Vec<FeedEvent>>,
@@ -173,6 +176,7 @@ impl Feed {
             start,
             latest.into_iter().map(|e| Arc::new(message(e))).collect(),
         );
+        let openings = Openings::start(db.clone());
         let turns = usize::try_from(db.options().get_max_connections() / 4)
             .unwrap_or(1)
             .max(2);
@@ -191,6 +195,7 @@ impl Feed {
                 delivered: AtomicI64::new(start),
                 recent: std::sync::RwLock::new(recent),
                 recent_capacity,
+                openings,
                 turns: tokio::sync::Semaphore::new(turns),
                 handed: std::sync::Mutex::default(),
                 look: AtomicBool::new(false),
@@ -255,9 +260,15 @@ impl Feed {
         let _ = tokio::time::timeout(SETTLE_WAIT, served.wait_for(|&done| done >= wanted)).await;
     }
 
-    /// Waits for a turn to read the database for a socket that opens (its access, its catch-up). Opening sockets
-    /// take at most a quarter of the pool's connections at once, so that when every client reconnects at once
-    /// the rest keep answering requests.
+    /// What a socket that opens needs from the database ([`feed::openings`]), read together with every other
+    /// socket opening meanwhile: when every client reconnects at once, a few statements answer them all.
+    pub async fn opening(&self, query: feed::OpeningQuery) -> app::domain::Result<feed::Opening> {
+        self.inner.openings.ask(query).await
+    }
+
+    /// Waits for a turn to read the database for a socket that replays what it missed from there (its `after_id`
+    /// is older than the events kept in memory). Replays take at most a quarter of the pool's connections at once,
+    /// so that when many clients come back from a long absence at once the rest keep answering requests.
     pub async fn database_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
         // Never closed: always a permit.
         self.inner.turns.acquire().await.ok()

@@ -194,26 +194,24 @@ async fn run(
         (Some(after), Some(catch_up)) if !catch_up.frames.is_empty() => Some(after),
         _ => None,
     };
-    // The database is read in turns while sockets open (see `Feed::database_turn`), not while sending; once. The
-    // caller was authenticated (perhaps from the cache) before this socket joined; a revocation broadcast in
-    // between would have been missed, so the user is read again now.
-    let turn = state.feed.database_turn().await;
-    let opening = feed::opening(
-        &state.ctx.db,
-        &actor,
-        read_after,
-        start,
-        known_last_id.is_none(),
-    )
-    .await?;
+    // Read together with every other socket opening meanwhile (see `Feed::opening`). The caller was authenticated
+    // (perhaps from the cache) before this socket joined; a revocation broadcast in between would have been
+    // missed, so the user is read again now.
+    let opening = state
+        .feed
+        .opening(feed::OpeningQuery::new(
+            &actor,
+            read_after,
+            start,
+            known_last_id.is_none(),
+        ))
+        .await?;
     if !opening.allowed {
-        drop(turn);
         close(&mut socket, CLOSE_REVOKED, "access revoked").await;
         return Err(End::Revoked);
     }
     let recent = recent.filter(|_| !opening.read_between);
     let last_id = known_last_id.or(opening.last_id).unwrap_or_default();
-    drop(turn);
     send_frame(
         &mut socket,
         &ServerFrame::Hello {

@@ -1208,3 +1208,131 @@ async fn a_catch_up_from_memory_says_which_of_its_events_were_read(pool: PgPool)
         [("three".to_owned(), true), ("four".to_owned(), true)]
     );
 }
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn sockets_opening_together_are_each_answered_for_their_own_user(pool: PgPool) {
+    use app::domain::{
+        Actor,
+        feed::{self, Opening, OpeningQuery},
+    };
+    // Arrange: events of both orders; client A reads its first one by one; worker B is deactivated.
+    let app = spawn_app(pool.clone()).await;
+    let w = World::new(&app).await;
+    let before: i64 = sqlx::query_scalar("select coalesce(max(id), 0) from notifications")
+        .fetch_one(&pool)
+        .await
+        .expect("max id");
+    post_message(&app, &w.worker_a, w.order_a, "one").await;
+    post_message(&app, &w.client_b, w.order_b, "two").await;
+    post_message(&app, &w.client_a, w.order_a, "three").await;
+    let ids: Vec<i64> =
+        sqlx::query_scalar("select id from notifications where id > $1 order by id")
+            .bind(before)
+            .fetch_all(&pool)
+            .await
+            .expect("ids");
+    let [one, two, three] = ids[..] else {
+        panic!("three events, got {ids:?}")
+    };
+    app.post(
+        &format!("/api/v1/notifications/{one}/read"),
+        &w.client_a.access,
+        json!({}),
+    )
+    .await
+    .expect(204);
+    app.delete(&format!("/api/v1/users/{}", w.worker_b.id), &w.admin.access)
+        .await
+        .expect(204);
+    let actor = |user: &TestUser, role: Role| Actor {
+        id: user.id,
+        role,
+        username: user.username.clone(),
+        full_name: String::new(),
+        session_epoch: 0,
+    };
+    let client_a = actor(&w.client_a, Role::Client);
+    let client_b = actor(&w.client_b, Role::Client);
+    let admin = actor(&w.admin, Role::Admin);
+    let queries = [
+        // A's catch-up after `before` holds the event it read; after `one`, none it read.
+        OpeningQuery::new(&client_a, Some(before), three, true),
+        OpeningQuery::new(&client_a, Some(one), three, false),
+        // B's feed at `three` ends at `two`; at `one`, before any of these events.
+        OpeningQuery::new(&client_b, None, three, true),
+        OpeningQuery::new(&client_b, None, one, true),
+        OpeningQuery::new(&admin, Some(before), three, true),
+        // Refused: a deactivated user (whose feed still ends at `two`), a role the user does not have, an ended
+        // session.
+        OpeningQuery::new(&actor(&w.worker_b, Role::Worker), None, three, true),
+        OpeningQuery::new(&actor(&w.client_a, Role::Admin), None, three, false),
+        OpeningQuery::new(
+            &Actor {
+                session_epoch: 1,
+                ..client_b.clone()
+            },
+            None,
+            three,
+            false,
+        ),
+    ];
+
+    // Act: the whole batch in one statement, and each query alone.
+    let together = feed::openings(&pool, &queries).await.expect("openings");
+    let mut alone = Vec::new();
+    for query in &queries {
+        alone.extend(
+            feed::openings(&pool, std::slice::from_ref(query))
+                .await
+                .expect("opening"),
+        );
+    }
+
+    // Assert
+    let b_before = sqlx::query_scalar::<_, i64>(
+        "select coalesce(max(id), 0) from notifications where client_id = $1 and id <= $2",
+    )
+    .bind(w.client_b.id)
+    .bind(one)
+    .fetch_one(&pool)
+    .await
+    .expect("B's last id");
+    let opening = |allowed, read_between, last_id| Opening {
+        allowed,
+        read_between,
+        last_id,
+    };
+    let expected = vec![
+        opening(true, true, Some(three)),
+        opening(true, false, None),
+        opening(true, false, Some(two)),
+        opening(true, false, Some(b_before)),
+        opening(true, false, Some(three)),
+        opening(false, false, Some(two)),
+        opening(false, false, None),
+        opening(false, false, None),
+    ];
+    assert_eq!(together, expected);
+    assert_eq!(alone, expected, "a batch of one answers as the batch does");
+    assert!(
+        feed::openings(&pool, &[]).await.expect("none").is_empty(),
+        "no sockets, no answers"
+    );
+
+    // And over real sockets opening at once: every one is greeted with its own user's newest id.
+    let users = [&w.client_a, &w.client_b, &w.worker_a, &w.admin];
+    let greeted = futures_util::future::join_all(users.iter().cycle().take(24).map(|user| async {
+        let mut ws = connect(&app, user, None).await;
+        (user.id, hello(&mut ws, user).await)
+    }))
+    .await;
+    for (user, last_id) in greeted {
+        let who = users.iter().find(|u| u.id == user).expect("a user");
+        let newest = app
+            .get("/api/v1/notifications?limit=1", &who.access)
+            .await
+            .expect(200)["results"][0]["id"]
+            .as_i64();
+        assert_eq!(Some(last_id), newest, "user {user}");
+    }
+}
