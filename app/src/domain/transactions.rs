@@ -115,23 +115,38 @@ async fn list_page(
     from_tail: bool,
     known: Option<i64>,
 ) -> Result<Vec<(i64, TransactionRow)>> {
-    // Planned for its parameters: an admin's list reads the transactions down their primary key (or one order's
-    // index), a client's down their own index `(client_id, id)`, each in the page's order, so a page stops after
-    // its rows, from either end. The page is cut before the row is fetched whole; the count runs only when no
-    // tally gave it.
+    // An admin's branch reads the transactions down their primary key, a client's down their own index
+    // `(client_id, id)`. Each is gated by a one-time filter and comes ordered, so a page stops after its rows (a
+    // plan free to pick, for a filter most rows pass, would read them all and sort); `hit_oldest_first` is `hit`
+    // ordered the other way, for a page read from the far end (keep the two alike). The page is cut before the
+    // row is fetched whole; the count runs only when no tally gave it.
     let mut tx = page::planned_for_its_parameters(db).await?;
     let records = sqlx::query!(
         r#"
         with hit as not materialized (
-            select t.id from transactions t
-            where ($2 or t.client_id = $1)
-              and ($3::bigint is null or t.order_id = $3)
+            select t.id from (
+                (select id, order_id, provider, status from transactions where $2 order by id desc)
+                union all
+                (select id, order_id, provider, status from transactions where not $2 and client_id = $1
+                 order by id desc)
+            ) t
+            where ($3::bigint is null or t.order_id = $3)
+              and ($4::text is null or t.provider = $4)
+              and ($5::text is null or t.status = $5)
+        ), hit_oldest_first as not materialized (
+            select t.id from (
+                (select id, order_id, provider, status from transactions where $2 order by id)
+                union all
+                (select id, order_id, provider, status from transactions where not $2 and client_id = $1
+                 order by id)
+            ) t
+            where ($3::bigint is null or t.order_id = $3)
               and ($4::text is null or t.provider = $4)
               and ($5::text is null or t.status = $5)
         ), page as (
             (select id from hit where not $8 order by id desc limit $6 offset $7)
             union all
-            (select id from hit where $8 order by id asc limit $6 offset $7)
+            (select id from hit_oldest_first where $8 order by id asc limit $6 offset $7)
         )
         select coalesce($9::bigint, (select count(*) from hit)) as "total!",
                t.id, t.order_id, t.provider, t.amount, t.status, t.provider_transaction_id, t.state, t.reason,
