@@ -67,6 +67,8 @@ pub struct Opening {
     pub read_between: bool,
     /// The newest id of the viewer's feed at or below `upto`, when asked for.
     pub last_id: Option<i64>,
+    /// Whether the viewer's feed has no event in the query's `gap` (true when none was given).
+    pub gap_empty: bool,
 }
 
 /// What a socket of `viewer` opening at `upto` (its start) asks the database ([`openings`]).
@@ -80,6 +82,9 @@ pub struct OpeningQuery {
     pub upto: i64,
     /// Whether the newest id of the viewer's feed at or below `upto` is needed.
     pub want_last_id: bool,
+    /// `(after, floor)`: whether the viewer's feed has an event in `(after, floor]` is needed (a catch-up from the
+    /// relay's memory that starts above `after`).
+    pub gap: Option<(i64, i64)>,
 }
 
 impl OpeningQuery {
@@ -97,7 +102,13 @@ impl OpeningQuery {
             read_after,
             upto,
             want_last_id,
+            gap: None,
         }
+    }
+
+    /// The same, also asking whether the viewer's feed is empty in `(after, floor]`.
+    pub fn with_gap(self, gap: Option<(i64, i64)>) -> Self {
+        Self { gap, ..self }
     }
 }
 
@@ -107,8 +118,9 @@ impl OpeningQuery {
 /// applies, [`super::notifications::replay_page`]; the integration test
 /// `live::a_catch_up_from_memory_sends_the_frames_of_the_database_replay` proves the two agree), and, if
 /// `want_last_id`, the newest id of their feed at or below `upto` (what [`super::notifications::last_visible_id`]
-/// reads). One statement for the whole batch, answers in the queries' order: when every client reconnects at once
-/// after a restart, thousands of sockets cost the database a few round trips instead of one each.
+/// reads), and whether their feed has no event in a `gap` below a catch-up from memory. One statement for the
+/// whole batch, answers in the queries' order: when every client reconnects at once after a restart, thousands of
+/// sockets cost the database a few round trips instead of one each.
 pub async fn openings(db: &PgPool, queries: &[OpeningQuery]) -> Result<Vec<Opening>> {
     let ids: Vec<i64> = queries.iter().map(|q| q.viewer_id).collect();
     let roles: Vec<&str> = queries.iter().map(|q| q.role.as_str()).collect();
@@ -116,6 +128,8 @@ pub async fn openings(db: &PgPool, queries: &[OpeningQuery]) -> Result<Vec<Openi
     let read_after: Vec<Option<i64>> = queries.iter().map(|q| q.read_after).collect();
     let upto: Vec<i64> = queries.iter().map(|q| q.upto).collect();
     let want: Vec<bool> = queries.iter().map(|q| q.want_last_id).collect();
+    let gap_after: Vec<Option<i64>> = queries.iter().map(|q| q.gap.map(|g| g.0)).collect();
+    let gap_upto: Vec<Option<i64>> = queries.iter().map(|q| q.gap.map(|g| g.1)).collect();
     let rows = sqlx::query!(
         r#"
         select q.i as "i!",
@@ -125,9 +139,13 @@ pub async fn openings(db: &PgPool, queries: &[OpeningQuery]) -> Result<Vec<Openi
                    where r.user_id = u.id and r.notification_id > q.read_after and r.notification_id <= q.upto)), false)
                    as "read_between!",
                case when q.want then (select coalesce(max(n.id), 0) from visible_notifications(q.role, q.id) n
-                                      where n.id <= q.upto) end as last_id
-        from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bool[])
-             with ordinality as q(id, role, epoch, read_after, upto, want, i)
+                                      where n.id <= q.upto) end as last_id,
+               q.gap_upto is null or not exists (
+                   select 1 from visible_notifications(q.role, q.id) n
+                   where n.id > q.gap_after and n.id <= q.gap_upto) as "gap_empty!"
+        from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bool[], $7::bigint[],
+                    $8::bigint[])
+             with ordinality as q(id, role, epoch, read_after, upto, want, gap_after, gap_upto, i)
         left join users u on u.id = q.id and u.is_active
         order by q.i
         "#,
@@ -136,7 +154,9 @@ pub async fn openings(db: &PgPool, queries: &[OpeningQuery]) -> Result<Vec<Openi
         &epochs,
         &read_after as &[Option<i64>],
         &upto,
-        &want
+        &want,
+        &gap_after as &[Option<i64>],
+        &gap_upto as &[Option<i64>]
     )
     .fetch_all(db)
     .await?;
@@ -154,6 +174,7 @@ pub async fn openings(db: &PgPool, queries: &[OpeningQuery]) -> Result<Vec<Openi
             allowed: row.allowed,
             read_between: row.read_between,
             last_id: row.last_id,
+            gap_empty: row.gap_empty,
         })
         .collect())
 }

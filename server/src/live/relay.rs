@@ -275,10 +275,11 @@ impl Feed {
     }
 
     /// Catching `viewer` up from memory: the frames of their events in `(after, upto]`, oldest first, and the
-    /// newest id of their feed at or below `upto` if the kept events show it. `None` when events after `after`
-    /// are no longer kept (the socket replays from the database). `upto` must be a socket's start
-    /// ([`Member::start`]): every event at or below it was kept before it became a start, so what is kept covers
-    /// `(after, upto]` whenever it reaches back to `after`.
+    /// newest id of their feed at or below `upto` if the kept events show it. When events after `after` are no
+    /// longer kept, a client's or a worker's catch-up is that of what is kept, with the gap below it that the
+    /// caller must find empty in the database ([`CatchUp::gap`]); an admin's is `None` (the socket replays from the
+    /// database). `upto` must be a socket's start ([`Member::start`]): every event at or below it was kept before
+    /// it became a start, so what is kept covers `(after, upto]` whenever it reaches back to `after`.
     ///
     /// The frames carry `read: false`, as the relay sends them: the caller checks that none of them was read.
     pub fn recent(&self, viewer: &Actor, after: i64, upto: i64) -> Option<CatchUp> {
@@ -610,6 +611,11 @@ pub struct CatchUp {
     pub frames: Vec<Utf8Bytes>,
     /// The newest id of the viewer's feed at or below the window's end, if the kept events hold one.
     pub last_id: Option<i64>,
+    /// `(after, floor)` when the socket resumes below what is kept: the frames are those after `floor`, and they
+    /// are its whole catch-up only if the viewer has no event in `(after, floor]` (the database says,
+    /// [`feed::openings`]). A client's or a worker's last event may be days old, far below the kept window,
+    /// while nothing of theirs happened since.
+    pub gap: Option<(i64, i64)>,
 }
 
 impl Recent {
@@ -680,9 +686,16 @@ impl Recent {
 
     /// See [`Feed::recent`].
     fn catch_up(&self, viewer: &Actor, after: i64, upto: i64) -> Option<CatchUp> {
-        if after < self.floor || upto > self.upto {
+        if upto > self.upto {
             return None;
         }
+        // Below what is kept, a client's or a worker's catch-up may still come from here (see `CatchUp::gap`); an
+        // admin sees every event, so there is always one in between.
+        let gap = (after < self.floor).then_some((after, self.floor));
+        if gap.is_some() && viewer.is_admin() {
+            return None;
+        }
+        let after = after.max(self.floor);
         let own = match viewer.role {
             Role::Admin => None,
             Role::Client => Some(&self.by_client),
@@ -705,6 +718,7 @@ impl Recent {
                     catch_up.last_id = Some(id);
                 }
             }
+            catch_up.gap = gap;
             return Some(catch_up);
         }
         let sees = |m: &Arc<FeedMessage>| match **m {
@@ -953,10 +967,17 @@ mod tests {
         );
 
         // Four kept: 12, 14, 15 and 16; the floor rose to 11.
-        assert!(
-            recent.catch_up(&client, 10, 16).is_none(),
-            "event 11 is no longer kept"
+        let c = recent.catch_up(&client, 10, 16).expect("kept above 11");
+        assert_eq!(
+            (frames(&c), c.last_id, c.gap),
+            (vec!["frame 14", "frame 16"], Some(16), Some((10, 11))),
+            "event 11 is no longer kept: the database says whether the client has one in (10, 11]"
         );
+        assert!(
+            recent.catch_up(&admin, 10, 16).is_none(),
+            "an admin below what is kept replays from the database"
+        );
+        assert_eq!(recent.catch_up(&client, 11, 16).expect("kept").gap, None);
         let c = recent.catch_up(&client, 11, 16).expect("kept");
         assert_eq!(
             (frames(&c), c.last_id),
@@ -1039,9 +1060,12 @@ mod tests {
             let viewer = viewer(viewer_id, if worker { Role::Worker } else { Role::Client });
             let (window_end, after) = (upto - upto_back.min(upto), upto - after_back.min(upto));
             let got = recent.catch_up(&viewer, after, window_end);
-            if after < floor || window_end > upto {
+            if window_end > upto {
                 proptest::prop_assert!(got.is_none());
             } else {
+                // Below the floor, the kept part of the window, and the gap for the database to check.
+                let gap = (after < floor).then_some((after, floor));
+                let after = after.max(floor);
                 let sees = |&(_, client, worker_id): &Kept| {
                     app::domain::feed::audience_includes(&viewer, client, worker_id)
                 };
@@ -1053,8 +1077,8 @@ mod tests {
                 let last_id = kept.iter().filter(|e| e.0 <= window_end && sees(e)).map(|e| e.0).next_back();
                 let got = got.expect("kept");
                 proptest::prop_assert_eq!(
-                    (frames(&got).into_iter().map(str::to_owned).collect::<Vec<_>>(), got.last_id),
-                    (want, last_id)
+                    (frames(&got).into_iter().map(str::to_owned).collect::<Vec<_>>(), got.last_id, got.gap),
+                    (want, last_id, gap)
                 );
             }
         }
@@ -1068,7 +1092,10 @@ mod tests {
         recent.extend(50, 51, vec![event(51, 1, None)]);
         let client = viewer(1, Role::Client);
 
-        assert!(recent.catch_up(&client, 2, 51).is_none());
+        assert_eq!(
+            recent.catch_up(&client, 2, 51).expect("kept above 50").gap,
+            Some((2, 50))
+        );
         let c = recent.catch_up(&client, 50, 51).expect("kept");
         assert_eq!(frames(&c), vec!["frame 51"]);
         // Ids taken and never committed move what is known without an event.

@@ -190,6 +190,7 @@ async fn run(
     // say unread); otherwise from the database.
     let recent = after_id.and_then(|after| state.feed.recent(&actor, after, start));
     let known_last_id = recent.as_ref().and_then(|c| c.last_id);
+    let gap = recent.as_ref().and_then(|c| c.gap);
     let read_after = match (after_id, &recent) {
         (Some(after), Some(catch_up)) if !catch_up.frames.is_empty() => Some(after),
         _ => None,
@@ -199,18 +200,16 @@ async fn run(
     // missed, so the user is read again now.
     let opening = state
         .feed
-        .opening(feed::OpeningQuery::new(
-            &actor,
-            read_after,
-            start,
-            known_last_id.is_none(),
-        ))
+        .opening(
+            feed::OpeningQuery::new(&actor, read_after, start, known_last_id.is_none())
+                .with_gap(gap),
+        )
         .await?;
     if !opening.allowed {
         close(&mut socket, CLOSE_REVOKED, "access revoked").await;
         return Err(End::Revoked);
     }
-    let recent = recent.filter(|_| !opening.read_between);
+    let recent = recent.filter(|_| !opening.read_between && opening.gap_empty);
     let last_id = known_last_id.or(opening.last_id).unwrap_or_default();
     send_frame(
         &mut socket,

@@ -1275,6 +1275,10 @@ async fn sockets_opening_together_are_each_answered_for_their_own_user(pool: PgP
             three,
             false,
         ),
+        // A catch-up from memory above `one`: B has no event in (before, one], A has `one`.
+        OpeningQuery::new(&client_b, None, three, false).with_gap(Some((before, one))),
+        OpeningQuery::new(&client_a, None, three, false).with_gap(Some((before, one))),
+        OpeningQuery::new(&client_a, None, three, false).with_gap(Some((one, two))),
     ];
 
     // Act: the whole batch in one statement, and each query alone.
@@ -1301,6 +1305,7 @@ async fn sockets_opening_together_are_each_answered_for_their_own_user(pool: PgP
         allowed,
         read_between,
         last_id,
+        gap_empty: true,
     };
     let expected = vec![
         opening(true, true, Some(three)),
@@ -1311,6 +1316,12 @@ async fn sockets_opening_together_are_each_answered_for_their_own_user(pool: PgP
         opening(false, false, Some(two)),
         opening(false, false, None),
         opening(false, false, None),
+        opening(true, false, None),
+        Opening {
+            gap_empty: false,
+            ..opening(true, false, None)
+        },
+        opening(true, false, None),
     ];
     assert_eq!(together, expected);
     assert_eq!(alone, expected, "a batch of one answers as the batch does");
@@ -1335,4 +1346,55 @@ async fn sockets_opening_together_are_each_answered_for_their_own_user(pool: PgP
             .as_i64();
         assert_eq!(Some(last_id), newest, "user {user}");
     }
+}
+
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn a_client_whose_last_event_is_older_than_what_is_kept_still_gets_exactly_its_feed(
+    pool: PgPool,
+) {
+    // Arrange: an instance that keeps the latest 4 events; what client A had seen; then others' events push A's
+    // last one out of memory.
+    let app = spawn_app_with(pool.clone(), |c| c.feed_recent_events = 4).await;
+    let w = World::new(&app).await;
+    let mut ws = connect(&app, &w.client_a, None).await;
+    let seen = hello(&mut ws, &w.client_a).await;
+    drop(ws);
+    for n in 0..6 {
+        post_message(&app, &w.worker_b, w.order_b, &format!("not for A {n}")).await;
+    }
+    let rest_after = |after: i64| {
+        let app = &app;
+        let access = w.client_a.access.clone();
+        async move {
+            app.get(&format!("/api/v1/notifications?after_id={after}"), &access)
+                .await
+                .expect(200)["results"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .map(|n| json!({"type": "notification", "notification": n}))
+                .collect::<Vec<Value>>()
+        }
+    };
+
+    // Act and assert: nothing of A's below what is kept (the catch-up comes from memory), then one event of A's
+    // in what is kept, then one below it again (the gap is not empty: from the database).
+    let (last_id, frames) = catch_up(&app, &w.client_a, seen).await;
+    assert_eq!((last_id, frames), (seen, Vec::new()), "nothing new for A");
+    post_message(&app, &w.worker_a, w.order_a, "for A").await;
+    let (last_id, frames) = catch_up(&app, &w.client_a, seen).await;
+    assert_eq!(frames, rest_after(seen).await);
+    assert_eq!(frames.len(), 1);
+    assert_eq!(last_id, notification_id(&frames[0]));
+    for n in 0..6 {
+        post_message(&app, &w.worker_b, w.order_b, &format!("pushing out {n}")).await;
+    }
+    post_message(&app, &w.client_a, w.order_a, "and again").await;
+    let (_, frames) = catch_up(&app, &w.client_a, seen).await;
+    assert_eq!(frames, rest_after(seen).await);
+    assert_eq!(
+        frames.len(),
+        2,
+        "both of A's, the older one from below what is kept"
+    );
 }
