@@ -126,18 +126,19 @@ pub async fn list(
     .try_map(Order::try_from)
 }
 
-/// The number of orders an admin's list shows, from the tallies, when its filter is one they keep (none, or a
-/// status); `None` otherwise (the list then counts its rows: one client's, worker's or service's orders).
+/// The number of orders an admin's list shows, from the tallies, when its filter is one they keep (none, a
+/// service, each with or without a status); `None` otherwise (the list then counts its rows: one client's orders,
+/// from the index that matches their filter, or one worker's).
 async fn known_count(db: &PgPool, actor: &Actor, filter: OrderFilter) -> Result<Option<i64>> {
-    let tallied = actor.is_admin()
-        && filter.service_id.is_none()
-        && filter.client_id.is_none()
-        && filter.worker_id.is_none();
-    if !tallied {
+    if !actor.is_admin() || filter.client_id.is_some() || filter.worker_id.is_some() {
         return Ok(None);
     }
+    let prefix = match filter.service_id {
+        Some(service) => format!("orders_of_service:{service}:"),
+        None => "orders:".to_owned(),
+    };
     let status = filter.status.map(OrderStatus::as_str);
-    let total = tallies::sum(db, "orders:", |rest| status.is_none_or(|s| s == rest)).await?;
+    let total = tallies::sum(db, &prefix, |rest| status.is_none_or(|s| s == rest)).await?;
     Ok(Some(total.n))
 }
 

@@ -1,7 +1,8 @@
-//! Maintained counts: how many orders are in each status, notifications of each kind, transactions of each
-//! provider and status, orders and revenue per day. Statement triggers keep them, in the transaction of every
-//! change to those tables (migration `20261217000001_tallies`, which also says why they are written as deltas), so
-//! a list's `count`, an admin's unread badge and the dashboard read a handful of rows instead of the history.
+//! Maintained counts: how many orders are in each status (of all, and of each service), notifications of each
+//! kind, transactions of each provider and status, orders and revenue per day. Statement triggers keep them, in the
+//! transaction of every change to those tables (migrations `20261217000001_tallies`, which also says why they are
+//! written as deltas, and `20261224000001_service_tallies_client_indexes`), so a list's `count`, an admin's unread
+//! badge and the dashboard read a handful of rows instead of the history.
 
 use std::collections::HashMap;
 

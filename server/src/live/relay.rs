@@ -12,7 +12,9 @@
 //! The relay also keeps the most recent events it delivered ([`Recent`], `FEED_RECENT_EVENTS`, loaded from the
 //! database when the process starts). A socket that reconnects with an `after_id` among them is caught up from
 //! memory ([`Feed::recent`]) instead of by its own database replay: after a restart or a deploy, every client
-//! reconnects at once.
+//! reconnects at once. A client's or a worker's socket whose `after_id` is older than every kept event is caught up
+//! from memory too when the database finds no event of theirs between the two (asked with the socket's other
+//! opening questions, [`feed::openings`]); an admin's, or one with events in that gap, replays from the database.
 
 use std::{
     collections::{BTreeSet, HashMap, VecDeque},

@@ -2,7 +2,7 @@
 //! from scratch: after many orders placed, paid through both providers, refunded, cancelled and moved on at once,
 //! with the tallies being folded meanwhile, every tally, the admin's unread count, the dashboard and every list's
 //! `count` equal what a plain count of the rows says; and every page of the lists whose count comes from a tally
-//! (read from the nearer end) holds exactly the rows a plain ordered read gives.
+//! or a matching index (read from the nearer end) holds exactly the rows a plain ordered read gives.
 
 use std::{
     collections::BTreeMap,
@@ -46,16 +46,17 @@ const FATES: [Fate; 6] = [
 /// Orders each client places.
 const PER_CLIENT: usize = 12;
 
-/// Places an order of `client`'s and takes it to its fate; the worker moves it on, the providers pay for it.
+/// Places an order of `client`'s for `service` and takes it to its fate; the worker moves it on, the providers pay
+/// for it.
 async fn live_one(
     app: &TestApp,
-    w: &World,
     client: &TestUser,
     worker: &TestUser,
+    service: i64,
     fate: Fate,
     n: usize,
 ) {
-    let order = app.order(client, w.service, Some(worker)).await["id"]
+    let order = app.order(client, service, Some(worker)).await["id"]
         .as_i64()
         .expect("an order id");
     let payme_id = format!("{order:024x}");
@@ -112,6 +113,9 @@ async fn from_scratch(db: &PgPool) -> BTreeMap<String, (i64, i64)> {
     sqlx::query_as::<_, (String, i64, i64)>(
         r#"
         select 'orders:' || status, count(*), 0::bigint from orders group by status
+        union all
+        select 'orders_of_service:' || service_id || ':' || status, count(*), 0 from orders
+        group by service_id, status
         union all
         select 'orders_on:' || tally_day(created_at), count(*), 0 from orders group by tally_day(created_at)
         union all
@@ -193,6 +197,7 @@ async fn every_tally_equals_its_count_from_scratch_after_concurrent_orders_payme
     let app = Arc::new(spawn_app(pool).await);
     let w = World::new(&app).await;
     let admin = load_actor(&app.db, w.admin.id).await.expect("the admin");
+    let other_service = app.service(&w.admin, &[&w.worker_a, &w.worker_b]).await;
     let done = Arc::new(AtomicBool::new(false));
     let folding = {
         let (app, done) = (app.clone(), done.clone());
@@ -214,7 +219,16 @@ async fn every_tally_equals_its_count_from_scratch_after_concurrent_orders_payme
         } else {
             (&w.client_b, &w.worker_b)
         };
-        live_one(&app, &w, client, worker, FATES[(n / 2) % FATES.len()], n)
+        // Every fourth order is for the other service.
+        let service = if n % 4 == 3 { other_service } else { w.service };
+        live_one(
+            &app,
+            client,
+            worker,
+            service,
+            FATES[(n / 2) % FATES.len()],
+            n,
+        )
     });
     let reads = async {
         let first = app
@@ -380,9 +394,42 @@ async fn every_tally_equals_its_count_from_scratch_after_concurrent_orders_payme
             "select id from transactions where status = 'canceled' order by id desc",
         ),
     ];
-    for (path, sql) in lists {
-        let want = ids_of(&app.db, sql).await;
-        let (ids, counts) = walk(&app, &w.admin.access, path, 7).await;
+    let (service, client) = (w.service, w.client_a.id);
+    let narrowed = [
+        (
+            &w.admin,
+            format!("/api/v1/orders?service_id={service}"),
+            format!("select id from orders where service_id = {service} order by id desc"),
+        ),
+        (
+            &w.admin,
+            format!("/api/v1/orders?service_id={other_service}&status=completed"),
+            format!(
+                "select id from orders where service_id = {other_service} and status = 'completed' order by id desc"
+            ),
+        ),
+        (
+            &w.client_a,
+            "/api/v1/orders?status=completed".to_owned(),
+            format!("select id from orders where client_id = {client} and status = 'completed' order by id desc"),
+        ),
+        (
+            &w.client_a,
+            "/api/v1/notifications?kind=order_status_changed".to_owned(),
+            format!(
+                "select id from notifications where client_id = {client} and kind = 'order_status_changed'
+                 order by id desc"
+            ),
+        ),
+    ];
+    let lists = lists
+        .map(|(path, sql)| (&w.admin, path.to_owned(), sql.to_owned()))
+        .into_iter()
+        .chain(narrowed);
+    for (user, path, sql) in lists {
+        let want = ids_of(&app.db, &sql).await;
+        assert!(!want.is_empty(), "{path}");
+        let (ids, counts) = walk(&app, &user.access, &path, 7).await;
         assert_eq!(ids, want, "{path}");
         let n = i64::try_from(want.len()).expect("small");
         assert!(counts.iter().all(|&c| c == n), "{path}: {counts:?} for {n}");
