@@ -131,6 +131,7 @@ pub async fn build_state(
     };
     tokio::spawn(sweep_payments(ctx.clone()));
     tokio::spawn(fold_tallies(ctx.clone()));
+    tokio::spawn(roll_up_feed_sizes(ctx.clone()));
     tokio::spawn(submit_fiscal_receipts(ctx.clone()));
     tokio::spawn(prune_refresh_tokens(ctx.clone()));
     notify::spawn_sweeps(&ctx, &config);
@@ -228,6 +229,19 @@ async fn fold_tallies(ctx: Context) {
         tick.tick().await;
         if let Err(e) = tallies::fold(&ctx).await {
             tracing::warn!(error = %e, "Folding the tallies failed");
+        }
+    }
+}
+
+/// Rolls the clients' and workers' feed sizes up to the live feed's watermark once a second, so that counting a
+/// feed reads at most about a second of its events (see `domain::tallies::roll_up_feed_sizes`).
+async fn roll_up_feed_sizes(ctx: Context) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = tallies::roll_up_feed_sizes(&ctx).await {
+            tracing::warn!(error = %e, "Rolling up the feed sizes failed");
         }
     }
 }

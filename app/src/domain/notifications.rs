@@ -105,13 +105,20 @@ pub async fn feed(
     .try_map(Notification::try_from)
 }
 
-/// The size of an admin's feed from the tallies, when its filter is one they answer (none, a kind, or unread
-/// alone); `None` otherwise (the feed then counts its rows: one user's, one order's, or those after an id).
+/// The size of the feed from what is maintained, when the filter is one it answers: an admin's with none, a kind,
+/// or unread alone (the tallies); a client's or a worker's with none (their feed's size). `None` otherwise (the
+/// feed then counts its rows: one order's, those after an id, a client's of one kind through their own index).
 async fn known_count(ctx: &Context, actor: &Actor, filter: FeedFilter) -> Result<Option<i64>> {
-    if !actor.is_admin() || filter.order_id.is_some() || filter.after_id.is_some() {
+    if filter.order_id.is_some() || filter.after_id.is_some() {
         return Ok(None);
     }
     let unread = filter.unread.unwrap_or(false);
+    if !actor.is_admin() {
+        return Ok(match (unread, filter.kind) {
+            (false, None) => Some(feed_size(&ctx.db, actor).await?),
+            _ => None,
+        });
+    }
     Ok(match (unread, filter.kind) {
         (true, None) => Some(unread_count(ctx, actor).await?.count),
         (true, Some(_)) => None,
@@ -124,6 +131,26 @@ async fn known_count(ctx: &Context, actor: &Actor, filter: FeedFilter) -> Result
             Some(total.n)
         }
     })
+}
+
+/// How many events a client's or a worker's feed holds: those rolled up into `feed_sizes` (up to its mark, see
+/// [`tallies::roll_up_feed_sizes`]) and theirs above the mark, read from their index, in one statement (one
+/// snapshot, so a roll-up is seen whole or not at all).
+async fn feed_size(db: &PgPool, actor: &Actor) -> Result<i64> {
+    Ok(sqlx::query_scalar!(
+        r#"
+        select coalesce((select n from feed_sizes where side = $1 and user_id = $2), 0)
+             + (select count(*) from notifications n
+                where $1 = 'client' and n.client_id = $2 and n.id > (select upto from feed_sizes_mark))
+             + (select count(*) from notifications n
+                where $1 = 'worker' and n.worker_id = $2 and n.id > (select upto from feed_sizes_mark))
+            as "n!"
+        "#,
+        actor.role.as_str(),
+        actor.id
+    )
+    .fetch_one(db)
+    .await?)
 }
 
 /// A page of [`feed`] up to `upto`, each row with the filter's total (`known` where given). The feed's order is

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use sqlx::PgPool;
 
-use super::{Result, context::Context};
+use super::{Result, context::Context, watermark};
 
 /// A tally's value: how many, and their amount in tiyin where it counts money.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,4 +59,31 @@ pub async fn fold(ctx: &Context) -> Result<i64> {
     Ok(sqlx::query_scalar!(r#"select fold_tallies() as "n!""#)
         .fetch_one(&ctx.db)
         .await?)
+}
+
+/// Ids of notifications a roll-up covers per transaction, so that one after a bulk load stays short.
+const ROLL_UP_BATCH: i64 = 200_000;
+
+/// Rolls the clients' and workers' feed sizes (`feed_sizes`, migration `20261224000002_feed_sizes`) up to a stable
+/// watermark: the live feed's, or one read from the database. The sizes are not written with each event, which
+/// would cost every order placed; a reader adds the events above the mark. Returns how many ids it covered.
+pub async fn roll_up_feed_sizes(ctx: &Context) -> Result<i64> {
+    let upto = match ctx.events.delivered() {
+        Some(mark) => mark,
+        None => watermark::stable_watermark(&ctx.db).await?,
+    };
+    let mut covered = 0;
+    loop {
+        let n = sqlx::query_scalar!(
+            r#"select roll_up_feed_sizes($1, $2) as "n!""#,
+            upto,
+            ROLL_UP_BATCH
+        )
+        .fetch_one(&ctx.db)
+        .await?;
+        covered += n;
+        if n < ROLL_UP_BATCH {
+            return Ok(covered);
+        }
+    }
 }

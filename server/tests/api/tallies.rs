@@ -149,6 +149,33 @@ async fn maintained(db: &PgPool) -> BTreeMap<String, (i64, i64)> {
         .collect()
 }
 
+/// The users whose rolled-up feed size differs from a count of their events up to the roll-up's mark, and the
+/// mark.
+async fn feed_sizes_off(db: &PgPool) -> (Vec<(String, i64, i64, i64)>, i64) {
+    let off = sqlx::query_as(
+        r#"
+        with counted as (
+            select 'client' as side, client_id as user_id, count(*) as n
+            from notifications, feed_sizes_mark m where id <= m.upto group by client_id
+            union all
+            select 'worker', worker_id, count(*)
+            from notifications, feed_sizes_mark m where id <= m.upto and worker_id is not null group by worker_id
+        )
+        select side, user_id, coalesce(f.n, 0), coalesce(c.n, 0)
+        from feed_sizes f full join counted c using (side, user_id)
+        where coalesce(f.n, 0) <> coalesce(c.n, 0)
+        "#,
+    )
+    .fetch_all(db)
+    .await
+    .expect("compared");
+    let mark = sqlx::query_scalar("select upto from feed_sizes_mark")
+        .fetch_one(db)
+        .await
+        .expect("the mark");
+    (off, mark)
+}
+
 /// The admin's unread notifications, counted from the rows.
 async fn unread_from_scratch(db: &PgPool, user: i64) -> i64 {
     sqlx::query_scalar(
@@ -205,6 +232,9 @@ async fn every_tally_equals_its_count_from_scratch_after_concurrent_orders_payme
             let mut folds = 0;
             while !done.load(Ordering::Relaxed) {
                 tallies::fold(&app.ctx).await.expect("a fold");
+                tallies::roll_up_feed_sizes(&app.ctx)
+                    .await
+                    .expect("a roll-up");
                 folds += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(3)).await;
             }
@@ -303,6 +333,9 @@ async fn every_tally_equals_its_count_from_scratch_after_concurrent_orders_payme
     assert_eq!(maintained(&app.db).await, expected);
     tallies::fold(&app.ctx).await.expect("a fold");
     assert_eq!(maintained(&app.db).await, expected);
+    let (off, mark) = feed_sizes_off(&app.db).await;
+    assert!(off.is_empty(), "feed sizes off: {off:?}");
+    assert!(mark > 0, "the feed sizes were rolled up");
 
     // Assert: the head counts.
     let stats = app.get("/api/v1/users/stats", &w.admin.access).await;
@@ -394,8 +427,18 @@ async fn every_tally_equals_its_count_from_scratch_after_concurrent_orders_payme
             "select id from transactions where status = 'canceled' order by id desc",
         ),
     ];
-    let (service, client) = (w.service, w.client_a.id);
+    let (service, client, worker) = (w.service, w.client_a.id, w.worker_b.id);
     let narrowed = [
+        (
+            &w.client_a,
+            "/api/v1/notifications".to_owned(),
+            format!("select id from notifications where client_id = {client} order by id desc"),
+        ),
+        (
+            &w.worker_b,
+            "/api/v1/notifications".to_owned(),
+            format!("select id from notifications where worker_id = {worker} order by id desc"),
+        ),
         (
             &w.admin,
             format!("/api/v1/orders?service_id={service}"),
@@ -473,6 +516,18 @@ async fn deleting_old_notifications_keeps_the_tallies_and_every_unread_count_exa
     app.post(&path, &w.client_b.access, json!({ "text": "hello" }))
         .await
         .expect(201);
+    // The feed sizes are rolled up, and one more event comes above their mark.
+    let rolled = tallies::roll_up_feed_sizes(&app.ctx)
+        .await
+        .expect("a roll-up");
+    let more = format!("/api/v1/orders/{}/messages", w.order_a);
+    app.post(
+        &more,
+        &w.client_a.access,
+        json!({ "text": "above the mark" }),
+    )
+    .await
+    .expect(201);
     let before: Value = app
         .get("/api/v1/notifications/unread-count", &w.admin.access)
         .await
@@ -483,7 +538,8 @@ async fn deleting_old_notifications_keeps_the_tallies_and_every_unread_count_exa
         json!(unread_from_scratch(&app.db, w.admin.id).await)
     );
 
-    // Act: retention deletes the oldest notifications, some below the admin's mark and some above none.
+    // Act: retention deletes the oldest notifications, some below the admin's mark and some above none, all of them
+    // rolled up into the feed sizes (the newest, above the roll-up's mark, stays).
     sqlx::query(
         "delete from notifications where id in (select id from notifications order by id limit 3)",
     )
@@ -501,4 +557,23 @@ async fn deleting_old_notifications_keeps_the_tallies_and_every_unread_count_exa
         json!(unread_from_scratch(&app.db, w.admin.id).await)
     );
     assert_eq!(after.body, before, "the deleted ones had been read");
+    let (off, mark) = feed_sizes_off(&app.db).await;
+    assert!(off.is_empty(), "feed sizes off: {off:?}");
+    assert!(rolled > 0 && mark > 3, "rolled up to {mark}");
+    for user in [&w.client_a, &w.client_b, &w.worker_a] {
+        let (column, role) = if user.id == w.worker_a.id {
+            ("worker_id", "worker")
+        } else {
+            ("client_id", "client")
+        };
+        let want: i64 = sqlx::query_scalar(&format!(
+            "select count(*) from notifications where {column} = $1"
+        ))
+        .bind(user.id)
+        .fetch_one(&app.db)
+        .await
+        .expect("counted");
+        let feed = app.get("/api/v1/notifications", &user.access).await;
+        assert_eq!(feed.expect(200)["count"], json!(want), "{role} {}", user.id);
+    }
 }
