@@ -7,10 +7,7 @@ use crate::models::Session;
 /// at a stable watermark (where the page's live feed starts): the live feed's own, which costs nothing, or one
 /// read from the database where there is no live feed.
 pub async fn load(ctx: &Context, actor: &Actor) -> Result<Session> {
-    let mark = match ctx.events.delivered() {
-        Some(mark) => mark,
-        None => watermark::stable_watermark(&ctx.db).await?,
-    };
+    let mark = watermark::current(ctx).await?;
     Ok(Session {
         user: users::me(ctx, actor).await?,
         unread: notifications::unread_count(ctx, actor).await?.count,

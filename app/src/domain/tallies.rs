@@ -68,10 +68,7 @@ const ROLL_UP_BATCH: i64 = 200_000;
 /// watermark: the live feed's, or one read from the database. The sizes are not written with each event, which
 /// would cost every order placed; a reader adds the events above the mark. Returns how many ids it covered.
 pub async fn roll_up_feed_sizes(ctx: &Context) -> Result<i64> {
-    let upto = match ctx.events.delivered() {
-        Some(mark) => mark,
-        None => watermark::stable_watermark(&ctx.db).await?,
-    };
+    let upto = watermark::current(ctx).await?;
     let mut covered = 0;
     loop {
         let n = sqlx::query_scalar!(

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sqlx::{PgConnection, PgPool};
 
-use super::Result;
+use super::{Result, context::Context};
 
 /// The advisory lock key event-recording transactions share ("TASKFEED" in ASCII).
 pub const EVENT_LOCK: i64 = 0x5441_534B_4645_4544;
@@ -32,6 +32,15 @@ pub async fn stable_watermark(db: &PgPool) -> Result<i64> {
     }
     metrics::counter!("feed_watermark_waits_total").increment(1);
     Ok(try_watermark(db, true).await?.unwrap_or_default())
+}
+
+/// A stable watermark, without a lock where there is a live feed: what the relay has delivered (see
+/// `EventSink::delivered`); else one read from the database ([`stable_watermark`]).
+pub async fn current(ctx: &Context) -> Result<i64> {
+    match ctx.events.delivered() {
+        Some(mark) => Ok(mark),
+        None => stable_watermark(&ctx.db).await,
+    }
 }
 
 /// Takes the exclusive lock (waiting for it if `wait`) and reads the sequence while holding it: one statement, so

@@ -35,10 +35,7 @@ pub async fn fan_out(ctx: &Context) -> Result<usize> {
     // The relay's delivered watermark where there is one (no lock taken: every id at or below it is committed or
     // gone for good); else the feed's lock, before any row lock: waiting for the watermark while holding one could
     // deadlock with an event transaction.
-    let mark = match ctx.events.delivered() {
-        Some(mark) => mark,
-        None => watermark::stable_watermark(db).await?,
-    };
+    let mark = watermark::current(ctx).await?;
     // Most rounds find nothing new: tell so without a transaction.
     let seen = sqlx::query_scalar!(r#"select upto from delivery_cursor"#)
         .fetch_optional(db)
