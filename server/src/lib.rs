@@ -26,7 +26,10 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use app::{
     api::web::CookiePolicy,
-    domain::{Context, context::Limits, payments, ratelimit::RateLimiter, tallies, tokens::Tokens},
+    domain::{
+        Context, context::Limits, events::EventSink, orders::Intake, payments,
+        ratelimit::RateLimiter, tallies, tokens::Tokens,
+    },
 };
 use axum::serve::ListenerExt as _;
 use leptos::prelude::LeptosOptions;
@@ -103,7 +106,9 @@ pub async fn build_state(
     )
     .await?;
     http::metrics::handle();
+    let events: Arc<dyn EventSink> = Arc::new(feed.clone());
     let ctx = Context {
+        intake: Arc::new(Intake::new(db.clone(), events.clone())),
         db,
         tokens: Arc::new(
             Tokens::new(
@@ -122,7 +127,7 @@ pub async fn build_state(
             orders_per_minute: config.order_rate_limit,
         },
         payments: Arc::new(payment_settings(&config)?),
-        events: Arc::new(feed.clone()),
+        events,
         click: Arc::new(ClickApi::new(
             &config.payments.click_api_url,
             Duration::from_secs(config.payments.click_api_timeout_secs),

@@ -11,6 +11,7 @@ use super::{
     Result,
     delivery::Notify,
     events::{EventSink, NoSink},
+    orders::Intake,
     password::Hasher,
     payments::{ClickSettings, Clock, FiscalSettings, Settings},
     ratelimit::RateLimiter,
@@ -131,6 +132,8 @@ pub struct Context {
     pub click: Arc<dyn ClickMerchant>,
     /// The notification channels (Telegram, email) and their providers.
     pub notify: Arc<Notify>,
+    /// Orders waiting to be placed, a batch at a time (placed with `db`, told to `events`).
+    pub intake: Arc<Intake>,
 }
 
 impl Context {
@@ -141,7 +144,6 @@ impl Context {
         let key = SecretString::from(uuid::Uuid::new_v4().to_string().repeat(2));
         let hour = Duration::from_secs(3600);
         Self {
-            db,
             tokens: Arc::new(Tokens::new(&key, hour, hour)),
             hasher,
             limiter: RateLimiter::off(),
@@ -159,6 +161,8 @@ impl Context {
                 sandbox: false,
                 clock: Clock::system(),
             }),
+            intake: Arc::new(Intake::new(db.clone(), Arc::new(NoSink))),
+            db,
             events: Arc::new(NoSink),
             click: Arc::new(NoClickMerchant),
             notify: Arc::new(Notify::off()),

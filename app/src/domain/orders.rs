@@ -21,6 +21,10 @@ use crate::models::{
     validate,
 };
 
+mod placing;
+
+pub use placing::{Intake, Placement};
+
 /// An order joined with its service's name and its parties' summaries.
 struct OrderRow {
     id: i64,
@@ -258,119 +262,14 @@ pub async fn create(ctx: &Context, actor: &Actor, input: CreateOrderInput) -> Re
     errors.check("description", validate::max_text(&description, 5000));
     errors.finish()?;
 
-    // The hot path of the API, so one statement (one round trip, one implicit transaction): find the service and
-    // the worker, insert the order and its event. The event takes the feed's shared lock before its id, as
-    // `notifications::record` does.
-    let row = sqlx::query!(
-        r#"
-        with svc as (
-            select id, name, price from services where id = $2 and is_active
-        ), wk as (
-            select u.id, u.username, u.full_name
-            from service_workers sw join users u on u.id = sw.worker_id
-            where sw.service_id = $2 and u.role = 'worker' and u.is_active and ($3::bigint is null or u.id = $3)
-            order by case when $3::bigint is null then
-                (select count(*) from orders o
-                 where o.worker_id = u.id and o.status in ('pending', 'paid', 'in_process')) end,
-                u.id
-            limit 1
-        ), placed as (
-            insert into orders (client_id, worker_id, service_id, price, description)
-            select $1, wk.id, svc.id, svc.price, $4 from svc left join wk on true
-            where $3::bigint is null or wk.id is not null
-            returning id, worker_id, status, created_at, updated_at
-        ), feed_lock as (
-            select pg_advisory_xact_lock_shared($5)
-        ), event as (
-            insert into notifications (order_id, kind, actor_id, client_id, worker_id, data)
-            select placed.id, 'order_created', $1, $1, placed.worker_id,
-                   jsonb_build_object('status', 'pending', 'service_id', $2::bigint, 'worker_id', placed.worker_id)
-            from placed, feed_lock
-            returning id, created_at, data
-        )
-        select svc.name as "service_name?", svc.price as "price?",
-               wk.id as "worker_id?", wk.username as "worker_username?", wk.full_name as "worker_full_name?",
-               placed.id as "order_id?", placed.status as "status?",
-               placed.created_at as "created_at?", placed.updated_at as "updated_at?",
-               (select count(*) from event) as "events!",
-               (select id from event) as "event_id?", (select created_at from event) as "event_at?",
-               (select data from event) as "event_data?"
-        from (select 1) as one
-        left join svc on true left join wk on true left join placed on true
-        "#,
-        actor.id,
-        input.service_id,
-        input.worker_id,
-        description,
-        super::watermark::EVENT_LOCK
-    )
-    .fetch_one(&ctx.db)
-    .await?;
-    let (Some(service_name), Some(price)) = (row.service_name, row.price) else {
-        return Err(Error::field("service_id", "No such service."));
-    };
-    let (Some(order_id), Some(status), Some(created_at), Some(updated_at)) =
-        (row.order_id, row.status, row.created_at, row.updated_at)
-    else {
-        return Err(Error::field(
-            "worker_id",
-            "Not an active worker of this service.",
-        ));
-    };
-    let (1, Some(event_id), Some(event_at), Some(event_data)) =
-        (row.events, row.event_id, row.event_at, row.event_data)
-    else {
-        return Err(Error::Internal(anyhow::anyhow!(
-            "order {order_id} was placed without its event"
-        )));
-    };
-    let worker = match (row.worker_id, row.worker_username, row.worker_full_name) {
-        (Some(id), Some(username), Some(full_name)) => Some(UserSummary {
-            id,
-            username,
-            full_name,
-        }),
-        _ => None,
-    };
-    let worker_id = worker.as_ref().map(|w| w.id);
-    let event = NewEvent {
-        order_id,
-        kind: NotificationKind::OrderCreated,
-        actor_id: Some(actor.id),
-        client_id: actor.id,
-        worker_id,
-        data: event_data,
-    };
-    let order = Order {
-        id: order_id,
-        client_id: actor.id,
-        worker_id,
-        service_id: input.service_id,
-        service_name,
-        price,
-        status: parse_column(&status)?,
-        description,
-        client: actor.summary(),
-        worker,
-        created_at,
-        updated_at,
-    };
-    // The order is placed whatever happens here; an event that could not be framed is read back by the feed.
-    ctx.events.committed(
-        event
-            .stored(event_id, event_at)
-            .map(|e| e.with_order(&order))
-            .into_iter()
-            .collect(),
-    );
-    tracing::info!(
-        order.id = order_id,
-        user.id = actor.id,
-        "Client {} placed order {}",
-        actor.id,
-        order_id
-    );
-    Ok(order)
+    ctx.intake
+        .place(Placement {
+            client: actor.summary(),
+            service_id: input.service_id,
+            worker_id: input.worker_id,
+            description,
+        })
+        .await
 }
 
 /// The facts of an order needed to judge a change, read with its row locked.

@@ -1,10 +1,13 @@
 //! Placing orders, worker assignment, scoped lists, the timeline and the conversation.
 
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{Connection as _, PgConnection, PgPool};
 
-use crate::helpers::{World, spawn_app};
-use app::models::Role;
+use crate::helpers::{TestApp, TestUser, World, spawn_app};
+use app::{
+    domain::{Actor, Error, orders},
+    models::{CreateOrderInput, Order, Role},
+};
 
 #[sqlx::test(migrator = "server::MIGRATOR")]
 async fn an_order_copies_the_price_and_takes_the_chosen_worker(pool: PgPool) {
@@ -459,4 +462,240 @@ async fn placing_orders_is_rate_limited_per_client(pool: PgPool) {
     );
     // Another client is not affected.
     app.order(&w.client_b, w.service, None).await;
+}
+
+/// Orders that arrive while others are being placed go to the database together, as one statement: each is
+/// judged as if placed alone (the same answers as one by one), and one that makes the statement fail as a whole
+/// leaves the others of its batch placed.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn orders_placed_together_are_each_judged_as_if_placed_alone(pool: PgPool) {
+    // Arrange: a service of w1 and w2 where w1 has one open order, an inactive one, another for the holders.
+    let app = spawn_app(pool).await;
+    let admin = app.user(Role::Admin).await;
+    let (w1, w2, w3) = (
+        app.user(Role::Worker).await,
+        app.user(Role::Worker).await,
+        app.user(Role::Worker).await,
+    );
+    let outsider = app.user(Role::Worker).await;
+    let service = app.service(&admin, &[&w1, &w2]).await;
+    let retired = app.service(&admin, &[&w1]).await;
+    let other = app.service(&admin, &[&w3]).await;
+    sqlx::query("update services set is_active = false where id = $1")
+        .bind(retired)
+        .execute(&app.db)
+        .await
+        .expect("the service is retired");
+    let mut users = Vec::new();
+    for _ in 0..3 {
+        users.push(app.user(Role::Client).await);
+    }
+    app.order(&users[0], service, Some(&w1)).await;
+    let c: Vec<Actor> = users.iter().map(client).collect();
+    let cases = vec![
+        (c[0].clone(), service, Some(w1.id)),
+        (c[1].clone(), service, None),
+        (c[2].clone(), service, Some(outsider.id)),
+        (c[0].clone(), retired, None),
+        (c[1].clone(), 999_999, None),
+        (c[2].clone(), service, Some(w2.id)),
+    ];
+
+    // Act: with the intake's slots held by orders waiting on a lock, the cases queue up and go together.
+    let blocker = Blocker::hold(&app, &c[0], other).await;
+    let queued = app.ctx.intake.waiting();
+    let placing = spawn_orders(&app, &cases);
+    wait_until_waiting(&app, queued + cases.len()).await;
+    let held = blocker.release().await;
+    let together = join(placing).await;
+    let mut alone = Vec::new();
+    for (actor, service, worker) in &cases {
+        alone.push(orders::create(&app.ctx, actor, order_input(*service, *worker)).await);
+    }
+
+    // Assert: the same answers as one by one; the placed ones in one transaction, each with its event.
+    let summary = |answers: &[app::domain::Result<Order>]| -> Vec<String> {
+        answers
+            .iter()
+            .map(|a| match a {
+                Ok(o) => format!("placed for {} with {:?}", o.client_id, o.worker_id),
+                Err(e) => format!("{e:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(summary(&together), summary(&alone));
+    let expected = [Some(w1.id), Some(w2.id), None, None, None, Some(w2.id)];
+    for ((answer, worker), case) in together.iter().zip(expected).zip(&cases) {
+        match (answer, worker) {
+            (Ok(order), Some(worker)) => assert_eq!(order.worker_id, Some(worker), "{case:?}"),
+            (Err(Error::Validation(_)), None) => {}
+            (other, _) => panic!("{case:?}: {other:?}"),
+        }
+    }
+    let placed: Vec<i64> = together.iter().flatten().map(|o| o.id).collect();
+    type Row = (
+        i64,
+        Option<i64>,
+        i64,
+        Option<i64>,
+        chrono::DateTime<chrono::Utc>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "select o.client_id, o.worker_id, n.client_id, n.worker_id, o.created_at
+         from orders o join notifications n on n.order_id = o.id and n.kind = 'order_created'
+         where o.id = any($1) order by o.id",
+    )
+    .bind(&placed)
+    .fetch_all(&app.db)
+    .await
+    .expect("the orders and their events");
+    assert_eq!(rows.len(), 3, "each placed order has one event: {rows:?}");
+    for (client, worker, event_client, event_worker, at) in &rows {
+        assert_eq!((client, worker), (event_client, event_worker));
+        assert_eq!(at, &rows[0].4, "placed in one transaction: {rows:?}");
+    }
+    let counts: (i64, i64) = sqlx::query_as(
+        "select (select count(*) from orders),
+                (select count(*) from notifications where kind = 'order_created')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("the counts");
+    let written = i64::try_from(1 + held + 3 + 3).expect("a few");
+    assert_eq!(
+        counts,
+        (written, written),
+        "nothing written for a refused order"
+    );
+
+    // A batch whose statement fails as a whole (its client is gone): the others are placed, each alone.
+    let ghost = Actor {
+        id: 999_999,
+        ..c[0].clone()
+    };
+    let blocker = Blocker::hold(&app, &c[0], other).await;
+    let queued = app.ctx.intake.waiting();
+    let cases = vec![
+        (c[1].clone(), service, None),
+        (ghost, service, Some(w1.id)),
+        (c[2].clone(), service, Some(w2.id)),
+    ];
+    let placing = spawn_orders(&app, &cases);
+    wait_until_waiting(&app, queued + cases.len()).await;
+    blocker.release().await;
+    let answers = join(placing).await;
+    assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
+    assert!(
+        matches!(answers[1], Err(Error::Database(_))),
+        "{:?}",
+        answers[1]
+    );
+}
+
+/// A client as the domain sees them.
+fn client(user: &TestUser) -> Actor {
+    Actor {
+        id: user.id,
+        role: Role::Client,
+        username: user.username.clone(),
+        full_name: "Test client".to_owned(),
+        session_epoch: 0,
+    }
+}
+
+fn order_input(service_id: i64, worker_id: Option<i64>) -> CreateOrderInput {
+    CreateOrderInput {
+        service_id,
+        worker_id,
+        description: Some("together".to_owned()),
+    }
+}
+
+type Placing = Vec<tokio::task::JoinHandle<app::domain::Result<Order>>>;
+
+/// Starts placing each order of `cases` (client, service, worker) at once.
+fn spawn_orders(app: &TestApp, cases: &[(Actor, i64, Option<i64>)]) -> Placing {
+    cases
+        .iter()
+        .map(|(actor, service, worker)| {
+            let (ctx, actor, input) = (
+                app.ctx.clone(),
+                actor.clone(),
+                order_input(*service, *worker),
+            );
+            tokio::spawn(async move { orders::create(&ctx, &actor, input).await })
+        })
+        .collect()
+}
+
+async fn join(placing: Placing) -> Vec<app::domain::Result<Order>> {
+    let mut answers = Vec::new();
+    for task in placing {
+        answers.push(task.await.expect("the order's task ends"));
+    }
+    answers
+}
+
+/// Waits until `n` orders wait for one of the intake's slots.
+async fn wait_until_waiting(app: &TestApp, n: usize) {
+    for _ in 0..1000 {
+        if app.ctx.intake.waiting() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{n} orders never waited together");
+}
+
+/// Orders that hold every slot of the intake: each waits on a lock of the services table until released. The
+/// lock and the look at who waits are on a connection of their own (the held orders take the pool's).
+struct Blocker {
+    lock: PgConnection,
+    holders: Placing,
+}
+
+impl Blocker {
+    /// Places orders of `client` for `service` one at a time, each stuck on the lock, until one has to wait
+    /// for a slot.
+    async fn hold(app: &TestApp, client: &Actor, service: i64) -> Self {
+        let mut lock = PgConnection::connect_with(&app.db.connect_options())
+            .await
+            .expect("a connection");
+        sqlx::raw_sql("begin; lock table services in access exclusive mode")
+            .execute(&mut lock)
+            .await
+            .expect("the lock");
+        let mut holders = Vec::new();
+        while app.ctx.intake.waiting() == 0 {
+            holders.extend(spawn_orders(app, &[(client.clone(), service, None)]));
+            let stuck = i64::try_from(holders.len()).expect("a few");
+            for _ in 0..1000 {
+                let waiting_on_lock: i64 = sqlx::query_scalar(
+                    "select count(*) from pg_stat_activity
+                     where datname = current_database() and wait_event_type = 'Lock'",
+                )
+                .fetch_one(&mut lock)
+                .await
+                .expect("the activity");
+                if waiting_on_lock == stuck || app.ctx.intake.waiting() > 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+        Self { lock, holders }
+    }
+
+    /// Lets the held orders through: returns how many there were, once all are placed.
+    async fn release(mut self) -> usize {
+        sqlx::query("rollback")
+            .execute(&mut self.lock)
+            .await
+            .expect("the lock is released");
+        let held = self.holders.len();
+        for answer in join(self.holders).await {
+            answer.expect("a held order is placed");
+        }
+        held
+    }
 }
