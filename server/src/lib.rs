@@ -26,10 +26,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use app::{
     api::web::CookiePolicy,
-    domain::{
-        Context, context::Limits, events::EventSink, orders::Intake, payments,
-        ratelimit::RateLimiter, tallies, tokens::Tokens,
-    },
+    domain::{Context, context::Limits, payments, ratelimit::RateLimiter, tallies, tokens::Tokens},
 };
 use axum::serve::ListenerExt as _;
 use leptos::prelude::LeptosOptions;
@@ -106,9 +103,7 @@ pub async fn build_state(
     )
     .await?;
     http::metrics::handle();
-    let events: Arc<dyn EventSink> = Arc::new(feed.clone());
     let ctx = Context {
-        intake: Arc::new(Intake::new(db.clone(), events.clone())),
         db,
         tokens: Arc::new(
             Tokens::new(
@@ -127,12 +122,13 @@ pub async fn build_state(
             orders_per_minute: config.order_rate_limit,
         },
         payments: Arc::new(payment_settings(&config)?),
-        events,
+        events: Arc::new(feed.clone()),
         click: Arc::new(ClickApi::new(
             &config.payments.click_api_url,
             Duration::from_secs(config.payments.click_api_timeout_secs),
         )?),
         notify: Arc::new(notify::channels(&config, redis.clone())?),
+        intake: Arc::default(),
     };
     tokio::spawn(sweep_payments(ctx.clone()));
     tokio::spawn(fold_tallies(ctx.clone()));

@@ -132,7 +132,7 @@ pub struct Context {
     pub click: Arc<dyn ClickMerchant>,
     /// The notification channels (Telegram, email) and their providers.
     pub notify: Arc<Notify>,
-    /// Orders waiting to be placed, a batch at a time (placed with `db`, told to `events`).
+    /// Orders waiting to be placed, a batch at a time (with the database and live feed of the first one's context).
     pub intake: Arc<Intake>,
 }
 
@@ -161,11 +161,11 @@ impl Context {
                 sandbox: false,
                 clock: Clock::system(),
             }),
-            intake: Arc::new(Intake::new(db.clone(), Arc::new(NoSink))),
             db,
             events: Arc::new(NoSink),
             click: Arc::new(NoClickMerchant),
             notify: Arc::new(Notify::off()),
+            intake: Arc::default(),
         }
     }
 }

@@ -25,6 +25,19 @@ mod placing;
 
 pub use placing::{Intake, Placement};
 
+/// A party's summary from the columns of an outer join (`None` when the join found nobody).
+fn summary(
+    id: Option<i64>,
+    username: Option<String>,
+    full_name: Option<String>,
+) -> Option<UserSummary> {
+    Some(UserSummary {
+        id: id?,
+        username: username?,
+        full_name: full_name?,
+    })
+}
+
 /// An order joined with its service's name and its parties' summaries.
 struct OrderRow {
     id: i64,
@@ -47,14 +60,7 @@ impl TryFrom<OrderRow> for Order {
     type Error = Error;
 
     fn try_from(r: OrderRow) -> Result<Self> {
-        let worker = match (r.worker_id, r.worker_username, r.worker_full_name) {
-            (Some(id), Some(username), Some(full_name)) => Some(UserSummary {
-                id,
-                username,
-                full_name,
-            }),
-            _ => None,
-        };
+        let worker = summary(r.worker_id, r.worker_username, r.worker_full_name);
         Ok(Self {
             id: r.id,
             client_id: r.client_id,
@@ -263,12 +269,15 @@ pub async fn create(ctx: &Context, actor: &Actor, input: CreateOrderInput) -> Re
     errors.finish()?;
 
     ctx.intake
-        .place(Placement {
-            client: actor.summary(),
-            service_id: input.service_id,
-            worker_id: input.worker_id,
-            description,
-        })
+        .place(
+            ctx,
+            Placement {
+                client: actor.summary(),
+                service_id: input.service_id,
+                worker_id: input.worker_id,
+                description,
+            },
+        )
         .await
 }
 

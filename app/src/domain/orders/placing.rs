@@ -16,11 +16,14 @@ use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::super::{
-    Error, Result,
-    events::{EventSink, FeedEvent},
-    notifications::NewEvent,
-    parse_column, watermark,
+use super::{
+    super::{
+        Context, Error, Result,
+        events::{EventSink, FeedEvent},
+        notifications::NewEvent,
+        parse_column, watermark,
+    },
+    summary,
 };
 use crate::models::{NotificationKind, Order, UserSummary};
 
@@ -44,23 +47,14 @@ pub struct Placement {
 /// An order waiting to be placed, and where its answer goes.
 type Waiting = (Placement, oneshot::Sender<Result<Order>>);
 
-/// The queue of orders to place. Cheap to share; the task that places them starts with the first order.
+/// The queue of orders to place. Cheap to share; the task that places them starts with the first order, with
+/// that order's context's database and live feed.
+#[derive(Default)]
 pub struct Intake {
-    db: sqlx::PgPool,
-    events: Arc<dyn EventSink>,
     queue: OnceLock<mpsc::Sender<Waiting>>,
 }
 
 impl Intake {
-    /// An intake placing orders in `db` and telling `events` of what committed.
-    pub fn new(db: sqlx::PgPool, events: Arc<dyn EventSink>) -> Self {
-        Self {
-            db,
-            events,
-            queue: OnceLock::new(),
-        }
-    }
-
     /// Orders waiting for a free slot.
     pub fn waiting(&self) -> usize {
         self.queue
@@ -69,10 +63,10 @@ impl Intake {
     }
 
     /// Places one order, with whichever others are waiting, and returns it once committed.
-    pub async fn place(&self, placement: Placement) -> Result<Order> {
+    pub async fn place(&self, ctx: &Context, placement: Placement) -> Result<Order> {
         let queue = self.queue.get_or_init(|| {
             let (queue, waiting) = mpsc::channel(QUEUE);
-            tokio::spawn(gather(self.db.clone(), self.events.clone(), waiting));
+            tokio::spawn(gather(ctx.db.clone(), ctx.events.clone(), waiting));
             queue
         });
         let (answer, answered) = oneshot::channel();
@@ -166,7 +160,7 @@ async fn insert(db: &sqlx::PgPool, placements: &[Placement]) -> Result<Vec<Place
     let clients: Vec<i64> = placements.iter().map(|p| p.client.id).collect();
     let services: Vec<i64> = placements.iter().map(|p| p.service_id).collect();
     let workers: Vec<Option<i64>> = placements.iter().map(|p| p.worker_id).collect();
-    let descriptions: Vec<String> = placements.iter().map(|p| p.description.clone()).collect();
+    let descriptions: Vec<&str> = placements.iter().map(|p| p.description.as_str()).collect();
     let rows = sqlx::query_as!(
         Placed,
         r#"
@@ -219,7 +213,7 @@ async fn insert(db: &sqlx::PgPool, placements: &[Placement]) -> Result<Vec<Place
         &clients,
         &services,
         &workers as &[Option<i64>],
-        &descriptions,
+        &descriptions as &[&str],
         watermark::EVENT_LOCK
     )
     .fetch_all(db)
@@ -292,14 +286,7 @@ fn order_of(placement: Placement, row: Placed) -> Result<(Order, Option<FeedEven
             "order {order_id} was placed without its event"
         )));
     };
-    let worker = match (row.worker_id, row.worker_username, row.worker_full_name) {
-        (Some(id), Some(username), Some(full_name)) => Some(UserSummary {
-            id,
-            username,
-            full_name,
-        }),
-        _ => None,
-    };
+    let worker = summary(row.worker_id, row.worker_username, row.worker_full_name);
     let worker_id = worker.as_ref().map(|w| w.id);
     let event = NewEvent {
         order_id,
