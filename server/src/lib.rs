@@ -11,6 +11,7 @@ pub mod config;
 pub mod email;
 pub mod extract;
 pub mod http;
+mod lanes;
 pub mod live;
 pub mod notify;
 pub mod openapi;
@@ -28,7 +29,6 @@ use app::{
     api::web::CookiePolicy,
     domain::{Context, context::Limits, payments, ratelimit::RateLimiter, tallies, tokens::Tokens},
 };
-use axum::serve::ListenerExt as _;
 use leptos::prelude::LeptosOptions;
 use secrecy::ExposeSecret as _;
 use sqlx::{
@@ -280,24 +280,13 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    /// Serves until `shutdown` resolves, then finishes the requests in flight: the live feed's sockets on a runtime of
+    /// their own ([`lanes`]), everything else on this one.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // Small frames and responses go out at once rather than waiting on Nagle's algorithm.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "Failed to set TCP_NODELAY on a connection");
-            }
-        });
-        axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        lanes::serve(self.listener, self.router, shutdown).await
     }
 }
 

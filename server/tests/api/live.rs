@@ -1398,3 +1398,114 @@ async fn a_client_whose_last_event_is_older_than_what_is_kept_still_gets_exactly
         "both of A's, the older one from below what is kept"
     );
 }
+
+/// Reads one HTTP answer's head off `stream`, byte by byte (so that nothing after it is taken), and returns it.
+async fn read_head(stream: &mut TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let byte = tokio::time::timeout(Duration::from_secs(10), stream.read_u8())
+            .await
+            .expect("an answer within 10 s")
+            .expect("the answer is readable");
+        head.push(byte);
+    }
+    String::from_utf8(head).expect("a text head")
+}
+
+/// The feed's sockets are served on a runtime of their own, chosen by a connection's first request line
+/// (`server/src/lanes.rs`). Either lane serves every route: a REST request on a connection that starts like the
+/// feed's, a socket opened on a connection that asked something else first, and one whose first line came in pieces.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn either_lane_serves_every_route_whatever_a_connection_asks_first(pool: PgPool) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = spawn_app(pool).await;
+    let w = World::new(&app).await;
+    let host = app.base.trim_start_matches("http://").to_owned();
+
+    // Starts like the feed, is not: answered as anywhere else.
+    let lost = crate::helpers::raw_request(
+        &app.base,
+        format!("GET /ws/elsewhere HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        vec![],
+    )
+    .await;
+    let elsewhere = app
+        .http
+        .get(format!("{}/elsewhere", app.base))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(lost.status, 404);
+    assert_eq!(elsewhere.status().as_u16(), 404);
+
+    // A health check first, then the socket, on one connection.
+    let mut asked_first = TcpStream::connect(&host).await.expect("connected");
+    asked_first
+        .write_all(format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await
+        .expect("sent");
+    let head = read_head(&mut asked_first).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_owned())
+        })
+        .expect("a content length")
+        .parse()
+        .expect("a number");
+    let mut body = vec![0; length];
+    asked_first.read_exact(&mut body).await.expect("the body");
+    let mut request = format!("{}/ws/notifications", app.ws_base())
+        .into_client_request()
+        .expect("a request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", w.admin.access)
+            .parse()
+            .expect("a header value"),
+    );
+    let (mut second, _) =
+        tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(asked_first))
+            .await
+            .expect("upgraded after a health check");
+
+    // The upgrade's first line in two pieces, a while apart.
+    let mut slow = TcpStream::connect(&host).await.expect("connected");
+    slow.write_all(b"GE").await.expect("sent");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    slow.write_all(
+        format!(
+            "T /ws/notifications HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Authorization: Bearer {}\r\n\r\n",
+            w.admin.access
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("sent");
+    let head = read_head(&mut slow).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let mut slow = WebSocketStream::from_raw_socket(
+        MaybeTlsStream::Plain(slow),
+        tungstenite::protocol::Role::Client,
+        None,
+    )
+    .await;
+
+    // And one opened as a browser does: all three see the same events.
+    let mut plain = connect(&app, &w.admin, None).await;
+    for ws in [&mut second, &mut slow, &mut plain] {
+        hello(ws, &w.admin).await;
+    }
+    let order = app.order(&w.client_a, w.service, Some(&w.worker_a)).await["id"].clone();
+    for ws in [&mut second, &mut slow, &mut plain] {
+        let f = frame(ws).await;
+        assert_eq!(f["notification"]["kind"], "order_created", "{f}");
+        assert_eq!(f["notification"]["order_id"], order, "{f}");
+    }
+}
