@@ -77,18 +77,16 @@ impl Listener for Lane {
 struct FeedRuntime(Option<tokio::runtime::Runtime>);
 
 impl FeedRuntime {
-    fn start() -> io::Result<Self> {
+    /// The runtime, with as many threads as there are cores, and a handle to spawn on it.
+    fn start() -> io::Result<(Self, tokio::runtime::Handle)> {
         let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("feed")
             .enable_all()
             .build()?;
-        Ok(Self(Some(runtime)))
-    }
-
-    fn handle(&self) -> Option<&tokio::runtime::Handle> {
-        self.0.as_ref().map(tokio::runtime::Runtime::handle)
+        let handle = runtime.handle().clone();
+        Ok((Self(Some(runtime)), handle))
     }
 }
 
@@ -108,10 +106,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let local = listener.local_addr()?;
-    let runtime = FeedRuntime::start()?;
-    let Some(feed_runtime) = runtime.handle().cloned() else {
-        return Err(io::Error::other("the feed's runtime is gone"));
-    };
+    let (runtime, feed_runtime) = FeedRuntime::start()?;
     let (stop, stopping) = watch::channel(false);
     let stopped = move || {
         let mut stopping = stopping.clone();
