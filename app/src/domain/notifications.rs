@@ -198,8 +198,9 @@ async fn feed_page(
         )
         select coalesce($11::bigint, (select count(*) from hit)) as "total!",
                n.id, n.kind, n.order_id, n.actor_id, n.data, n.created_at,
-               (n.id <= (select upto from mark) or exists (
-                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)) as "read!"
+               (n.id <= (select upto from mark) or coalesce((
+                   select true from notification_reads r where r.user_id = $1 and r.notification_id = n.id), false))
+               as "read!"
         from page p join notifications n on n.id = p.id
         order by case when $10 then n.id end, n.id desc
         "#,
@@ -245,10 +246,12 @@ async fn order_page(
 ) -> Result<Vec<(i64, NotificationRow)>> {
     let records = sqlx::query!(
         r#"
+        -- The read state as a scalar subquery: `exists` lets a generic plan hash every read of the viewer instead.
         with hit as not materialized (select * from notifications where order_id = $2)
         select (select count(*) from hit) as "total!", h.id, h.kind, h.order_id, h.actor_id, h.data, h.created_at,
-               (h.id <= u.notifications_read_upto or exists (
-                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = h.id)) as "read!"
+               (h.id <= u.notifications_read_upto or coalesce((
+                   select true from notification_reads r where r.user_id = $1 and r.notification_id = h.id), false))
+               as "read!"
         from hit h join users u on u.id = $1
         order by h.id asc limit $3 offset $4
         "#,
@@ -278,8 +281,9 @@ pub async fn replay_page(
         r#"
         select n.id as "id!", n.kind as "kind!", n.order_id as "order_id!", n.actor_id, n.data as "data!",
                n.created_at as "created_at!",
-               (n.id <= u.notifications_read_upto or exists (
-                   select 1 from notification_reads r where r.user_id = $1 and r.notification_id = n.id)) as "read!"
+               (n.id <= u.notifications_read_upto or coalesce((
+                   select true from notification_reads r where r.user_id = $1 and r.notification_id = n.id), false))
+               as "read!"
         from visible_notifications($2, $1) n join users u on u.id = $1
         where n.id > $3 and n.id <= $4
         order by n.id limit $5
@@ -310,17 +314,15 @@ pub async fn last_visible_id(db: &PgPool, actor: &Actor, upto: i64) -> Result<i6
 }
 
 /// How many of the caller's notifications are unread. An admin's is counted from the tallies (every
-/// notification, less those at or below the read mark, less those marked read one by one above it); a client's or
-/// a worker's from their own notifications above the mark.
+/// notification, less those at or below the read mark, less those marked read one by one above it, both kept with
+/// the user); a client's or a worker's from their own notifications above the mark.
 pub async fn unread_count(ctx: &Context, actor: &Actor) -> Result<UnreadCount> {
     let db = &ctx.db;
     let count = if actor.is_admin() {
         sqlx::query_scalar!(
             r#"
             select (select coalesce(sum(n), 0) from tally_values('notifications:'))::bigint
-                   - u.notifications_read_ordinal
-                   - (select count(*) from notification_reads r
-                      where r.user_id = u.id and r.notification_id > u.notifications_read_upto) as "n!"
+                   - u.notifications_read_ordinal - u.notifications_read_above as "n!"
             from users u where u.id = $1
             "#,
             actor.id

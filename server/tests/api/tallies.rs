@@ -191,6 +191,24 @@ async fn unread_from_scratch(db: &PgPool, user: i64) -> i64 {
     .expect("counted")
 }
 
+/// Users whose kept count of reads above their mark (`notifications_read_above`) differs from their reads:
+/// (user, kept, counted).
+async fn reads_above_off(db: &PgPool) -> Vec<(i64, i64, i64)> {
+    sqlx::query_as(
+        r#"
+        select id, notifications_read_above, counted from (
+            select u.id, u.notifications_read_above, (
+                select count(*) from notification_reads r
+                where r.user_id = u.id and r.notification_id > u.notifications_read_upto) as counted
+            from users u) c
+        where notifications_read_above <> counted
+        "#,
+    )
+    .fetch_all(db)
+    .await
+    .expect("counted")
+}
+
 /// Every id of a list, walking its pages of `limit` from the first to past the last, and each page's `count`.
 async fn walk(app: &TestApp, token: &str, path: &str, limit: i64) -> (Vec<i64>, Vec<i64>) {
     let (mut ids, mut counts) = (Vec::new(), Vec::new());
@@ -352,7 +370,8 @@ async fn every_tally_equals_its_count_from_scratch_after_concurrent_orders_payme
     );
     assert_eq!(want.3, 2, "the joiner made an admin counts");
 
-    // Assert: the admin's unread count.
+    // Assert: the admin's unread count, and every user's reads above their mark.
+    assert_eq!(reads_above_off(&app.db).await, vec![]);
     let unread = app
         .get("/api/v1/notifications/unread-count", &w.admin.access)
         .await;
@@ -538,8 +557,28 @@ async fn deleting_old_notifications_keeps_the_tallies_and_every_unread_count_exa
         json!(unread_from_scratch(&app.db, w.admin.id).await)
     );
 
+    // A client reads their oldest notification (the first of all) one by one, without moving their mark.
+    let oldest: i64 = sqlx::query_scalar("select min(id) from notifications")
+        .fetch_one(&app.db)
+        .await
+        .expect("the oldest");
+    app.post(
+        &format!("/api/v1/notifications/{oldest}/read"),
+        &w.client_a.access,
+        json!({}),
+    )
+    .await
+    .expect(204);
+    let client_above = "select notifications_read_above from users where id = $1";
+    let kept: i64 = sqlx::query_scalar(client_above)
+        .bind(w.client_a.id)
+        .fetch_one(&app.db)
+        .await
+        .expect("the client");
+    assert_eq!(kept, 1);
+
     // Act: retention deletes the oldest notifications, some below the admin's mark and some above none, all of them
-    // rolled up into the feed sizes (the newest, above the roll-up's mark, stays).
+    // rolled up into the feed sizes (the newest, above the roll-up's mark, stays), and the client's read with them.
     sqlx::query(
         "delete from notifications where id in (select id from notifications order by id limit 3)",
     )
@@ -548,6 +587,13 @@ async fn deleting_old_notifications_keeps_the_tallies_and_every_unread_count_exa
     .expect("deleted");
 
     // Assert
+    assert_eq!(reads_above_off(&app.db).await, vec![]);
+    let kept: i64 = sqlx::query_scalar(client_above)
+        .bind(w.client_a.id)
+        .fetch_one(&app.db)
+        .await
+        .expect("the client");
+    assert_eq!(kept, 0);
     assert_eq!(maintained(&app.db).await, from_scratch(&app.db).await);
     let after = app
         .get("/api/v1/notifications/unread-count", &w.admin.access)
@@ -576,4 +622,106 @@ async fn deleting_old_notifications_keeps_the_tallies_and_every_unread_count_exa
         let feed = app.get("/api/v1/notifications", &user.access).await;
         assert_eq!(feed.expect(200)["count"], json!(want), "{role} {}", user.id);
     }
+}
+
+/// A user's reads above their mark are kept as a count with the reads (an admin's unread count subtracts it). Several
+/// tabs of one admin mark notifications read one by one (REST) and many at once (the socket's `mark_read`) while
+/// others mark everything read and orders add notifications: the count equals the reads, and the unread count the
+/// notifications, counted from scratch.
+#[sqlx::test(migrator = "server::MIGRATOR")]
+async fn reads_above_the_mark_stay_counted_while_tabs_read_one_by_one_and_all_at_once(
+    pool: PgPool,
+) {
+    // Arrange
+    let app = Arc::new(spawn_app(pool).await);
+    let w = World::new(&app).await;
+    let admin = load_actor(&app.db, w.admin.id).await.expect("the admin");
+    for _ in 0..8 {
+        app.order(&w.client_a, w.service, Some(&w.worker_a)).await;
+    }
+
+    // Act
+    let ordering = (0..12).map(|n| {
+        let client = if n % 2 == 0 { &w.client_a } else { &w.client_b };
+        let worker = if n % 2 == 0 { &w.worker_a } else { &w.worker_b };
+        app.order(client, w.service, Some(worker))
+    });
+    let one_by_one = (0..3).map(|tab| {
+        let app = app.clone();
+        let token = w.admin.access.clone();
+        async move {
+            for round in 0..4 {
+                let ids = app
+                    .get(
+                        &format!("/api/v1/notifications?limit=4&offset={}", tab + round),
+                        &token,
+                    )
+                    .await
+                    .ids();
+                for id in ids {
+                    app.post(
+                        &format!("/api/v1/notifications/{id}/read"),
+                        &token,
+                        json!({}),
+                    )
+                    .await
+                    .expect(204);
+                }
+            }
+        }
+    });
+    let at_once = async {
+        for round in 0..4 {
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "select id from notifications order by id desc limit 6 offset $1",
+            )
+            .bind(round * 2)
+            .fetch_all(&app.db)
+            .await
+            .expect("ids");
+            app::domain::notifications::mark_read(&app.ctx, &admin, &ids, None)
+                .await
+                .expect("marked");
+        }
+    };
+    let all = async {
+        for _ in 0..3 {
+            app.post("/api/v1/notifications/read-all", &w.admin.access, json!({}))
+                .await
+                .expect(200);
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::join!(join_all(ordering), join_all(one_by_one), at_once, all);
+    // And some read one by one after the last mark.
+    app.order(&w.client_b, w.service, Some(&w.worker_b)).await;
+    for id in app
+        .get("/api/v1/notifications?limit=3", &w.admin.access)
+        .await
+        .ids()
+    {
+        app.post(
+            &format!("/api/v1/notifications/{id}/read"),
+            &w.admin.access,
+            json!({}),
+        )
+        .await
+        .expect(204);
+    }
+
+    // Assert
+    assert_eq!(reads_above_off(&app.db).await, vec![]);
+    let kept: i64 = sqlx::query_scalar("select notifications_read_above from users where id = $1")
+        .bind(w.admin.id)
+        .fetch_one(&app.db)
+        .await
+        .expect("the admin");
+    assert!(kept > 0, "some reads lie above the admin's mark");
+    let unread = app
+        .get("/api/v1/notifications/unread-count", &w.admin.access)
+        .await;
+    assert_eq!(
+        unread.expect(200)["count"],
+        json!(unread_from_scratch(&app.db, w.admin.id).await)
+    );
 }
