@@ -297,7 +297,7 @@ where
         let AuthUser(actor) =
             <AuthUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         Ok(Self {
-            ctx: AppState::from_ref(state).ctx,
+            ctx: AppState::from_ref(state).ctx.clone(),
             actor,
         })
     }

@@ -141,7 +141,7 @@ pub async fn build_state(
         access_ttl: config.access_ttl(),
         refresh_ttl: config.refresh_ttl(),
     };
-    Ok(AppState {
+    Ok(AppState::new(state::Shared {
         leptos_options,
         ctx,
         redis,
@@ -149,7 +149,7 @@ pub async fn build_state(
         feed,
         config: Arc::new(config),
         sandbox: None,
-    })
+    }))
 }
 
 /// The payment settings, with a warning for each one that must never reach production unnoticed.
@@ -264,7 +264,7 @@ impl Application {
             if own.ip().is_unspecified() {
                 own.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
             }
-            state.sandbox = Some(sandbox::Gateway::new(
+            state.change().sandbox = Some(sandbox::Gateway::new(
                 &format!("http://{own}"),
                 state.ctx.payments.clone(),
             )?);
