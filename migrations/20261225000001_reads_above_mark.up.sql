@@ -10,14 +10,17 @@ alter table users add column notifications_read_above bigint not null default 0;
 
 create function count_reads_above_mark() returns trigger language plpgsql as $$
 begin
+    -- Each user's ids gathered in one pass, then compared with the mark of their row as it is when updated.
     if tg_op = 'INSERT' then
         update users u set notifications_read_above = u.notifications_read_above + (
-            select count(*) from new_rows r where r.user_id = u.id and r.notification_id > u.notifications_read_upto)
-        where u.id in (select user_id from new_rows);
+            select count(*) from unnest(c.ids) as i where i > u.notifications_read_upto)
+        from (select user_id, array_agg(notification_id) as ids from new_rows group by user_id) c
+        where u.id = c.user_id;
     else
         update users u set notifications_read_above = u.notifications_read_above - (
-            select count(*) from old_rows r where r.user_id = u.id and r.notification_id > u.notifications_read_upto)
-        where u.id in (select user_id from old_rows);
+            select count(*) from unnest(c.ids) as i where i > u.notifications_read_upto)
+        from (select user_id, array_agg(notification_id) as ids from old_rows group by user_id) c
+        where u.id = c.user_id;
     end if;
     return null;
 end;

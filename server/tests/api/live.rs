@@ -18,11 +18,12 @@ use app::models::Role;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-async fn try_connect(
+/// The upgrade request of the feed at `base` (`ws://…`), with `token` as the bearer if given.
+fn feed_request(
     base: &str,
     token: Option<&str>,
     query: &str,
-) -> Result<Ws, tungstenite::Error> {
+) -> Result<tungstenite::handshake::client::Request, tungstenite::Error> {
     let mut request = format!("{base}/ws/notifications{query}").into_client_request()?;
     if let Some(token) = token {
         request.headers_mut().insert(
@@ -30,7 +31,15 @@ async fn try_connect(
             format!("Bearer {token}").parse().expect("a header value"),
         );
     }
-    tokio_tungstenite::connect_async(request)
+    Ok(request)
+}
+
+async fn try_connect(
+    base: &str,
+    token: Option<&str>,
+    query: &str,
+) -> Result<Ws, tungstenite::Error> {
+    tokio_tungstenite::connect_async(feed_request(base, token, query)?)
         .await
         .map(|(ws, _)| ws)
 }
@@ -821,15 +830,7 @@ async fn a_socket_that_stops_reading_is_told_to_resync_and_memory_stays_bounded(
         )
         .await
         .expect("connected");
-    let mut request = format!("{}/ws/notifications", app.ws_base())
-        .into_client_request()
-        .expect("a request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", w.admin.access)
-            .parse()
-            .expect("a header value"),
-    );
+    let request = feed_request(&app.ws_base(), Some(&w.admin.access), "").expect("a request");
     let (mut ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
         .await
         .expect("upgraded");
@@ -1459,15 +1460,7 @@ async fn either_lane_serves_every_route_whatever_a_connection_asks_first(pool: P
         .expect("a number");
     let mut body = vec![0; length];
     asked_first.read_exact(&mut body).await.expect("the body");
-    let mut request = format!("{}/ws/notifications", app.ws_base())
-        .into_client_request()
-        .expect("a request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", w.admin.access)
-            .parse()
-            .expect("a header value"),
-    );
+    let request = feed_request(&app.ws_base(), Some(&w.admin.access), "").expect("a request");
     let (mut second, _) =
         tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(asked_first))
             .await
